@@ -1,0 +1,57 @@
+// swift-tools-version: 6.1
+// iloc: a static-graph compiler and runtime that inverts deep generative models by
+// Intermediate Layer Optimization. See README.md and DEVELOPERS.md.
+import PackageDescription
+
+let package = Package(
+  name: "iloc",
+  platforms: [.macOS(.v14)],
+  products: [
+    .executable(name: "iloc", targets: ["iloc"]),
+    .library(name: "GraphIR", targets: ["GraphIR"]),
+    .library(name: "Codegen", targets: ["Codegen"]),
+    .library(name: "Runtime", targets: ["Runtime"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+    .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+  ],
+  targets: [
+    // LLVM-C (LLVM 19). include/ holds the umbrella header, the modulemap and symlinks to the
+    // system headers under /usr/lib/llvm-19/include (see shared notes); no unsafe flags.
+    .target(name: "CLLVM", linkerSettings: [.linkedLibrary("LLVM-19")]),
+    .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+    .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+
+    /// Tensor IR, builder DSL, shape rules, VJP rules, passes, reference interpreter.
+    .target(name: "GraphIR"),
+    /// Fusion planning, lowering to LLVM IR, JIT and AOT objects.
+    .target(name: "Codegen", dependencies: ["GraphIR", "CLLVM"]),
+    /// Buffers, executor, OpenBLAS, stage programs, profiler, PNG, weight files.
+    .target(
+      name: "Runtime",
+      dependencies: [
+        "GraphIR", "Codegen", "COpenBLAS", "CPNG",
+        .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+      ]),
+    .executableTarget(
+      name: "iloc",
+      dependencies: [
+        "GraphIR", "Codegen", "Runtime",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
+    .testTarget(
+      name: "GraphIRTests",
+      dependencies: ["GraphIR", .product(name: "Numerics", package: "swift-numerics")]),
+    .testTarget(
+      name: "CodegenTests",
+      dependencies: ["Codegen", "GraphIR", .product(name: "Numerics", package: "swift-numerics")]),
+    .testTarget(
+      name: "RuntimeTests",
+      dependencies: ["Runtime", "GraphIR", .product(name: "Numerics", package: "swift-numerics")],
+      resources: [.copy("Fixtures")]),
+  ],
+  swiftLanguageModes: [.v5]
+)

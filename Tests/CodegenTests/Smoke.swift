@@ -1,0 +1,4 @@
+import Testing
+@testable import Codegen
+
+@Test func placeholderBuilds() {}
