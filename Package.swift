@@ -25,7 +25,7 @@ let package = Package(
     .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
 
     /// Tensor IR, builder DSL, shape rules, VJP rules, passes, reference interpreter.
-    .target(name: "GraphIR"),
+    .target(name: "GraphIR", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
     /// Fusion planning, lowering to LLVM IR, JIT and AOT objects.
     .target(name: "Codegen", dependencies: ["GraphIR", "CLLVM"]),
     /// Buffers, executor, OpenBLAS, stage programs, profiler, PNG, weight files.

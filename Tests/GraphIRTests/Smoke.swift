@@ -1,4 +1,0 @@
-import Testing
-@testable import GraphIR
-
-@Test func placeholderBuilds() {}
