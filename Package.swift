@@ -44,7 +44,8 @@ let package = Package(
 
     .testTarget(
       name: "GraphIRTests",
-      dependencies: ["GraphIR", .product(name: "Numerics", package: "swift-numerics")]),
+      dependencies: ["GraphIR", .product(name: "Numerics", package: "swift-numerics")],
+      resources: [.copy("Fixtures")]),
     .testTarget(
       name: "CodegenTests",
       dependencies: ["Codegen", "GraphIR", .product(name: "Numerics", package: "swift-numerics")]),
