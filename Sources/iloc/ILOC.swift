@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct ILOC: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "iloc",
+    abstract: "A static-graph compiler and runtime that inverts generative models by Intermediate Layer Optimization.",
+    version: "0.1.0",
+    subcommands: [GraphCommand.self]
+  )
+}

@@ -1,2 +1,0 @@
-import Runtime
-print("iloc")

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine for iloc: system packages, model weights, release build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+need=()
+for p in llvm-19-dev libopenblas-dev libpng-dev pkg-config python3-pip; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+if [ -f models/fetch.sh ]; then bash models/fetch.sh; fi
+swift build -c release --product iloc
