@@ -1,0 +1,129 @@
+import GraphIR
+
+/// Partitions a graph into steps, in the spirit of TVM's op-pattern lattice and XLA's
+/// "do not recompute expensive producers" rule:
+///
+/// - GEMM-shaped ops (matmul, conv2d, transposed conv, conv weight gradient) are library calls;
+///   their operands and results are materialized. Their elementwise epilogue (bias, noise,
+///   modulation/demodulation scales, activation, gain, residual adds) fuses into one kernel
+///   that reads the library result once.
+/// - Elementwise and movement ops (reshape, transpose, broadcast, slice, pad, reverse,
+///   concat) are inlined into their consumers (loop fusion), and reductions fuse with their
+///   producers, unless that would recompute work: a value with several consumers is
+///   materialized when it costs more than `recomputeLimit` per element, and an expensive
+///   value read many times per output element by a broadcast is materialized too.
+public struct FusionPlanner: Sendable {
+  /// Largest per-element cost (see `cost`) that may be recomputed by several consumers.
+  public var recomputeLimit: Int = 3
+  public init() {}
+
+  /// Per-element cost of one op when inlined: memory movement is free, transcendentals and
+  /// divisions count 8, other arithmetic 1.
+  public static func opCost(_ op: Op) -> Int {
+    switch op {
+    case .unary(let u):
+      switch u {
+      case .neg, .abs, .relu, .square, .sign, .floor: 1
+      default: 8
+      }
+    case .binary(let b): [.div, .pow, .atan2].contains(b) ? 8 : 1
+    case .leakyRelu, .select: 1
+    default: 0
+    }
+  }
+
+  /// Whether an op can be generated as (part of) a loop-nest kernel.
+  static func kernelizable(_ op: Op) -> Bool {
+    switch op {
+    case .unary(.sin), .unary(.cos): false
+    case .unary, .leakyRelu, .binary, .select, .reduce, .reshape, .transpose, .broadcast, .slice, .pad,
+      .reverse, .concat, .maxPool2d:
+      true
+    default: false
+    }
+  }
+
+  static func isLibrary(_ op: Op) -> Bool {
+    switch op {
+    case .matmul, .conv2d, .convTranspose2d, .conv2dWeightGrad: true
+    default: false
+    }
+  }
+
+  public func plan(_ g: Graph) throws -> FusionPlan {
+    try g.check()
+    let nodes = g.nodes
+    var consumers = [[Int]](repeating: [], count: nodes.count)
+    for (i, n) in nodes.enumerated() { for j in Set(n.inputs) { consumers[j].append(i) } }
+    let outputs = Set(g.outputs.map(\.id))
+
+    var materialized = [Bool](repeating: false, count: nodes.count)
+    var reason = [String](repeating: "", count: nodes.count)
+    var kind = [FusionPlan.StepKind](repeating: .kernel, count: nodes.count)
+    var cost = [Int](repeating: 0, count: nodes.count)
+    func mark(_ i: Int, _ k: FusionPlan.StepKind, _ why: String) {
+      if !materialized[i] { materialized[i] = true; kind[i] = k; reason[i] = why }
+    }
+
+    // Pass 1, in graph order: decisions that depend on the node itself and its consumers.
+    for (i, n) in nodes.enumerated() {
+      let op = n.op
+      switch op {
+      case .input: mark(i, .input, "graph input")
+      case .constant(let c):
+        if c.splatValue == nil { mark(i, .constant, "constant data (\(c.values.count) values)") }
+      default:
+        if Self.isLibrary(op) { mark(i, .library, "\(op.name) is a library call") }
+        else if !Self.kernelizable(op) { mark(i, .builtin, "\(op.name) has no loop-nest lowering; runs as a builtin") }
+        else if case .reduce = op { mark(i, .kernel, "reduction (fused with its producers)") }
+        else if case .maxPool2d = op { mark(i, .kernel, "pooling window (fused with its producers)") }
+      }
+      if outputs.contains(i) { mark(i, kind[i] == .kernel ? .kernel : kind[i], "graph output") }
+      // Operands of library and builtin steps must be buffers.
+      if Self.isLibrary(op) || (!Self.kernelizable(op) && n.inputs.count > 0) {
+        for j in n.inputs where !materialized[j] { mark(j, .kernel, "operand of \(op.name) (%\(i))") }
+      }
+    }
+    // Pass 2, in graph order: recomputation costs decide the rest.
+    for (i, n) in nodes.enumerated() {
+      cost[i] = Self.opCost(n.op) + n.inputs.reduce(0) { $0 + (materialized[$1] ? 0 : cost[$1]) }
+      if materialized[i] { continue }
+      let users = consumers[i]
+      if users.count > 1 && cost[i] > recomputeLimit {
+        mark(i, .kernel, "\(users.count) consumers would each recompute \(cost[i]) ops per element")
+      } else if cost[i] >= 8, let b = users.first(where: { if case .broadcast = nodes[$0].op { return true } else { return false } }),
+        nodes[b].shape.elementCount > n.shape.elementCount
+      {
+        mark(i, .kernel, "expensive (\(cost[i]) ops per element) and re-read \(nodes[b].shape.elementCount / n.shape.elementCount)x by broadcast %\(b)")
+      }
+      if materialized[i] { cost[i] = 0 }
+    }
+    for i in nodes.indices where materialized[i] { cost[i] = 0 }
+
+    // Steps and decisions.
+    var steps: [FusionPlan.Step] = []
+    var decisions: [FusionPlan.Decision] = []
+    for i in nodes.indices where materialized[i] {
+      var fused: [Int] = [], reads = Set<Int>()
+      var stack = (kind[i] == .kernel) ? nodes[i].inputs : []
+      var seen = Set<Int>()
+      if kind[i] != .kernel { reads.formUnion(nodes[i].inputs) }
+      while let j = stack.popLast() {
+        guard seen.insert(j).inserted else { continue }
+        if materialized[j] { reads.insert(j) } else { fused.append(j); stack += nodes[j].inputs }
+      }
+      steps.append(.init(node: i, kind: kind[i], fused: fused.sorted(), reads: reads.sorted(), reason: reason[i]))
+    }
+    for (i, n) in nodes.enumerated() {
+      for j in Set(n.inputs) {
+        if materialized[j] {
+          decisions.append(.init(producer: j, consumer: i, fused: false, reason: reason[j]))
+        } else {
+          let why = consumers[j].count > 1 ? "inlined (cost \(cost[j]) per element, recomputed by \(consumers[j].count) consumers)" : "inlined into its only consumer"
+          decisions.append(.init(producer: j, consumer: i, fused: true, reason: why))
+        }
+      }
+    }
+    return FusionPlan(steps: steps, decisions: decisions, materialized: materialized)
+  }
+}
