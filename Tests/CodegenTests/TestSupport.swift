@@ -33,3 +33,16 @@ func maxAbsDiff(_ a: [Float], _ b: [Double]) -> Double {
 let i: IntExpr = .variable("i")
 let j: IntExpr = .variable("j")
 let k: IntExpr = .variable("k")
+
+/// Runs a kernel compiled and interpreted on copies of `arrays`; returns both results.
+func runBoth(_ kernel: Kernel, _ arrays: [[Float]], scalars: [Int64] = []) throws -> (jit: [[Float]], interpreted: [[Float]]) {
+  var a = arrays, b = arrays
+  try makeCompiler().compile(kernel).run(&a, scalars: scalars)
+  try KernelInterpreter.run(kernel, buffers: &b, scalars: scalars)
+  return (a, b)
+}
+
+/// |a - b| <= tol * max(1, |b|) elementwise.
+func close(_ a: [Float], _ b: [Double], tol: Double) -> Bool {
+  a.count == b.count && zip(a, b).allSatisfy { abs(Double($0) - $1) <= tol * max(1, abs($1)) }
+}
