@@ -1,0 +1,103 @@
+import Foundation
+
+/// Errors from the LLVM backend or the object cache; descriptions are one line.
+public enum CodegenError: Error, CustomStringConvertible, Equatable, Sendable {
+  /// LLVM reported an error (target lookup, verification, passes, codegen, JIT linking).
+  case llvm(String)
+  /// A cache or object file could not be read or written.
+  case io(String)
+
+  public var description: String {
+    switch self {
+    case .llvm(let m): return "LLVM error: \(m)"
+    case .io(let m): return m
+    }
+  }
+}
+
+/// The uniform native entry point of every compiled kernel:
+/// `void f(float *const *buffers, const int64_t *scalars, int64_t begin, int64_t end)`.
+/// It runs iterations `begin..<end` of the kernel's parallel loop. Nothing is checked:
+/// pointers must be valid for the kernel's buffer lengths and must not overlap.
+public typealias KernelEntry = @convention(c) (
+  UnsafePointer<UnsafeMutablePointer<Float>?>?, UnsafePointer<Int64>?, Int64, Int64
+) -> Void
+
+/// What one compile did and what it cost (for `ILOC_DEBUG=2`-style lines and metrics).
+public struct CompileReport: Sendable, CustomStringConvertible {
+  public var kernelName: String
+  public var symbol: String
+  /// The object came from the disk cache (or was already loaded in this compiler).
+  public var cacheHit: Bool
+  public var irBuildMilliseconds: Double
+  /// Zero on a cache hit.
+  public var optimizeMilliseconds: Double
+  /// Object emission; zero on a cache hit.
+  public var codegenMilliseconds: Double
+  /// JIT link of the object plus symbol lookup.
+  public var loadMilliseconds: Double
+  /// Widest `<N x float>` in the optimized IR (1 = not vectorized).
+  public var vectorWidth: Int
+  public var objectBytes: Int
+
+  public var description: String {
+    func f(_ v: Double) -> String { String(format: "%.2f", v) }
+    return "compile \(kernelName) [\(cacheHit ? "hit" : "miss")] ir \(f(irBuildMilliseconds)) ms, "
+      + "opt \(f(optimizeMilliseconds)) ms, codegen \(f(codegenMilliseconds)) ms, "
+      + "load \(f(loadMilliseconds)) ms, vector width \(vectorWidth), object \(objectBytes) B"
+  }
+}
+
+/// A kernel loaded into a `KernelCompiler`'s JIT. Keeps its compiler (and so the code)
+/// alive; safe to call from several threads at once on disjoint ranges/outputs.
+public final class CompiledKernel: @unchecked Sendable {
+  public let kernel: Kernel
+  public let symbol: String
+  public let report: CompileReport
+  /// The raw native function; see `KernelEntry`.
+  public let entry: KernelEntry
+  private let owner: AnyObject
+
+  init(kernel: Kernel, symbol: String, report: CompileReport, address: UInt64, owner: AnyObject) {
+    self.kernel = kernel
+    self.symbol = symbol
+    self.report = report
+    self.entry = unsafeBitCast(UnsafeRawPointer(bitPattern: UInt(address))!, to: KernelEntry.self)
+    self.owner = owner
+  }
+
+  /// Runs iterations `range` (default: all) on raw buffers, after checking the counts of
+  /// buffers and scalars and the range. `counts[n]` is the length of `buffers[n]`.
+  public func run(
+    buffers: [UnsafeMutablePointer<Float>], counts: [Int], scalars: [Int64] = [], range: Range<Int>? = nil
+  ) throws {
+    try KernelInterpreter.checkCall(kernel, bufferCounts: counts, scalarCount: scalars.count, range: range)
+    let r = range ?? 0..<kernel.parallel.extent
+    let ptrs: [UnsafeMutablePointer<Float>?] = buffers
+    ptrs.withUnsafeBufferPointer { p in
+      scalars.withUnsafeBufferPointer { s in
+        entry(p.baseAddress, s.baseAddress, Int64(r.lowerBound), Int64(r.upperBound))
+      }
+    }
+  }
+
+  /// Convenience for tests and small tools: runs on Swift arrays (copied in and out).
+  public func run(_ arrays: inout [[Float]], scalars: [Int64] = [], range: Range<Int>? = nil) throws {
+    let storage = arrays.map { a -> UnsafeMutableBufferPointer<Float> in
+      let p = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(a.count, 1))
+      _ = p.initialize(from: a)
+      return p
+    }
+    defer { storage.forEach { $0.deallocate() } }
+    try run(buffers: storage.map { $0.baseAddress! }, counts: arrays.map(\.count), scalars: scalars, range: range)
+    for n in arrays.indices { arrays[n] = Array(storage[n].prefix(arrays[n].count)) }
+  }
+}
+
+/// An object file written for ahead-of-time linking (`cc -shared *.o`).
+public struct KernelObjectFile: Sendable, Equatable {
+  public var kernelName: String
+  /// The exported function (uniform ABI, see `KernelEntry`).
+  public var symbol: String
+  public var path: URL
+}

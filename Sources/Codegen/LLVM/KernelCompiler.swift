@@ -1,0 +1,377 @@
+internal import CLLVM
+import Foundation
+
+/// Options of a `KernelCompiler`.
+public struct CompilerOptions: Sendable {
+  /// Where compiled objects are cached; nil disables the disk cache.
+  public var cacheDirectory: URL?
+  /// Target CPU (LLVM name, e.g. "znver4", "x86-64-v3"); nil means the host CPU.
+  public var cpu: String?
+  /// Target features ("+avx2,+fma,..."); nil means the host's features (only when `cpu` is nil
+  /// too; with an explicit cpu, nil means that cpu's defaults).
+  public var features: String?
+
+  public init(cacheDirectory: URL? = KernelCompiler.defaultCacheDirectory, cpu: String? = nil, features: String? = nil) {
+    self.cacheDirectory = cacheDirectory
+    self.cpu = cpu
+    self.features = features
+  }
+}
+
+/// Compiles kernel IR to native code with LLVM 19: JIT into this process (ORC LLJIT), or
+/// object files for ahead-of-time linking. The one class that owns LLVM-C state.
+///
+/// Pipeline per kernel (each step timed in `CompileReport`):
+/// 1. `IREmitter` builds a module in a fresh LLVM context (target triple, data layout,
+///    `target-cpu`/`target-features`, and `prefer-vector-width=512` when AVX-512F exists).
+/// 2. The unoptimized IR text, the CPU, features, LLVM version and cache format version are
+///    hashed (128-bit FNV-1a); a cached object with that key is linked directly.
+/// 3. Otherwise `default<O3>` runs, the widest vector type is recorded in a global
+///    `<symbol>_vector_width`, an object is emitted (PIC, so it also links into shared
+///    libraries) and stored in the cache.
+/// 4. The object is added to the JIT (`LLVMOrcLLJITAddObjectFile`) and the symbol looked up.
+///
+/// Ownership: the JIT and the target machine live as long as this object (and it lives as
+/// long as any `CompiledKernel` from it). Consumed by LLVM, never disposed here: memory
+/// buffers passed to `LLVMOrcLLJITAddObjectFile`. Everything else (contexts, modules,
+/// messages, pass options, data layouts, error messages) is disposed exactly once.
+/// Thread safety: compiles are serialized by a lock (one target machine); compiled kernels
+/// can be called concurrently.
+public final class KernelCompiler: @unchecked Sendable {
+  /// Bump when the lowering changes in a way the IR text would not show (it always shows).
+  public static let cacheFormatVersion = 1
+
+  /// `$ILOC_CACHE_DIR`, else `~/.cache/iloc/kernels`.
+  public static var defaultCacheDirectory: URL {
+    if let dir = ProcessInfo.processInfo.environment["ILOC_CACHE_DIR"], !dir.isEmpty {
+      return URL(fileURLWithPath: dir, isDirectory: true)
+    }
+    return FileManager.default.homeDirectoryForCurrentUser
+      .appendingPathComponent(".cache/iloc/kernels", isDirectory: true)
+  }
+
+  public let cpu: String
+  public let features: String
+  /// "major.minor.patch" of the LLVM library in use.
+  public let llvmVersion: String
+  public let cacheDirectory: URL?
+  /// 512 when the target has AVX-512F (then set as `prefer-vector-width`), else nil.
+  public let preferredVectorBits: Int?
+
+  private let triple: String
+  private let targetMachine: LLVMTargetMachineRef
+  private let jit: LLVMOrcLLJITRef
+  private let lock = NSLock()
+  private var loaded: [String: (address: UInt64, vectorWidth: Int, bytes: Int)] = [:]
+
+  /// Native target, asm printer and parser, registered once per process (thread-safe
+  /// `static let` initialization).
+  private static let llvmInitialized: Void = {
+    LLVMInitializeNativeTarget()
+    LLVMInitializeNativeAsmPrinter()
+    LLVMInitializeNativeAsmParser()
+  }()
+
+  public init(options: CompilerOptions = CompilerOptions()) throws {
+    _ = Self.llvmInitialized
+    triple = Self.takeMessage(LLVMGetDefaultTargetTriple())
+    if let c = options.cpu {
+      cpu = c
+      features = options.features ?? ""
+    } else {
+      cpu = Self.takeMessage(LLVMGetHostCPUName())
+      features = options.features ?? Self.takeMessage(LLVMGetHostCPUFeatures())
+    }
+    var major: UInt32 = 0, minor: UInt32 = 0, patch: UInt32 = 0
+    LLVMGetVersion(&major, &minor, &patch)
+    llvmVersion = "\(major).\(minor).\(patch)"
+    cacheDirectory = options.cacheDirectory
+    preferredVectorBits = features.split(separator: ",").contains("+avx512f") ? 512 : nil
+
+    var target: LLVMTargetRef?
+    var message: UnsafeMutablePointer<CChar>?
+    if LLVMGetTargetFromTriple(triple, &target, &message) != 0 {
+      throw CodegenError.llvm("no target for \(triple): \(Self.takeMessage(message))")
+    }
+    guard let tm = LLVMCreateTargetMachine(
+      target, triple, cpu, features, LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault)
+    else { throw CodegenError.llvm("cannot create a target machine for \(triple) \(cpu)") }
+    targetMachine = tm
+
+    var j: LLVMOrcLLJITRef?
+    if let err = LLVMOrcCreateLLJIT(&j, nil) {
+      LLVMDisposeTargetMachine(tm)
+      throw CodegenError.llvm("cannot create the JIT: \(Self.consume(err))")
+    }
+    jit = j!
+  }
+
+  deinit {
+    LLVMOrcDisposeLLJIT(jit)
+    LLVMDisposeTargetMachine(targetMachine)
+  }
+
+  // MARK: public API
+
+  /// Compiles (or loads from cache) and links a kernel into this compiler's JIT.
+  public func compile(_ kernel: Kernel) throws -> CompiledKernel {
+    try kernel.validate()
+    let symbol = Self.symbol(for: kernel)
+    lock.lock()
+    defer { lock.unlock() }
+    if let l = loaded[symbol] {
+      let report = CompileReport(
+        kernelName: kernel.name, symbol: symbol, cacheHit: true, irBuildMilliseconds: 0,
+        optimizeMilliseconds: 0, codegenMilliseconds: 0, loadMilliseconds: 0,
+        vectorWidth: l.vectorWidth, objectBytes: l.bytes)
+      return CompiledKernel(kernel: kernel, symbol: symbol, report: report, address: l.address, owner: self)
+    }
+    var (object, report) = try makeObject(kernel, symbol: symbol)
+    let start = ContinuousClock.now
+    let address: UInt64
+    do {
+      address = try link(object, symbol: symbol)
+    } catch where report.cacheHit {
+      // An unreadable cache entry: rebuild it rather than fail.
+      (object, report) = try makeObject(kernel, symbol: symbol, useCache: false)
+      address = try link(object, symbol: symbol)
+    }
+    if report.cacheHit {
+      let widthAddress = try lookup(symbol + "_vector_width")
+      report.vectorWidth = Int(UnsafePointer<Int32>(bitPattern: UInt(widthAddress))!.pointee)
+    }
+    report.loadMilliseconds = Self.ms(since: start)
+    loaded[symbol] = (address, report.vectorWidth, object.count)
+    return CompiledKernel(kernel: kernel, symbol: symbol, report: report, address: address, owner: self)
+  }
+
+  /// The optimized LLVM IR of a kernel as text (for `ILOC_DEBUG=4`), and the widest
+  /// `<N x float>` in it. Never uses the cache.
+  public func optimizedIR(for kernel: Kernel) throws -> (text: String, vectorWidth: Int) {
+    try kernel.validate()
+    lock.lock()
+    defer { lock.unlock() }
+    let m = try buildModule(kernel, symbol: Self.symbol(for: kernel))
+    defer { m.dispose() }
+    try optimize(m.module)
+    let text = Self.printModule(m.module)
+    return (text, Self.vectorWidth(inIR: text))
+  }
+
+  /// The unoptimized LLVM IR of a kernel as text (what the cache key hashes).
+  public func unoptimizedIR(for kernel: Kernel) throws -> String {
+    try kernel.validate()
+    lock.lock()
+    defer { lock.unlock() }
+    let m = try buildModule(kernel, symbol: Self.symbol(for: kernel))
+    defer { m.dispose() }
+    return Self.printModule(m.module)
+  }
+
+  /// The object file of a kernel (from the cache when possible) and its exported symbol.
+  public func objectFile(for kernel: Kernel) throws -> (symbol: String, data: Data, report: CompileReport) {
+    try kernel.validate()
+    let symbol = Self.symbol(for: kernel)
+    lock.lock()
+    defer { lock.unlock() }
+    let (data, report) = try makeObject(kernel, symbol: symbol)
+    return (symbol, data, report)
+  }
+
+  /// Writes one `<symbol>.o` per distinct kernel into `directory` (created if needed), for
+  /// linking into a shared library with `cc -shared`. The objects are position independent
+  /// and export only the kernels' entry points (uniform ABI) and `<symbol>_vector_width`.
+  public func writeObjects(_ kernels: [Kernel], to directory: URL) throws -> [KernelObjectFile] {
+    do {
+      try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    } catch {
+      throw CodegenError.io("cannot create directory \(directory.path): \(error.localizedDescription)")
+    }
+    var seen = Set<String>()
+    var files: [KernelObjectFile] = []
+    for k in kernels {
+      let (symbol, data, _) = try objectFile(for: k)
+      guard seen.insert(symbol).inserted else { continue }
+      let url = directory.appendingPathComponent(symbol + ".o")
+      do { try data.write(to: url, options: .atomic) } catch {
+        throw CodegenError.io("cannot write \(url.path): \(error.localizedDescription)")
+      }
+      files.append(KernelObjectFile(kernelName: k.name, symbol: symbol, path: url))
+    }
+    return files
+  }
+
+  /// The exported symbol of a kernel: `iloc_<sanitized name>_<16 hex of its text's hash>`.
+  public static func symbol(for kernel: Kernel) -> String {
+    var h = FNV1a128()
+    h.combine(kernel.description)
+    let clean = String(kernel.name.prefix(48).map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" })
+    return "iloc_\(clean)_\(h.hex.prefix(16))"
+  }
+
+  // MARK: pipeline steps (called with the lock held)
+
+  private func makeObject(_ kernel: Kernel, symbol: String, useCache: Bool = true) throws -> (Data, CompileReport) {
+    var report = CompileReport(
+      kernelName: kernel.name, symbol: symbol, cacheHit: false, irBuildMilliseconds: 0,
+      optimizeMilliseconds: 0, codegenMilliseconds: 0, loadMilliseconds: 0, vectorWidth: 1, objectBytes: 0)
+    var start = ContinuousClock.now
+    let m = try buildModule(kernel, symbol: symbol)
+    defer { m.dispose() }
+    let key = cacheKey(irText: Self.printModule(m.module))
+    report.irBuildMilliseconds = Self.ms(since: start)
+    let cache = cacheDirectory.map { ObjectCache(directory: $0) }
+    if useCache, let cache, let data = cache.load(key), !data.isEmpty {
+      report.cacheHit = true
+      report.objectBytes = data.count
+      return (data, report)
+    }
+    start = ContinuousClock.now
+    try optimize(m.module)
+    let width = Self.vectorWidth(inIR: Self.printModule(m.module))
+    report.optimizeMilliseconds = Self.ms(since: start)
+    report.vectorWidth = width
+    start = ContinuousClock.now
+    addVectorWidthGlobal(m, symbol: symbol, width: width)
+    let data = try emitObject(m.module)
+    report.codegenMilliseconds = Self.ms(since: start)
+    report.objectBytes = data.count
+    // The cache is an optimization: an unwritable directory must not fail the compile.
+    try? cache?.store(key, data)
+    return (data, report)
+  }
+
+  /// A module and the context it lives in; `dispose` frees both (module first).
+  private struct BuiltModule {
+    let context: LLVMContextRef
+    let module: LLVMModuleRef
+    func dispose() {
+      LLVMDisposeModule(module)
+      LLVMContextDispose(context)
+    }
+  }
+
+  private func buildModule(_ kernel: Kernel, symbol: String) throws -> BuiltModule {
+    let context = LLVMContextCreate()!
+    let module = LLVMModuleCreateWithNameInContext(symbol, context)!
+    let built = BuiltModule(context: context, module: module)
+    LLVMSetTarget(module, triple)
+    let layout = LLVMCreateTargetDataLayout(targetMachine)
+    LLVMSetModuleDataLayout(module, layout)
+    LLVMDisposeTargetData(layout)
+    var attributes = [("target-cpu", cpu), ("target-features", features)]
+    if let bits = preferredVectorBits { attributes.append(("prefer-vector-width", "\(bits)")) }
+    IREmitter(kernel: kernel, symbol: symbol, context: context, module: module).emit(targetAttributes: attributes)
+    var message: UnsafeMutablePointer<CChar>?
+    if LLVMVerifyModule(module, LLVMReturnStatusAction, &message) != 0 {
+      let text = Self.takeMessage(message)
+      built.dispose()
+      throw CodegenError.llvm("invalid IR for kernel \(kernel.name) (a Codegen bug): \(text.split(separator: "\n").first ?? "")")
+    }
+    if let message { LLVMDisposeMessage(message) }
+    return built
+  }
+
+  private func optimize(_ module: LLVMModuleRef) throws {
+    let options = LLVMCreatePassBuilderOptions()
+    defer { LLVMDisposePassBuilderOptions(options) }
+    LLVMPassBuilderOptionsSetLoopVectorization(options, 1)
+    LLVMPassBuilderOptionsSetSLPVectorization(options, 1)
+    LLVMPassBuilderOptionsSetLoopInterleaving(options, 1)
+    LLVMPassBuilderOptionsSetLoopUnrolling(options, 1)
+    if let err = LLVMRunPasses(module, "default<O3>", targetMachine, options) {
+      throw CodegenError.llvm("optimization failed: \(Self.consume(err))")
+    }
+  }
+
+  private func addVectorWidthGlobal(_ m: BuiltModule, symbol: String, width: Int) {
+    let i32 = LLVMInt32TypeInContext(m.context)
+    let g = LLVMAddGlobal(m.module, i32, symbol + "_vector_width")
+    LLVMSetInitializer(g, LLVMConstInt(i32, UInt64(width), 0))
+    LLVMSetGlobalConstant(g, 1)
+  }
+
+  private func emitObject(_ module: LLVMModuleRef) throws -> Data {
+    var message: UnsafeMutablePointer<CChar>?
+    var buffer: LLVMMemoryBufferRef?
+    if LLVMTargetMachineEmitToMemoryBuffer(targetMachine, module, LLVMObjectFile, &message, &buffer) != 0 {
+      throw CodegenError.llvm("object emission failed: \(Self.takeMessage(message))")
+    }
+    if let message { LLVMDisposeMessage(message) }
+    defer { LLVMDisposeMemoryBuffer(buffer) }
+    let start = UnsafeRawPointer(LLVMGetBufferStart(buffer)!)
+    return Data(bytes: start, count: LLVMGetBufferSize(buffer))
+  }
+
+  /// Adds an object to the JIT's main dylib and returns the address of `symbol`.
+  private func link(_ object: Data, symbol: String) throws -> UInt64 {
+    let buffer = object.withUnsafeBytes { raw in
+      LLVMCreateMemoryBufferWithMemoryRangeCopy(
+        raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count, symbol)
+    }
+    // Consumes the buffer, also on error.
+    if let err = LLVMOrcLLJITAddObjectFile(jit, LLVMOrcLLJITGetMainJITDylib(jit), buffer) {
+      throw CodegenError.llvm("cannot add object of \(symbol) to the JIT: \(Self.consume(err))")
+    }
+    return try lookup(symbol)
+  }
+
+  private func lookup(_ name: String) throws -> UInt64 {
+    var address: LLVMOrcExecutorAddress = 0
+    if let err = LLVMOrcLLJITLookup(jit, &address, name) {
+      throw CodegenError.llvm("JIT lookup of \(name) failed: \(Self.consume(err))")
+    }
+    return address
+  }
+
+  private func cacheKey(irText: String) -> String {
+    var h = FNV1a128()
+    h.combine("iloc-kernel-object")
+    h.combine("\(Self.cacheFormatVersion)")
+    h.combine(llvmVersion)
+    h.combine(triple)
+    h.combine(cpu)
+    h.combine(features)
+    h.combine(irText)
+    return h.hex
+  }
+
+  // MARK: helpers
+
+  /// Copies and disposes an LLVM-allocated message (`LLVMDisposeMessage`).
+  private static func takeMessage(_ m: UnsafeMutablePointer<CChar>?) -> String {
+    guard let m else { return "" }
+    defer { LLVMDisposeMessage(m) }
+    return String(cString: m)
+  }
+
+  /// Turns an `LLVMErrorRef` into its message, consuming the error.
+  private static func consume(_ err: LLVMErrorRef) -> String {
+    let m = LLVMGetErrorMessage(err)
+    defer { LLVMDisposeErrorMessage(m) }
+    return m.map { String(cString: $0) } ?? "unknown error"
+  }
+
+  private static func printModule(_ module: LLVMModuleRef) -> String {
+    takeMessage(LLVMPrintModuleToString(module))
+  }
+
+  /// The largest N in any `<N x float>` of the IR text; 1 if there is none.
+  static func vectorWidth(inIR text: String) -> Int {
+    var best = 1
+    var rest = Substring(text)
+    while let r = rest.range(of: " x float>") {
+      let before = rest[..<r.lowerBound]
+      if let lt = before.lastIndex(of: "<"), let n = Int(before[before.index(after: lt)...]) {
+        best = max(best, n)
+      }
+      rest = rest[r.upperBound...]
+    }
+    return best
+  }
+
+  private static func ms(since start: ContinuousClock.Instant) -> Double {
+    let d = ContinuousClock.now - start
+    return Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15
+  }
+}

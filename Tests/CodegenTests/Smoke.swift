@@ -1,4 +1,0 @@
-import Testing
-@testable import Codegen
-
-@Test func placeholderBuilds() {}
