@@ -37,16 +37,24 @@ public struct FusionPlanner: Sendable {
     switch op {
     case .unary(.sin), .unary(.cos): false
     case .unary, .leakyRelu, .binary, .select, .reduce, .reshape, .transpose, .broadcast, .slice, .pad,
-      .reverse, .concat, .maxPool2d:
+      .reverse, .concat, .maxPool2d, .conv2d, .convTranspose2d, .conv2dWeightGrad:
       true
     default: false
     }
   }
 
-  static func isLibrary(_ op: Op) -> Bool {
-    switch op {
-    case .matmul, .conv2d, .convTranspose2d, .conv2dWeightGrad: true
-    default: false
+  /// Convolutions whose outputs each read at most this many products are generated as direct
+  /// loop nests (fusible with their producers); larger ones are GEMM library calls.
+  public var directConvolutionLimit: Int = 32
+
+  /// Whether node `n` runs as a GEMM-shaped library call.
+  func isLibrary(_ n: Graph.Node, _ g: Graph) -> Bool {
+    switch n.op {
+    case .matmul: return true
+    case .conv2d, .convTranspose2d, .conv2dWeightGrad:
+      return KernelLowering.reductionLength(n.op, n.inputs.map { g.nodes[$0].shape }) > directConvolutionLimit
+        || (n.op.isWeightGrad && n.shape[1] * n.shape[2] * n.shape[3] > directConvolutionLimit)
+    default: return false
     }
   }
 
@@ -73,14 +81,18 @@ public struct FusionPlanner: Sendable {
       case .constant(let c):
         if c.splatValue == nil { mark(i, .constant, "constant data (\(c.values.count) values)") }
       default:
-        if Self.isLibrary(op) { mark(i, .library, "\(op.name) is a library call") }
+        if isLibrary(n, g) {
+          mark(i, .library, "\(op.name) is a GEMM library call (\(KernelLowering.reductionLength(op, n.inputs.map { nodes[$0].shape })) products per output)")
+        } else if op.isConvolution {
+          mark(i, .kernel, "direct \(op.name) (\(KernelLowering.reductionLength(op, n.inputs.map { nodes[$0].shape })) products per output, fused with its producers)")
+        }
         else if !Self.kernelizable(op) { mark(i, .builtin, "\(op.name) has no loop-nest lowering; runs as a builtin") }
         else if case .reduce = op { mark(i, .kernel, "reduction (fused with its producers)") }
         else if case .maxPool2d = op { mark(i, .kernel, "pooling window (fused with its producers)") }
       }
       if outputs.contains(i) { mark(i, kind[i] == .kernel ? .kernel : kind[i], "graph output") }
       // Operands of library and builtin steps must be buffers.
-      if Self.isLibrary(op) || (!Self.kernelizable(op) && n.inputs.count > 0) {
+      if isLibrary(n, g) || (!Self.kernelizable(op) && n.inputs.count > 0) {
         for j in n.inputs where !materialized[j] { mark(j, .kernel, "operand of \(op.name) (%\(i))") }
       }
     }
@@ -126,4 +138,14 @@ public struct FusionPlanner: Sendable {
     }
     return FusionPlan(steps: steps, decisions: decisions, materialized: materialized)
   }
+}
+
+extension Op {
+  var isConvolution: Bool {
+    switch self {
+    case .conv2d, .convTranspose2d, .conv2dWeightGrad: true
+    default: false
+    }
+  }
+  var isWeightGrad: Bool { if case .conv2dWeightGrad = self { return true } else { return false } }
 }

@@ -1,0 +1,138 @@
+import GraphIR
+
+/// Convolutions as loop nests: the *direct* form (used when each output reads few inputs,
+/// e.g. depthwise blurs and pooling-like convs, so its producers fuse into it — a
+/// zero-insertion upsample feeding a blur never materializes), and the im2col / col2im
+/// gathers that surround a GEMM in the library form.
+extension KernelLowering {
+  /// Multiply-adds per output element of a convolution-family op.
+  static func reductionLength(_ op: Op, _ shapes: [Shape]) -> Int {
+    switch op {
+    case .conv2d(let a): return (shapes[0][1] / a.groups) * shapes[1][2] * shapes[1][3]
+    case .convTranspose2d(let a): return (shapes[0][1] / a.groups) * shapes[1][2] * shapes[1][3]
+    case .conv2dWeightGrad: return shapes[1][0] * shapes[1][2] * shapes[1][3]
+    default: return 0
+    }
+  }
+
+  mutating func directConvolution(_ node: Graph.Node) -> Loop {
+    let (outer, inner) = Self.split(node.shape, minInner: 64)
+    alg.ranges["o"] = 0...(outer - 1)
+    alg.ranges["i"] = 0...(inner - 1)
+    let outLin = alg.add(alg.mul(.variable("o"), inner), .variable("i"))
+    let c = alg.coords(outLin, node.shape)
+    let xs = graph.nodes[node.inputs[0]].shape, ws = graph.nodes[node.inputs[1]].shape
+    var loops: [(String, Int)] = []
+    func loopVar(_ name: String, _ extent: Int) -> IntExpr {
+      alg.ranges[name] = 0...(extent - 1)
+      loops.append((name, extent))
+      return extent == 1 ? .const(0) : .variable(name)
+    }
+    var term: FloatExpr
+    switch node.op {
+    case .conv2d(let a):
+      let cg = xs[1] / a.groups, og = node.shape[1] / a.groups
+      let g = alg.floorDiv(c[1], og)
+      let ic = loopVar("c", cg), ky = loopVar("ky", ws[2]), kx = loopVar("kx", ws[3])
+      let iy = alg.add(alg.mul(c[2], a.stride[0]), alg.add(ky, .const(-a.padding[0])))
+      let ix = alg.add(alg.mul(c[3], a.stride[1]), alg.add(kx, .const(-a.padding[2])))
+      let valid = alg.and(alg.and(alg.atLeast(iy, 0), alg.less(iy, xs[2])), alg.and(alg.atLeast(ix, 0), alg.less(ix, xs[3])))
+      let xv = value(node.inputs[0], Pos(coords: [c[0], alg.add(alg.mul(g, cg), ic), alg.clamp(iy, 0, xs[2] - 1), alg.clamp(ix, 0, xs[3] - 1)]))
+      let wv = value(node.inputs[1], Pos(coords: [c[1], ic, ky, kx]))
+      term = .binary(.mul, valid == .const(true) ? xv : .select(valid, xv, .const(0)), wv)
+    case .convTranspose2d(let a):
+      let cig = xs[1] / a.groups, cog = ws[1]
+      let g = alg.floorDiv(c[1], cog), col = alg.mod(c[1], cog)
+      let ci = loopVar("c", cig), ky = loopVar("ky", ws[2]), kx = loopVar("kx", ws[3])
+      // output y = iy*s - p + ky  =>  iy = (y + p - ky) / s when divisible
+      let ny = alg.sub(alg.add(c[2], .const(a.padding[0])), ky), nx = alg.sub(alg.add(c[3], .const(a.padding[2])), kx)
+      var valid = alg.and(alg.and(alg.atLeast(ny, 0), alg.less(ny, (xs[2] - 1) * a.stride[0] + 1)),
+                          alg.and(alg.atLeast(nx, 0), alg.less(nx, (xs[3] - 1) * a.stride[1] + 1)))
+      let cy = alg.clamp(ny, 0, (xs[2] - 1) * a.stride[0]), cx = alg.clamp(nx, 0, (xs[3] - 1) * a.stride[1])
+      if a.stride[0] > 1 { valid = alg.and(valid, .compareInt(.eq, alg.mod(cy, a.stride[0]), .const(0))) }
+      if a.stride[1] > 1 { valid = alg.and(valid, .compareInt(.eq, alg.mod(cx, a.stride[1]), .const(0))) }
+      let ci_ = alg.add(alg.mul(g, cig), ci)
+      let xv = value(node.inputs[0], Pos(coords: [c[0], ci_, alg.floorDiv(cy, a.stride[0]), alg.floorDiv(cx, a.stride[1])]))
+      let wv = value(node.inputs[1], Pos(coords: [ci_, col, ky, kx]))
+      term = .binary(.mul, valid == .const(true) ? xv : .select(valid, xv, .const(0)), wv)
+    case .conv2dWeightGrad(let a, _):
+      // out [O, Cg, kh, kw]; reduce over n, oy, ox
+      let gys = ws
+      let og = node.shape[0] / a.groups, cg = node.shape[1]
+      let g = alg.floorDiv(c[0], og)
+      let n = loopVar("n", gys[0]), oy = loopVar("y", gys[2]), ox = loopVar("x", gys[3])
+      let iy = alg.add(alg.mul(oy, a.stride[0]), alg.add(c[2], .const(-a.padding[0])))
+      let ix = alg.add(alg.mul(ox, a.stride[1]), alg.add(c[3], .const(-a.padding[2])))
+      let valid = alg.and(alg.and(alg.atLeast(iy, 0), alg.less(iy, xs[2])), alg.and(alg.atLeast(ix, 0), alg.less(ix, xs[3])))
+      let xv = value(node.inputs[0], Pos(coords: [n, alg.add(alg.mul(g, cg), c[1]), alg.clamp(iy, 0, xs[2] - 1), alg.clamp(ix, 0, xs[3] - 1)]))
+      let gv = value(node.inputs[1], Pos(coords: [n, c[0], oy, ox]))
+      term = .binary(.mul, valid == .const(true) ? xv : .select(valid, xv, .const(0)), gv)
+    default: fatalError("not a convolution")
+    }
+    var body: [Stmt] = lets + [.accumulate("acc", term)]
+    for (name, extent) in loops.reversed() where extent > 1 { body = [.loop(Loop(name, extent, body))] }
+    let stmts: [Stmt] = [.accumulator("acc", .sum, initial: 0)] + body + [.store(buffer: 0, index: outLin, value: .variable("acc"))]
+    return Loop("o", outer, [.loop(Loop("i", inner, stmts))])
+  }
+}
+
+/// The gathers around a convolution GEMM (one batch sample per call; scalar 0 is the sample).
+public enum ConvolutionKernels {
+  /// `col[(c*kh + ky)*kw + kx, oy*Wo + ox] = x[n, c, oy*s - p + ky, ox*s - p + kx]` (0 outside).
+  public static func im2col(x: Shape, kernel: [Int], attrs a: ConvAttrs, output: [Int]) -> Kernel {
+    let (c, h, w) = (x[1], x[2], x[3])
+    let (kh, kw) = (kernel[0], kernel[1])
+    let (ho, wo) = (output[0], output[1])
+    var alg = IndexAlgebra()
+    alg.ranges["r"] = 0...(c * kh * kw - 1)
+    alg.ranges["q"] = 0...(ho * wo - 1)
+    let r: IntExpr = .variable("r"), q: IntExpr = .variable("q")
+    let ch = alg.floorDiv(r, kh * kw), ky = alg.mod(alg.floorDiv(r, kw), kh), kx = alg.mod(r, kw)
+    let oy = alg.floorDiv(q, wo), ox = alg.mod(q, wo)
+    let iy = alg.add(alg.mul(oy, a.stride[0]), alg.add(ky, .const(-a.padding[0])))
+    let ix = alg.add(alg.mul(ox, a.stride[1]), alg.add(kx, .const(-a.padding[2])))
+    let valid = alg.and(alg.and(alg.atLeast(iy, 0), alg.less(iy, h)), alg.and(alg.atLeast(ix, 0), alg.less(ix, w)))
+    let base = alg.mul(alg.add(alg.mul(.scalar(0), c), ch), h * w)
+    let idx = alg.add(base, alg.add(alg.mul(alg.clamp(iy, 0, h - 1), w), alg.clamp(ix, 0, w - 1)))
+    let v: FloatExpr = .load(buffer: 1, index: idx)
+    let store = Stmt.store(buffer: 0, index: alg.add(alg.mul(r, ho * wo), q), value: valid == .const(true) ? v : .select(valid, v, .const(0)))
+    return Kernel(name: "im2col", buffers: [KernelBuffer("col", .output, count: c * kh * kw * ho * wo),
+                                            KernelBuffer("x", .input, count: x.elementCount)],
+                  scalars: ["n"], parallel: Loop("r", c * kh * kw, [.loop(Loop("q", ho * wo, [store]))]))
+  }
+
+  /// The adjoint gather of im2col for a transposed convolution of sample n:
+  /// `y[n, co, oy, ox] = sum over (ky, kx) of col[(co*kh + ky)*kw + kx, iy*W + ix]` where
+  /// `oy = iy*s - p + ky` (and likewise for x).
+  public static func col2im(y: Shape, input: [Int], kernel: [Int], attrs a: ConvAttrs) -> Kernel {
+    let (co, ho, wo) = (y[1], y[2], y[3])
+    let (h, w) = (input[0], input[1])
+    let (kh, kw) = (kernel[0], kernel[1])
+    var alg = IndexAlgebra()
+    alg.ranges["c"] = 0...(co - 1)
+    alg.ranges["p"] = 0...(ho * wo - 1)
+    alg.ranges["ky"] = 0...(kh - 1)
+    alg.ranges["kx"] = 0...(kw - 1)
+    let c: IntExpr = .variable("c"), p: IntExpr = .variable("p")
+    let oy = alg.floorDiv(p, wo), ox = alg.mod(p, wo)
+    let ny = alg.sub(alg.add(oy, .const(a.padding[0])), .variable("ky"))
+    let nx = alg.sub(alg.add(ox, .const(a.padding[2])), .variable("kx"))
+    var valid = alg.and(alg.and(alg.atLeast(ny, 0), alg.less(ny, (h - 1) * a.stride[0] + 1)),
+                        alg.and(alg.atLeast(nx, 0), alg.less(nx, (w - 1) * a.stride[1] + 1)))
+    let cy = alg.clamp(ny, 0, (h - 1) * a.stride[0]), cx = alg.clamp(nx, 0, (w - 1) * a.stride[1])
+    if a.stride[0] > 1 { valid = alg.and(valid, .compareInt(.eq, alg.mod(cy, a.stride[0]), .const(0))) }
+    if a.stride[1] > 1 { valid = alg.and(valid, .compareInt(.eq, alg.mod(cx, a.stride[1]), .const(0))) }
+    let row = alg.add(alg.mul(alg.add(alg.mul(c, kh), .variable("ky")), kw), .variable("kx"))
+    let idx = alg.add(alg.mul(row, h * w), alg.add(alg.mul(alg.floorDiv(cy, a.stride[0]), w), alg.floorDiv(cx, a.stride[1])))
+    let v: FloatExpr = .load(buffer: 1, index: idx)
+    let out = alg.add(alg.mul(alg.add(alg.mul(.scalar(0), co), c), ho * wo), p)
+    let body: [Stmt] = [
+      .accumulator("acc", .sum, initial: 0),
+      .loop(Loop("ky", kh, [.loop(Loop("kx", kw, [.accumulate("acc", valid == .const(true) ? v : .select(valid, v, .const(0)))]))])),
+      .store(buffer: 0, index: out, value: .variable("acc")),
+    ]
+    return Kernel(name: "col2im", buffers: [KernelBuffer("y", .output, count: y.elementCount),
+                                            KernelBuffer("col", .input, count: co * kh * kw * h * w)],
+                  scalars: ["n"], parallel: Loop("c", co, [.loop(Loop("p", ho * wo, body))]))
+  }
+}
