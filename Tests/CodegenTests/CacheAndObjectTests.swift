@@ -115,6 +115,33 @@ import Testing
     if compiler.preferredVectorBits == 512 { #expect(width == 16) }
   }
 
+  /// One compiler used from several threads at once (compiles are serialized inside).
+  @Test func concurrentCompilesInOneCompiler() throws {
+    let compiler = try makeCompiler()
+    let results = UnsafeMutableBufferPointer<Bool>.allocate(capacity: 4)
+    defer { results.deallocate() }
+    results.initialize(repeating: false)
+    DispatchQueue.concurrentPerform(iterations: 4) { t in
+      let n = 64 + t
+      do {
+        var arrays = [randomFloats(n, seed: UInt64(t), in: -3, 3), [Float](repeating: 0, count: n)]
+        try compiler.compile(Self.expKernel(n)).run(&arrays)
+        results[t] = close(arrays[1], Self.truth(arrays[0]), tol: 1e-6)
+      } catch {
+        results[t] = false
+      }
+    }
+    #expect(Array(results) == [true, true, true, true])
+  }
+
+  @Test func cacheDirectoryRule() {
+    let home = URL(fileURLWithPath: "/home/someone", isDirectory: true)
+    #expect(KernelCompiler.cacheDirectory(environment: [:], home: home).path == "/home/someone/.cache/iloc/kernels")
+    #expect(KernelCompiler.cacheDirectory(environment: ["ILOC_CACHE_DIR": ""], home: home).path
+      == "/home/someone/.cache/iloc/kernels")
+    #expect(KernelCompiler.cacheDirectory(environment: ["ILOC_CACHE_DIR": "/tmp/k"], home: home).path == "/tmp/k")
+  }
+
   @Test func hashAndSymbolsAreStable() {
     var h = FNV1a128()
     h.combine(Array("a".utf8))

@@ -257,6 +257,25 @@ import Testing
     }
   }
 
+  /// Kernels survive a JSON round trip (infinite constants need a non-conforming float
+  /// strategy, as JSON has no inf/nan).
+  @Test func codableRoundTrip() throws {
+    let kernel = Kernel(
+      name: "k", buffers: [KernelBuffer("x", .input, count: 8), KernelBuffer("y", .output, count: 2)],
+      parallel: Loop("i", 2, [
+        .accumulator("m", .max, initial: -.infinity),
+        .loop("j", 4, [.accumulate("m", .sigmoid(.load(buffer: 0, index: i * 4 + j)))]),
+        .store(buffer: 1, index: i, value: .select(.variable("m") >= 0.5, .variable("m"), .atan2(1, 2))),
+      ]))
+    let encoder = JSONEncoder()
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    let decoder = JSONDecoder()
+    decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    let back = try decoder.decode(Kernel.self, from: encoder.encode(kernel))
+    #expect(back == kernel)
+    #expect(KernelCompiler.symbol(for: back) == KernelCompiler.symbol(for: kernel))
+  }
+
   @Test func printedTextIsReadable() {
     let kernel = Kernel(
       name: "k", buffers: [KernelBuffer("x", .input, count: 8), KernelBuffer("y", .output, count: 8)],

@@ -37,17 +37,29 @@ public struct CompilerOptions: Sendable {
 /// messages, pass options, data layouts, error messages) is disposed exactly once.
 /// Thread safety: compiles are serialized by a lock (one target machine); compiled kernels
 /// can be called concurrently.
+///
+/// Floating-point policy: ordinary arithmetic carries only the `contract` flag (a*b+c may
+/// fuse into an fma); `sum` accumulations add `reassoc` so reductions vectorize (their
+/// order, hence last bits, may differ from a sequential loop). No `nnan`/`ninf`/`nsz`/`afn`
+/// anywhere: NaN and infinities propagate as in IEEE arithmetic, `min`/`max` (elementwise
+/// and reductions) are IEEE 754-2019 `minimum`/`maximum` (NaN-propagating, like PyTorch),
+/// and `sqrt`, `rsqrt` and division are correctly rounded.
 public final class KernelCompiler: @unchecked Sendable {
   /// Bump when the lowering changes in a way the IR text would not show (it always shows).
   public static let cacheFormatVersion = 1
 
   /// `$ILOC_CACHE_DIR`, else `~/.cache/iloc/kernels`.
   public static var defaultCacheDirectory: URL {
-    if let dir = ProcessInfo.processInfo.environment["ILOC_CACHE_DIR"], !dir.isEmpty {
+    cacheDirectory(environment: ProcessInfo.processInfo.environment,
+                   home: FileManager.default.homeDirectoryForCurrentUser)
+  }
+
+  /// The cache directory rule, separated from the process environment for testing.
+  static func cacheDirectory(environment: [String: String], home: URL) -> URL {
+    if let dir = environment["ILOC_CACHE_DIR"], !dir.isEmpty {
       return URL(fileURLWithPath: dir, isDirectory: true)
     }
-    return FileManager.default.homeDirectoryForCurrentUser
-      .appendingPathComponent(".cache/iloc/kernels", isDirectory: true)
+    return home.appendingPathComponent(".cache/iloc/kernels", isDirectory: true)
   }
 
   public let cpu: String
