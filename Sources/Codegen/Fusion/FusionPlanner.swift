@@ -52,8 +52,10 @@ public struct FusionPlanner: Sendable {
     switch n.op {
     case .matmul: return true
     case .conv2d, .convTranspose2d, .conv2dWeightGrad:
+      // a weight gradient reduces over the whole batch and image; what matters is how many
+      // inputs of each sample meet one output, Cg*kh*kw
+      if n.op.isWeightGrad { return n.shape[1] * n.shape[2] * n.shape[3] > directConvolutionLimit }
       return KernelLowering.reductionLength(n.op, n.inputs.map { g.nodes[$0].shape }) > directConvolutionLimit
-        || (n.op.isWeightGrad && n.shape[1] * n.shape[2] * n.shape[3] > directConvolutionLimit)
     default: return false
     }
   }

@@ -6,7 +6,7 @@ import GraphIR
 /// gathers that surround a GEMM in the library form.
 extension KernelLowering {
   /// Multiply-adds per output element of a convolution-family op.
-  static func reductionLength(_ op: Op, _ shapes: [Shape]) -> Int {
+  public static func reductionLength(_ op: Op, _ shapes: [Shape]) -> Int {
     switch op {
     case .conv2d(let a): return (shapes[0][1] / a.groups) * shapes[1][2] * shapes[1][3]
     case .convTranspose2d(let a): return (shapes[0][1] / a.groups) * shapes[1][2] * shapes[1][3]

@@ -99,9 +99,20 @@ extension Op {
       let end = xs.indices.map { lo[$0] + (xs[$0] - 1) * (interior[$0] + 1) + 1 }
       return [GraphIR.slice(g, start: lo, end: end, step: interior.map { $0 + 1 })]
     case .pad(let lo, let hi, _, .reflect):
+      // Per padded axis: the centre, plus each mirrored border folded back onto the elements
+      // it copied (x[1...lo] on the left, x[n-1-hi...n-2] on the right).
       var r = g
       for a in xs.indices where lo[a] > 0 || hi[a] > 0 {
-        r = GraphIR.scatterAdd(r, axis: a, indices: reflectIndices(n: xs[a], lo: lo[a], hi: hi[a]), size: xs[a])
+        let n = xs[a]
+        func edge(_ range: Range<Int>, _ before: Int, _ after: Int) -> Tensor {
+          var l = [Int](repeating: 0, count: xs.count), h = l
+          l[a] = before; h[a] = after
+          return GraphIR.pad(GraphIR.reverse(GraphIR.slice(r, axis: a, range), axes: [a]), lo: l, hi: h)
+        }
+        var sum = GraphIR.slice(r, axis: a, lo[a]..<(lo[a] + n))
+        if lo[a] > 0 { sum = sum + edge(0..<lo[a], 1, n - 1 - lo[a]) }
+        if hi[a] > 0 { sum = sum + edge((lo[a] + n)..<(lo[a] + n + hi[a]), n - 1 - hi[a], 1) }
+        r = sum
       }
       return [r]
     case .reverse(let axes): return [GraphIR.reverse(g, axes: axes)]

@@ -1,0 +1,245 @@
+import Codegen
+import Foundation
+import GraphIR
+
+/// How generated kernels are executed.
+public enum KernelBackend: Sendable {
+  /// Compiled by LLVM (ORC JIT, with the on-disk object cache).
+  case jit
+  /// The bounds-checked kernel IR interpreter: slow, for validating the lowering on small graphs.
+  case checkedInterpreter
+}
+
+public struct ProgramOptions: @unchecked Sendable {
+  /// Run the standard cleanup passes (constant folding, simplification, CSE, DCE) first.
+  public var optimize = true
+  public var backend: KernelBackend = .jit
+  public var planner = FusionPlanner()
+  /// The compiler to use; nil means the process-wide shared one.
+  public var compiler: KernelCompiler?
+  public init() {}
+}
+
+/// Compile-time facts of a program (what `ILOC_DEBUG=1` prints).
+public struct ProgramStats: Sendable, CustomStringConvertible {
+  public var name: String
+  public var graphNodes: Int
+  public var optimizedNodes: Int
+  public var kernels: Int
+  public var gemmCalls: Int
+  public var builtins: Int
+  public var fusedOps: Int
+  public var compileMilliseconds: Double
+  public var cacheHits: Int
+  public var cacheMisses: Int
+  /// Arena bytes with liveness-based reuse, and what they would be without it.
+  public var peakBytes: Int
+  public var unsharedBytes: Int
+  public var scratchBytes: Int
+  public var description: String {
+    String(format: "program %@: %d nodes (%d after passes) -> %d kernels (%d ops fused), %d gemm calls, %d builtins; compile %.1f ms (%d cache hits, %d misses); memory %.2f MB (%.2f MB without reuse) + %.2f MB scratch",
+           name, graphNodes, optimizedNodes, kernels, fusedOps, gemmCalls, builtins, compileMilliseconds, cacheHits, cacheMisses,
+           Double(peakBytes) / 1e6, Double(unsharedBytes) / 1e6, Double(scratchBytes) / 1e6)
+  }
+}
+
+/// A graph compiled to a sequence of steps (fused kernels, GEMM calls, builtins) over one
+/// arena with a liveness-based memory plan. Inputs are bound by name and keep their values
+/// across runs (bind the weights once); `run()` can be called any number of times without
+/// recompiling. Several programs can coexist and be run alternately (stage programs).
+public final class Program: @unchecked Sendable {
+  public let graph: Graph
+  public let plan: FusionPlan
+  public private(set) var stats: ProgramStats
+  let steps: [ProgramStep]
+  let arena: Arena
+  let scratch: Arena
+  let offsets: [Int: Int]
+  let inputIds: [String: Int]
+  let outputIds: [String: Int]
+  /// Per-step accumulated run time (seconds) and call counts, when profiling.
+  public var profiling = DebugLevel.current >= 2
+  var stepSeconds: [Double]
+  var stepCalls: [Int]
+
+  /// The process-wide kernel compiler (one JIT; compiled kernels are shared by all programs).
+  public static let sharedCompiler: KernelCompiler = {
+    do { return try KernelCompiler() } catch { fatalError("cannot initialize LLVM: \(error)") }
+  }()
+
+  public init(_ source: Graph, options: ProgramOptions = ProgramOptions()) throws {
+    try source.check()
+    let start = ContinuousClock.now
+    let g = options.optimize ? try PassPipeline.standard.run(source).0 : source
+    graph = g
+    plan = try options.planner.plan(g)
+    let compiler = options.backend == .jit ? (options.compiler ?? Self.sharedCompiler) : nil
+    var hits = 0, misses = 0
+    func compile(_ k: Kernel) throws -> CompiledKernel? {
+      guard let compiler else { return nil }
+      let c = try compiler.compile(k)
+      if c.report.cacheHit { hits += 1 } else { misses += 1 }
+      if DebugLevel.current >= 4 { print("-- kernel \(k.name)\n\(k)\n\(try compiler.optimizedIR(for: k).text)") }
+      return c
+    }
+
+    // Buffers and lifetimes.
+    let nodes = g.nodes
+    let order = plan.steps.map(\.node)
+    var position: [Int: Int] = [:]
+    for (k, id) in order.enumerated() { position[id] = k }
+    var lastUse: [Int: Int] = [:]
+    for (k, s) in plan.steps.enumerated() { for r in s.reads { lastUse[r] = Swift.max(lastUse[r] ?? k, k) } }
+    let pinned = Set(g.outputs.map(\.id)).union(plan.steps.filter { $0.kind == .input || $0.kind == .constant }.map(\.node))
+    let requests = plan.steps.map { s in
+      MemoryPlan.Request(id: s.node, count: nodes[s.node].shape.elementCount,
+                         first: pinned.contains(s.node) ? -1 : position[s.node]!,
+                         last: pinned.contains(s.node) ? Int.max : (lastUse[s.node] ?? position[s.node]!))
+    }
+    let memory = MemoryPlan(requests)
+    offsets = memory.offsets
+    let arena = Arena(count: memory.size)
+    self.arena = arena
+
+    // Steps.
+    var built: [ProgramStep] = []
+    var scratchFloats = 0
+    for s in plan.steps {
+      let n = nodes[s.node]
+      let off = memory.offsets[s.node]!
+      switch s.kind {
+      case .input: continue
+      case .constant:
+        if case .constant(let c) = n.op { c.values.withUnsafeBufferPointer { (arena.base + off).update(from: $0.baseAddress!, count: c.values.count) } }
+      case .kernel:
+        var lowering = KernelLowering(graph: g, plan: plan, step: s)
+        let kernel = lowering.lower()
+        let flops = (s.fused + [s.node]).reduce(0.0) { $0 + Self.flops(nodes[$1], g) }
+        built.append(KernelStep(kernel: kernel, compiled: try compile(kernel), offsets: [off] + s.reads.map { memory.offsets[$0]! },
+                                node: s.node, ops: s.fused.filter { nodes[$0].op.isComputation }.count + 1, flops: flops))
+      case .library:
+        let ins = n.inputs.map { memory.offsets[$0]! }
+        let shapes = n.inputs.map { nodes[$0].shape }
+        let step: ProgramStep
+        switch n.op {
+        case .matmul: step = MatmulStep(a: ins[0], b: ins[1], c: off, shapeA: shapes[0], shapeB: shapes[1], node: s.node)
+        case .conv2d(let a):
+          step = try ConvolutionGEMMStep(form: .forward, x: ins[0], w: ins[1], y: off, shapes: (shapes[0], shapes[1], n.shape), attrs: a, node: s.node, compile: compile)
+        case .convTranspose2d(let a):
+          step = try ConvolutionGEMMStep(form: .transposed, x: ins[0], w: ins[1], y: off, shapes: (shapes[0], shapes[1], n.shape), attrs: a, node: s.node, compile: compile)
+        case .conv2dWeightGrad(let a, _):
+          step = try ConvolutionGEMMStep(form: .weightGrad, x: ins[0], w: ins[1], y: off, shapes: (shapes[0], shapes[1], n.shape), attrs: a, node: s.node, compile: compile)
+        default: fatalError("not a library op: \(n.op.name)")
+        }
+        if let c = step as? ConvolutionGEMMStep { scratchFloats = Swift.max(scratchFloats, c.scratchFloats) }
+        built.append(step)
+      case .builtin:
+        built.append(BuiltinStep(op: n.op, inputs: n.inputs.map { (memory.offsets[$0]!, nodes[$0].shape) }, output: (off, n.shape), node: s.node))
+      }
+    }
+    steps = built
+    scratch = Arena(count: scratchFloats)
+    stepSeconds = [Double](repeating: 0, count: built.count)
+    stepCalls = [Int](repeating: 0, count: built.count)
+    inputIds = Dictionary(uniqueKeysWithValues: g.inputs.map { ($0.name, $0.id) })
+    outputIds = Dictionary(g.outputs.map { ($0.name, $0.id) }, uniquingKeysWith: { a, _ in a })
+    let ms = Double((ContinuousClock.now - start).components.attoseconds) / 1e15 + Double((ContinuousClock.now - start).components.seconds) * 1000
+    stats = ProgramStats(
+      name: source.name, graphNodes: source.nodes.count, optimizedNodes: g.nodes.count,
+      kernels: built.filter { $0.kind == "kernel" }.count, gemmCalls: built.filter { $0.kind == "gemm" }.count,
+      builtins: built.filter { $0.kind == "builtin" }.count, fusedOps: built.reduce(0) { $0 + Swift.max(0, $1.ops - 1) },
+      compileMilliseconds: ms, cacheHits: hits, cacheMisses: misses,
+      peakBytes: memory.size * 4, unsharedBytes: memory.unsharedSize * 4, scratchBytes: scratchFloats * 4)
+    if DebugLevel.current >= 1 { print(stats) }
+  }
+
+  // MARK: binding and running
+
+  /// Copies `values` into input `name` (kept until overwritten).
+  public func setInput(_ name: String, _ values: [Float]) throws {
+    let (ptr, count) = try inputBuffer(name)
+    guard values.count == count else {
+      throw GraphError(op: "run", message: "input '\(name)' has \(values.count) values, expected \(count) \(graph.nodes[inputIds[name]!].shape.shapeText)")
+    }
+    values.withUnsafeBufferPointer { ptr.update(from: $0.baseAddress!, count: count) }
+  }
+
+  /// The storage of input `name`, for writing in place.
+  public func inputBuffer(_ name: String) throws -> (UnsafeMutablePointer<Float>, Int) {
+    guard let id = inputIds[name] else { throw GraphError(op: "run", message: "program '\(graph.name)' has no input '\(name)'") }
+    return (arena.base + offsets[id]!, graph.nodes[id].shape.elementCount)
+  }
+
+  public var inputNames: [String] { graph.inputs.map(\.name) }
+  public func inputShape(_ name: String) -> Shape? { inputIds[name].map { graph.nodes[$0].shape } }
+  public var outputNames: [String] { graph.outputs.map(\.name) }
+
+  /// Runs every step once.
+  public func run() throws {
+    let ctx = RunContext(base: arena.base, scratch: scratch.base)
+    if !profiling {
+      for s in steps { try s.run(ctx) }
+      return
+    }
+    for (k, s) in steps.enumerated() {
+      let t0 = DispatchTime.now().uptimeNanoseconds
+      try s.run(ctx)
+      let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+      stepSeconds[k] += dt
+      stepCalls[k] += 1
+      if DebugLevel.current >= 2 {
+        print(String(format: "*** %-10@ %-40@ ops %3d  tm %8.3f ms  %8.2f GFLOP/s  %7.2f GB/s", s.kind, s.label, s.ops,
+                     dt * 1e3, s.flops / dt / 1e9, s.bytes / dt / 1e9))
+      }
+    }
+  }
+
+  /// A copy of output `name`.
+  public func output(_ name: String) throws -> HostTensor<Float> {
+    guard let id = outputIds[name] else { throw GraphError(op: "run", message: "program '\(graph.name)' has no output '\(name)'") }
+    let shape = graph.nodes[id].shape
+    return HostTensor(shape: shape, values: Array(UnsafeBufferPointer(start: arena.base + offsets[id]!, count: shape.elementCount)))
+  }
+
+  /// Binds `inputs`, runs, and returns the requested outputs (all by default).
+  public func run(inputs: [String: HostTensor<Float>], outputs: [String]? = nil) throws -> [String: HostTensor<Float>] {
+    for (name, t) in inputs {
+      if let want = inputShape(name), want != t.shape {
+        throw GraphError(op: "run", message: "input '\(name)' has shape \(t.shape.shapeText), expected \(want.shapeText)")
+      }
+      try setInput(name, t.values)
+    }
+    try run()
+    var out: [String: HostTensor<Float>] = [:]
+    for name in outputs ?? outputNames { out[name] = try output(name) }
+    return out
+  }
+
+  // MARK: static estimates
+
+  /// Floating-point operations of one node (one per element for elementwise work, two per
+  /// multiply-add for products).
+  static func flops(_ n: Graph.Node, _ g: Graph) -> Double {
+    let out = Double(n.shape.elementCount)
+    switch n.op {
+    case .unary, .leakyRelu, .binary, .select: return out
+    case .reduce: return Double(g.nodes[n.inputs[0]].shape.elementCount)
+    case .maxPool2d(let p): return out * Double(p.kernel[0] * p.kernel[1])
+    case .conv2d, .convTranspose2d, .conv2dWeightGrad:
+      let shapes = n.inputs.map { g.nodes[$0].shape }
+      if case .convTranspose2d = n.op { return 2 * Double(shapes[0].elementCount * shapes[1][1] * shapes[1][2] * shapes[1][3]) }
+      return 2 * out * Double(KernelLowering.reductionLength(n.op, shapes))
+    default: return 0
+    }
+  }
+}
+
+extension Op {
+  /// True for ops that compute (as opposed to moving data or being leaves).
+  var isComputation: Bool {
+    switch self {
+    case .input, .constant, .reshape, .transpose, .broadcast, .slice, .pad, .reverse, .concat: false
+    default: true
+    }
+  }
+}

@@ -1,0 +1,237 @@
+import Codegen
+import COpenBLAS
+import Foundation
+import GraphIR
+
+/// What a step sees when it runs: the arena and the program's scratch space.
+struct RunContext {
+  var base: UnsafeMutablePointer<Float>
+  var scratch: UnsafeMutablePointer<Float>
+  func ptr(_ offset: Int) -> UnsafeMutablePointer<Float> { base + offset }
+}
+
+/// One executable step of a compiled program.
+class ProgramStep {
+  /// Kernel or call name shown in profiles.
+  var label: String
+  /// The graph node this step materializes.
+  let node: Int
+  /// "kernel", "gemm", "builtin".
+  let kind: String
+  /// Graph ops computed by this step (fused ones included).
+  let ops: Int
+  /// Static estimates of the work and traffic of one run.
+  let flops: Double
+  let bytes: Double
+  init(label: String, node: Int, kind: String, ops: Int, flops: Double, bytes: Double) {
+    self.label = label; self.node = node; self.kind = kind; self.ops = ops; self.flops = flops; self.bytes = bytes
+  }
+  func run(_ ctx: RunContext) throws { fatalError("abstract") }
+}
+
+/// A generated loop-nest kernel, split over threads along its parallel loop.
+final class KernelStep: ProgramStep {
+  let kernel: Kernel
+  let compiled: CompiledKernel?
+  let offsets: [Int]
+  let scalars: [Int64]
+  let work: Int
+
+  init(kernel: Kernel, compiled: CompiledKernel?, offsets: [Int], scalars: [Int64] = [], node: Int, ops: Int, flops: Double, label: String? = nil) {
+    self.kernel = kernel; self.compiled = compiled; self.offsets = offsets; self.scalars = scalars
+    self.work = Swift.max(Int(flops), kernel.buffers[0].count)
+    let bytes = Double(kernel.buffers.map(\.count).reduce(0, +) * 4)
+    super.init(label: label ?? kernel.name, node: node, kind: "kernel", ops: ops, flops: flops, bytes: bytes)
+  }
+
+  override func run(_ ctx: RunContext) throws {
+    try launch(ctx, scalars: scalars)
+  }
+
+  func launch(_ ctx: RunContext, scalars: [Int64]) throws {
+    let ptrs: [UnsafeMutablePointer<Float>?] = offsets.map { ctx.base + $0 }
+    guard let compiled else {
+      // Bounds-checked kernel interpreter (validation mode): copy in, run, copy the output back.
+      var arrays = zip(offsets, kernel.buffers).map { Array(UnsafeBufferPointer(start: ctx.base + $0.0, count: $0.1.count)) }
+      try KernelInterpreter.run(kernel, buffers: &arrays, scalars: scalars)
+      for (k, b) in kernel.buffers.enumerated() where b.access == .output {
+        arrays[k].withUnsafeBufferPointer { (ctx.base + offsets[k]).update(from: $0.baseAddress!, count: b.count) }
+      }
+      return
+    }
+    let entry = compiled.entry
+    ptrs.withUnsafeBufferPointer { p in
+      scalars.withUnsafeBufferPointer { s in
+        let pp = p.baseAddress!, sp = s.baseAddress
+        Parallel.forRange(kernel.parallel.extent, work: work) { r in
+          entry(pp, sp, Int64(r.lowerBound), Int64(r.upperBound))
+        }
+      }
+    }
+  }
+}
+
+/// Steps that run a graph op through the reference interpreter's implementation.
+final class BuiltinStep: ProgramStep {
+  let op: Op
+  let inputs: [(offset: Int, shape: Shape)]
+  let output: (offset: Int, shape: Shape)
+  init(op: Op, inputs: [(Int, Shape)], output: (Int, Shape), node: Int) {
+    self.op = op; self.inputs = inputs.map { (offset: $0.0, shape: $0.1) }; self.output = (offset: output.0, shape: output.1)
+    let bytes = Double((inputs.map { $0.1.elementCount }.reduce(0, +) + output.1.elementCount) * 4)
+    super.init(label: "builtin_\(op.name)", node: node, kind: "builtin", ops: 1, flops: Double(output.1.elementCount), bytes: bytes)
+  }
+  override func run(_ ctx: RunContext) throws {
+    let xs = inputs.map { HostTensor<Float>(shape: $0.shape, values: Array(UnsafeBufferPointer(start: ctx.ptr($0.offset), count: $0.shape.elementCount))) }
+    let y = Interpreter.evaluate(op, xs, shape: output.shape)
+    y.values.withUnsafeBufferPointer { ctx.ptr(output.offset).update(from: $0.baseAddress!, count: y.count) }
+  }
+}
+
+/// Batched matrix product through `cblas_sgemm`.
+final class MatmulStep: ProgramStep {
+  let a: Int, b: Int, c: Int, batch: Int, m: Int, n: Int, k: Int
+  init(a: Int, b: Int, c: Int, shapeA: Shape, shapeB: Shape, node: Int) {
+    self.a = a; self.b = b; self.c = c
+    let r = shapeA.count
+    (m, k, n) = (shapeA[r - 2], shapeA[r - 1], shapeB[r - 1])
+    batch = shapeA.dropLast(2).reduce(1, *)
+    let flops = 2.0 * Double(batch * m * n * k)
+    super.init(label: "sgemm \(m)x\(n)x\(k)" + (batch > 1 ? " x\(batch)" : ""), node: node, kind: "gemm", ops: 1,
+               flops: flops, bytes: Double(batch * (m * k + k * n + m * n) * 4))
+  }
+  override func run(_ ctx: RunContext) throws {
+    for i in 0..<batch {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
+                  ctx.ptr(a + i * m * k), Int32(k), ctx.ptr(b + i * k * n), Int32(n), 0, ctx.ptr(c + i * m * n), Int32(n))
+    }
+  }
+}
+
+/// The convolution family as GEMMs around generated im2col / col2im gathers.
+final class ConvolutionGEMMStep: ProgramStep {
+  enum Form { case forward, transposed, weightGrad }
+  let form: Form
+  let x: Int, w: Int, y: Int  // offsets: input, weight (or grad-out for weightGrad), output
+  let xShape: Shape, wShape: Shape, yShape: Shape
+  let attrs: ConvAttrs
+  let gather: KernelStep?  // im2col or col2im; nil for 1x1 stride-1 unpadded convs
+  let scratchFloats: Int
+
+  init(form: Form, x: Int, w: Int, y: Int, shapes: (Shape, Shape, Shape), attrs: ConvAttrs, node: Int,
+       compile: (Kernel) throws -> CompiledKernel?) throws {
+    self.form = form; self.x = x; self.w = w; self.y = y; self.attrs = attrs
+    (xShape, wShape, yShape) = shapes
+    let a = attrs
+    let pointwise: Bool
+    var gatherKernel: Kernel?
+    var scratch = 0
+    var flops = 0.0
+    switch form {
+    case .forward:
+      let (k0, k1) = (wShape[2], wShape[3])
+      pointwise = k0 == 1 && k1 == 1 && a.stride == [1, 1] && a.padding.allSatisfy { $0 == 0 }
+      if !pointwise {
+        gatherKernel = ConvolutionKernels.im2col(x: xShape, kernel: [k0, k1], attrs: a, output: [yShape[2], yShape[3]])
+        scratch = xShape[1] * k0 * k1 * yShape[2] * yShape[3]
+      }
+      flops = 2.0 * Double(yShape.elementCount * (xShape[1] / a.groups) * k0 * k1)
+    case .transposed:
+      let (k0, k1) = (wShape[2], wShape[3])
+      pointwise = k0 == 1 && k1 == 1 && a.stride == [1, 1] && a.padding.allSatisfy { $0 == 0 } && a.outputPadding == [0, 0]
+      if !pointwise {
+        gatherKernel = ConvolutionKernels.col2im(y: yShape, input: [xShape[2], xShape[3]], kernel: [k0, k1], attrs: a)
+        scratch = yShape[1] * k0 * k1 * xShape[2] * xShape[3]
+      }
+      flops = 2.0 * Double(xShape.elementCount * (yShape[1] / a.groups) * k0 * k1)
+    case .weightGrad:  // x = input, w = grad-out (gy), y = weight gradient [O, Cg, kh, kw]
+      let (k0, k1) = (yShape[2], yShape[3])
+      pointwise = k0 == 1 && k1 == 1 && a.stride == [1, 1] && a.padding.allSatisfy { $0 == 0 }
+      if !pointwise {
+        gatherKernel = ConvolutionKernels.im2col(x: xShape, kernel: [k0, k1], attrs: a, output: [wShape[2], wShape[3]])
+        scratch = xShape[1] * k0 * k1 * wShape[2] * wShape[3]
+      }
+      flops = 2.0 * Double(wShape.elementCount * yShape[1] * k0 * k1)
+    }
+    scratchFloats = scratch
+    if let gk = gatherKernel {
+      // gather buffers: (scratch col, x) for im2col; (y, scratch col) for col2im. Offsets are
+      // filled in at run time (the scratch area is not in the arena).
+      gather = KernelStep(kernel: gk, compiled: try compile(gk), offsets: [], node: node, ops: 0, flops: 0)
+    } else {
+      gather = nil
+    }
+    let bytes = Double((xShape.elementCount + wShape.elementCount + yShape.elementCount + scratch * 2) * 4)
+    let name = switch form { case .forward: "conv2d"; case .transposed: "conv_transpose2d"; case .weightGrad: "conv2d_weight_grad" }
+    super.init(label: "\(name) gemm", node: node, kind: "gemm", ops: 1, flops: flops, bytes: bytes)
+  }
+
+  /// Runs a gather kernel with explicit pointers (scratch lives outside the arena).
+  private func runGather(_ ptrs: [UnsafeMutablePointer<Float>], n: Int) throws {
+    let g = gather!
+    let scalars: [Int64] = [Int64(n)]
+    if let compiled = g.compiled {
+      let p: [UnsafeMutablePointer<Float>?] = ptrs
+      p.withUnsafeBufferPointer { pp in
+        scalars.withUnsafeBufferPointer { sp in
+          let (pb, sb) = (pp.baseAddress!, sp.baseAddress)
+          Parallel.forRange(g.kernel.parallel.extent, work: g.kernel.buffers[0].count) { r in
+            compiled.entry(pb, sb, Int64(r.lowerBound), Int64(r.upperBound))
+          }
+        }
+      }
+    } else {
+      var arrays = zip(ptrs, g.kernel.buffers).map { Array(UnsafeBufferPointer(start: $0.0, count: $0.1.count)) }
+      try KernelInterpreter.run(g.kernel, buffers: &arrays, scalars: scalars)
+      arrays[0].withUnsafeBufferPointer { ptrs[0].update(from: $0.baseAddress!, count: g.kernel.buffers[0].count) }
+    }
+  }
+
+  override func run(_ ctx: RunContext) throws {
+    let a = attrs
+    let g = a.groups
+    switch form {
+    case .forward:
+      let (n, c, o) = (xShape[0], xShape[1], yShape[1])
+      let cg = c / g, og = o / g, kk = wShape[2] * wShape[3]
+      let q = yShape[2] * yShape[3], hw = xShape[2] * xShape[3]
+      for s in 0..<n {
+        let col: UnsafeMutablePointer<Float>
+        if gather != nil { try runGather([ctx.scratch, ctx.ptr(x)], n: s); col = ctx.scratch } else { col = ctx.ptr(x + s * c * hw) }
+        for gi in 0..<g {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(og), Int32(q), Int32(cg * kk), 1,
+                      ctx.ptr(w + gi * og * cg * kk), Int32(cg * kk), col + gi * cg * kk * q, Int32(q), 0,
+                      ctx.ptr(y + (s * o + gi * og) * q), Int32(q))
+        }
+      }
+    case .transposed:
+      let (n, cin, cout) = (xShape[0], xShape[1], yShape[1])
+      let cig = cin / g, cog = cout / g, kk = wShape[2] * wShape[3]
+      let hw = xShape[2] * xShape[3], yhw = yShape[2] * yShape[3]
+      for s in 0..<n {
+        let col = gather != nil ? ctx.scratch : ctx.ptr(y + s * cout * yhw)
+        for gi in 0..<g {
+          // col_g [cog*kk, hw] = W_g^T [cog*kk, cig] x X_g [cig, hw]; W_g is [cig, cog*kk]
+          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(cog * kk), Int32(hw), Int32(cig), 1,
+                      ctx.ptr(w + gi * cig * cog * kk), Int32(cog * kk), ctx.ptr(x + (s * cin + gi * cig) * hw), Int32(hw), 0,
+                      col + gi * cog * kk * hw, Int32(hw))
+        }
+        if gather != nil { try runGather([ctx.ptr(y), ctx.scratch], n: s) }
+      }
+    case .weightGrad:
+      let (n, c, o) = (xShape[0], xShape[1], yShape[0])
+      let cg = c / g, og = o / g, kk = yShape[2] * yShape[3]
+      let q = wShape[2] * wShape[3], hw = xShape[2] * xShape[3]
+      for s in 0..<n {
+        let col: UnsafeMutablePointer<Float>
+        if gather != nil { try runGather([ctx.scratch, ctx.ptr(x)], n: s); col = ctx.scratch } else { col = ctx.ptr(x + s * c * hw) }
+        for gi in 0..<g {
+          // dW_g [og, cg*kk] (+)= gy_g [og, q] x col_g^T [q, cg*kk]
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(og), Int32(cg * kk), Int32(q), 1,
+                      ctx.ptr(w + (s * o + gi * og) * q), Int32(q), col + gi * cg * kk * q, Int32(q), s == 0 ? 0 : 1,
+                      ctx.ptr(y + gi * og * cg * kk), Int32(cg * kk))
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,108 @@
+import Codegen
+import Foundation
+import GraphIR
+import Testing
+@testable import Runtime
+
+/// The compiled engine against the reference interpreter: for every op and for random
+/// compositions of ops, the forward outputs and the gradients (the whole gradient graph of
+/// `sum(f(x) * R)`) agree within 1e-4 relative to the Double interpreter.
+enum EngineCheck {
+  typealias Sampler = (inout SplitMix64, Int) -> [Double]
+  static let normal: Sampler = { r, n in r.normals(n) }
+  static let positive: Sampler = { r, n in (0..<n).map { _ in 0.5 + 1.5 * r.uniform() } }
+  static let distinct: Sampler = { r, n in
+    var v = (0..<n).map { Double($0) * 0.37 - Double(n) * 0.18 }
+    v.shuffle(using: &r)
+    return v
+  }
+
+  /// Returns the worst relative difference over all outputs.
+  @discardableResult
+  static func check(_ name: String, _ inputs: [(String, Shape)], samplers: [Sampler]? = nil, seed: UInt64 = 1,
+                    backend: KernelBackend = .jit, gradients withGrad: Bool = true, tolerance: Double = 1e-4,
+                    sourceLocation: SourceLocation = #_sourceLocation, _ f: ([Tensor]) -> Tensor) throws -> Double {
+    let g = Graph(name)
+    let xs = inputs.map { g.input($0.0, $0.1) }
+    let y = f(xs)
+    g.output("y", y)
+    var graph = g
+    if withGrad {
+      let r = g.input("R", y.shape)
+      graph = try gradients(of: sum(y * r), wrt: xs)
+    }
+    var rng = SplitMix64(seed: seed)
+    var feed: [String: HostTensor<Double>] = [:]
+    for (k, (n, s)) in inputs.enumerated() {
+      // round to Float first so both engines see identical inputs
+      feed[n] = HostTensor(shape: s, values: (samplers?[k] ?? normal)(&rng, s.elementCount).map { Double(Float($0)) })
+    }
+    if withGrad { feed["R"] = HostTensor(shape: y.shape, values: rng.normals(y.shape.elementCount).map { Double(Float($0)) }) }
+    let reference = try Interpreter.run(graph, inputs: feed)
+    var options = ProgramOptions()
+    options.backend = backend
+    let program = try Program(graph, options: options)
+    let out = try program.run(inputs: feed.mapValues { $0.converted(to: Float.self) })
+    var worst = 0.0
+    for (k, ref) in reference {
+      let d = out[k]!.converted(to: Double.self).maxRelativeDifference(to: ref)
+      #expect(d <= tolerance, "\(name): output \(k) differs by \(d) (relative)", sourceLocation: sourceLocation)
+      worst = Swift.max(worst, d.isNaN ? .infinity : d)
+    }
+    return worst
+  }
+}
+
+@Suite struct EngineAgreementTests {
+  typealias E = EngineCheck
+
+  /// Every op of the IR, each with its gradient graph.
+  static let cases: [(String, [(String, Shape)], [E.Sampler]?, ([Tensor]) -> Tensor)] = [
+    ("unary-smooth", [("x", [3, 37])], nil, { x in tanh(x[0]) + sigmoid(x[0]) * exp(x[0]) - square(x[0]) + abs(x[0]) + relu(x[0]) }),
+    ("unary-positive", [("x", [4, 33])], [E.positive], { x in sqrt(x[0]) + rsqrt(x[0]) + log(x[0]) + reciprocal(x[0]) }),
+    ("sign-floor", [("x", [50])], nil, { x in sign(x[0]) * floor(x[0] * 3) + x[0] }),
+    ("sin-cos-builtin", [("x", [20])], nil, { x in sin(x[0]) * cos(x[0]) }),
+    ("leaky-relu", [("x", [2, 3, 5, 7])], nil, { x in leakyRelu(x[0], slope: 0.2) * Float(2).squareRoot() }),
+    ("binary", [("a", [5, 9]), ("b", [5, 9])], [E.normal, E.positive],
+     { x in x[0] + x[1] - x[0] * x[1] + x[0] / x[1] + maximum(x[0], x[1]) + minimum(x[0], x[1]) + pow(x[1], x[0]) }),
+    ("atan2-compare-select", [("a", [40]), ("b", [40])], nil, { x in atan2(x[0], x[1]) + select(x[0] > x[1], x[0], x[1] * 2) }),
+    ("broadcast", [("a", [3, 1, 5]), ("b", [4, 1])], nil, { x in x[0] * x[1] + 1 }),
+    ("reduce-sum-mean", [("x", [3, 4, 5, 6])], nil, { x in sum(x[0], axes: [1, 3]) + mean(x[0], axes: [1, 3]) }),
+    ("reduce-suffix", [("x", [6, 70])], nil, { x in mean(square(x[0]), axes: [1]) }),
+    ("reduce-max", [("x", [3, 8, 5])], [E.distinct], { x in max(x[0], axes: [1]) }),
+    ("reshape-transpose", [("x", [4, 6, 5])], nil, { x in transpose(reshape(x[0], [2, 12, 5]), [2, 0, 1]) * 3 }),
+    ("slice-reverse", [("x", [7, 9])], nil, { x in reverse(slice(x[0], start: [1, 2], end: [7, 9], step: [2, 3]), axes: [0]) }),
+    ("pad-interior", [("x", [1, 2, 4, 5])], nil, { x in pad(x[0], lo: [0, 1, 2, 0], hi: [0, 0, 1, 3], interior: [0, 0, 1, 2]) }),
+    ("pad-reflect", [("x", [1, 2, 6, 5])], nil, { x in pad2d(x[0], [2, 3, 4, 1], mode: .reflect) }),
+    ("concat", [("a", [2, 3, 4]), ("b", [2, 5, 4])], nil, { x in concat([x[0], x[1], x[0]], axis: 1) }),
+    ("gather-scatter", [("x", [5, 6])], nil, { x in scatterAdd(gather(x[0], axis: 1, indices: [5, 0, 2, 2]), axis: 1, indices: [1, 1, 0, 3], size: 4) }),
+    ("matmul", [("a", [2, 7, 9]), ("b", [2, 9, 5])], nil, { x in matmul(x[0], x[1]) }),
+    ("conv-gemm", [("x", [2, 6, 7, 8]), ("w", [5, 6, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
+    ("conv-gemm-stride-groups", [("x", [1, 8, 9, 7]), ("w", [6, 4, 3, 3])], nil, { x in conv2d(x[0], x[1], stride: [2, 2], padding: [1, 0, 2, 1], groups: 2) }),
+    ("conv-1x1", [("x", [2, 40, 4, 4]), ("w", [7, 40, 1, 1])], nil, { x in conv2d(x[0], x[1]) }),
+    ("conv-depthwise-direct", [("x", [1, 3, 8, 8]), ("w", [3, 1, 4, 4])], nil, { x in conv2d(x[0], x[1], padding: 2, groups: 3) }),
+    ("conv-transpose-gemm", [("x", [1, 6, 4, 5]), ("w", [6, 5, 3, 3])], nil, { x in convTranspose2d(x[0], x[1], stride: 2) }),
+    ("conv-transpose-groups-outpad", [("x", [2, 8, 3, 3]), ("w", [8, 3, 4, 4])], nil,
+     { x in convTranspose2d(x[0], x[1], stride: 2, padding: 1, outputPadding: 1, groups: 2) }),
+    ("max-pool", [("x", [1, 3, 7, 6])], [E.distinct], { x in maxPool2d(x[0], kernel: 3, stride: 2, padding: 1) }),
+    ("avg-pool", [("x", [2, 3, 6, 6])], nil, { x in avgPool2d(x[0], kernel: 2) }),
+    ("fft", [("x", [3, 10, 2])], nil, { x in ifft(fft(x[0]) * 0.5) }),
+    ("upsample-blur", [("x", [1, 4, 5, 5])], nil, { x in
+      let k = x[0].graph.constant([Float](repeating: 1.0 / 16, count: 4 * 16), [4, 1, 4, 4])
+      return conv2d(upsampleZeros(x[0], factor: 2), k, stride: [1, 1], padding: [2, 1, 2, 1], groups: 4) * 4
+    }),
+  ]
+
+  @Test(arguments: 0..<EngineAgreementTests.cases.count)
+  func jitMatchesInterpreter(_ k: Int) throws {
+    let (name, inputs, samplers, f) = Self.cases[k]
+    try E.check(name, inputs, samplers: samplers, f)
+  }
+
+  @Test(arguments: 0..<EngineAgreementTests.cases.count)
+  func loweringIsInBoundsAndCorrect(_ k: Int) throws {
+    // The bounds-checked kernel interpreter catches any out-of-range load of the lowering.
+    let (name, inputs, samplers, f) = Self.cases[k]
+    try E.check(name, inputs, samplers: samplers, backend: .checkedInterpreter, f)
+  }
+}
