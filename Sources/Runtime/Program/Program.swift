@@ -187,10 +187,7 @@ public final class Program: @unchecked Sendable {
       let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
       stepSeconds[k] += dt
       stepCalls[k] += 1
-      if DebugLevel.current >= 2 {
-        print(String(format: "*** %-10@ %-40@ ops %3d  tm %8.3f ms  %8.2f GFLOP/s  %7.2f GB/s", s.kind, s.label, s.ops,
-                     dt * 1e3, s.flops / dt / 1e9, s.bytes / dt / 1e9))
-      }
+      if DebugLevel.current >= 2 { print(s.debugLine(seconds: dt)) }
     }
   }
 

@@ -27,6 +27,12 @@ class ProgramStep {
     self.label = label; self.node = node; self.kind = kind; self.ops = ops; self.flops = flops; self.bytes = bytes
   }
   func run(_ ctx: RunContext) throws { fatalError("abstract") }
+
+  /// The `ILOC_DEBUG=2` line for one launch that took `seconds`.
+  func debugLine(seconds dt: Double) -> String {
+    String(format: "*** %-7@ %-40@ ops %3d  tm %9.3f ms  %9.2f GFLOP/s  %7.2f GB/s", kind, label, ops,
+           dt * 1e3, flops / dt / 1e9, bytes / dt / 1e9)
+  }
 }
 
 /// A generated loop-nest kernel, split over threads along its parallel loop.

@@ -1,0 +1,73 @@
+import Foundation
+
+/// Per-step timing of a program, aggregated over its runs (`iloc profile`).
+public struct ProfileRow: Codable, Sendable {
+  public var step: Int
+  public var kernel: String
+  public var kind: String
+  public var opsFused: Int
+  public var calls: Int
+  public var milliseconds: Double
+  public var percent: Double
+  public var flopsPerCall: Double
+  public var bytesPerCall: Double
+  public var gflops: Double
+  public var gbPerSecond: Double
+}
+
+public struct ProfileReport: Codable, Sendable {
+  public var program: String
+  public var runs: Int
+  public var totalMilliseconds: Double
+  public var rows: [ProfileRow]
+
+  /// A fixed-width table, most expensive steps first (at most `limit` rows, then a total).
+  public func table(limit: Int = 40) -> String {
+    var lines = [String(format: "%-44@ %-8@ %5@ %6@ %10@ %6@ %9@ %8@", "kernel", "kind", "ops", "calls", "ms", "%", "GFLOP/s", "GB/s")]
+    lines.append(String(repeating: "-", count: lines[0].count))
+    for r in rows.sorted(by: { $0.milliseconds > $1.milliseconds }).prefix(limit) {
+      lines.append(String(format: "%-44@ %-8@ %5d %6d %10.3f %6.1f %9.2f %8.2f", String(r.kernel.prefix(44)), r.kind, r.opsFused, r.calls,
+                          r.milliseconds, r.percent, r.gflops, r.gbPerSecond))
+    }
+    if rows.count > limit { lines.append("... \(rows.count - limit) more steps") }
+    let flops = rows.reduce(0) { $0 + $1.flopsPerCall * Double($1.calls) }
+    lines.append(String(format: "total: %d steps, %.3f ms per run over %d runs, %.2f GFLOP/s overall", rows.count,
+                        totalMilliseconds / Double(Swift.max(runs, 1)), runs, flops / (totalMilliseconds / 1e3) / 1e9))
+    return lines.joined(separator: "\n")
+  }
+
+  public func csv() -> String {
+    var s = "step,kernel,kind,ops_fused,calls,ms,percent,flops_per_call,bytes_per_call,gflops,gb_per_s\n"
+    for r in rows {
+      s += "\(r.step),\"\(r.kernel)\",\(r.kind),\(r.opsFused),\(r.calls),\(r.milliseconds),\(r.percent),\(r.flopsPerCall),\(r.bytesPerCall),\(r.gflops),\(r.gbPerSecond)\n"
+    }
+    return s
+  }
+
+  public func json() throws -> Data {
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return try e.encode(self)
+  }
+}
+
+extension Program {
+  /// Clears the accumulated per-step timings and turns timing on.
+  public func resetProfile() {
+    profiling = true
+    for k in stepSeconds.indices { stepSeconds[k] = 0; stepCalls[k] = 0 }
+  }
+
+  /// The per-step table of everything run since `resetProfile()`.
+  public func profileReport() -> ProfileReport {
+    let total = stepSeconds.reduce(0, +)
+    let rows = steps.enumerated().map { k, s in
+      let sec = stepSeconds[k], calls = stepCalls[k]
+      return ProfileRow(step: k, kernel: s.label, kind: s.kind, opsFused: s.ops, calls: calls, milliseconds: sec * 1e3,
+                        percent: total > 0 ? 100 * sec / total : 0, flopsPerCall: s.flops, bytesPerCall: s.bytes,
+                        gflops: sec > 0 ? s.flops * Double(calls) / sec / 1e9 : 0,
+                        gbPerSecond: sec > 0 ? s.bytes * Double(calls) / sec / 1e9 : 0)
+    }
+    return ProfileReport(program: graph.name, runs: stepCalls.max() ?? 0, totalMilliseconds: total * 1e3, rows: rows)
+  }
+}

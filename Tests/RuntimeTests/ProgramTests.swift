@@ -1,0 +1,103 @@
+import Codegen
+import Foundation
+import GraphIR
+import Testing
+@testable import Runtime
+
+@Suite struct ProgramTests {
+  static func convGraph() -> Graph {
+    let g = Graph("conv")
+    let x = g.input("x", [2, 8, 16, 16]), w = g.input("w", [16, 8, 3, 3]), b = g.input("b", [16])
+    g.output("y", leakyRelu(conv2d(x, w, padding: 1) + reshape(b, [1, 16, 1, 1]), slope: 0.2))
+    return g
+  }
+
+  static func feed(_ g: Graph, seed: UInt64) -> [String: HostTensor<Float>] {
+    var rng = SplitMix64(seed: seed)
+    return Dictionary(uniqueKeysWithValues: g.inputs.map { i in
+      let s = g.nodes[i.id].shape
+      return (i.name, HostTensor(shape: s, values: rng.normals(s.elementCount).map { Float($0) }))
+    })
+  }
+
+  @Test func profileFlopsMatchAnIndependentCountOfMultiplyAdds() throws {
+    let g = Self.convGraph()
+    let p = try Program(g)
+    p.resetProfile()
+    _ = try p.run(inputs: Self.feed(g, seed: 1))
+    _ = try p.run()
+    let report = p.profileReport()
+    let conv = report.rows.first { $0.kind == "gemm" }!
+    // each output element: 8 input channels x 3 x 3 taps; 2 x 16 x 16 x 16 outputs
+    let multiplyAdds = 2 * 16 * 16 * 16 * (8 * 3 * 3)
+    #expect(conv.flopsPerCall == Double(2 * multiplyAdds))
+    #expect(conv.calls == 2)
+    #expect(report.runs == 2)
+    let epilogue = report.rows.first { $0.kind == "kernel" }!
+    #expect(epilogue.opsFused == 2)  // bias add and leaky relu in one pass over the GEMM output
+    #expect(report.rows.filter { $0.kind == "kernel" }.count == 1)
+    // the ILOC_DEBUG=2 line of the conv reports the same FLOPs: 1179648 in 1 ms = 1.18 GFLOP/s
+    let line = p.steps.first { $0.kind == "gemm" }!.debugLine(seconds: 1e-3)
+    #expect(line.contains("1.18 GFLOP/s"), "\(line)")
+    #expect(report.table().contains("conv2d gemm"))
+    #expect(report.csv().split(separator: "\n").count == report.rows.count + 1)
+  }
+
+  @Test func objectCacheRoundTrip() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iloc-cache-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let g = Self.convGraph()
+    let feed = Self.feed(g, seed: 2)
+    var options = ProgramOptions()
+    options.compiler = try KernelCompiler(options: CompilerOptions(cacheDirectory: dir))
+    let first = try Program(g, options: options)
+    #expect(first.stats.cacheMisses > 0 && first.stats.cacheHits == 0)
+    let a = try first.run(inputs: feed)["y"]!
+    // a fresh compiler (a new process, as far as the JIT knows) loads every object from disk
+    options.compiler = try KernelCompiler(options: CompilerOptions(cacheDirectory: dir))
+    let second = try Program(g, options: options)
+    #expect(second.stats.cacheMisses == 0 && second.stats.cacheHits == first.stats.cacheMisses)
+    let b = try second.run(inputs: feed)["y"]!
+    #expect(a.values.map(\.bitPattern) == b.values.map(\.bitPattern))
+  }
+
+  @Test func inputsPersistAcrossRunsAndProgramsCoexist() throws {
+    let g = Graph("affine")
+    let x = g.input("x", [4]), w = g.input("w", [4])
+    g.output("y", x * w + 1)
+    let h = Graph("square")
+    h.output("y", square(h.input("x", [4])))
+    let p = try Program(g), q = try Program(h)
+    try p.setInput("w", [1, 2, 3, 4])
+    try p.setInput("x", [1, 1, 1, 1])
+    try q.setInput("x", [3, 3, 3, 3])
+    try p.run(); try q.run()
+    #expect(try p.output("y").values == [2, 3, 4, 5])
+    try p.setInput("x", [2, 2, 2, 2])  // the weights stay bound
+    try p.run()
+    #expect(try p.output("y").values == [3, 5, 7, 9])
+    #expect(try q.output("y").values == [9, 9, 9, 9])
+  }
+
+  @Test func badBindingsAreOneLineErrors() throws {
+    let p = try Program(Self.convGraph())
+    #expect(throws: GraphError(op: "run", message: "program 'conv' has no input 'nope'")) { try p.setInput("nope", [1]) }
+    #expect(throws: GraphError(op: "run", message: "input 'b' has 3 values, expected 16 [16]")) { try p.setInput("b", [1, 2, 3]) }
+  }
+
+  @Test func memoryPlanReusesDeadBuffers() throws {
+    // a chain of materialized values: each dies after the next is made
+    let g = Graph("chain")
+    var v = g.input("x", [1, 4, 8, 8])
+    let w = g.input("w", [4, 4, 3, 3])
+    for _ in 0..<6 { v = conv2d(tanh(v), w, padding: 1) }
+    g.output("y", v)
+    let p = try Program(g)
+    #expect(p.stats.peakBytes < p.stats.unsharedBytes)
+    let req = [MemoryPlan.Request(id: 0, count: 100, first: 0, last: 1), .init(id: 1, count: 100, first: 1, last: 2),
+               .init(id: 2, count: 100, first: 2, last: 3)]
+    let plan = MemoryPlan(req)
+    #expect(plan.offsets[0] == plan.offsets[2])  // 0 and 2 never live together
+    #expect(plan.offsets[0] != plan.offsets[1] && plan.offsets[1] != plan.offsets[2])
+  }
+}
