@@ -23,11 +23,12 @@ public struct ProfileReport: Codable, Sendable {
 
   /// A fixed-width table, most expensive steps first (at most `limit` rows, then a total).
   public func table(limit: Int = 40) -> String {
-    var lines = [String(format: "%-44@ %-8@ %5@ %6@ %10@ %6@ %9@ %8@", "kernel", "kind", "ops", "calls", "ms", "%", "GFLOP/s", "GB/s")]
+    var lines = ["kernel".padded(44) + " " + "kind".padded(8) + "ops".leftPadded(5) + "calls".leftPadded(7) + "ms".leftPadded(11)
+                 + "%".leftPadded(7) + "GFLOP/s".leftPadded(10) + "GB/s".leftPadded(9)]
     lines.append(String(repeating: "-", count: lines[0].count))
     for r in rows.sorted(by: { $0.milliseconds > $1.milliseconds }).prefix(limit) {
-      lines.append(String(format: "%-44@ %-8@ %5d %6d %10.3f %6.1f %9.2f %8.2f", String(r.kernel.prefix(44)), r.kind, r.opsFused, r.calls,
-                          r.milliseconds, r.percent, r.gflops, r.gbPerSecond))
+      lines.append(String(r.kernel.prefix(44)).padded(44) + " " + r.kind.padded(8)
+                   + String(format: "%5d %6d %10.3f %6.1f %9.2f %8.2f", r.opsFused, r.calls, r.milliseconds, r.percent, r.gflops, r.gbPerSecond))
     }
     if rows.count > limit { lines.append("... \(rows.count - limit) more steps") }
     let flops = rows.reduce(0) { $0 + $1.flopsPerCall * Double($1.calls) }
@@ -70,4 +71,11 @@ extension Program {
     }
     return ProfileReport(program: graph.name, runs: stepCalls.max() ?? 0, totalMilliseconds: total * 1e3, rows: rows)
   }
+}
+
+extension String {
+  /// Left-aligned in a field of `width` characters (String(format:) does not pad `%@` on Linux).
+  public func padded(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+  /// Right-aligned in a field of `width` characters.
+  public func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
 }

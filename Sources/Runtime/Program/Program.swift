@@ -70,7 +70,11 @@ public final class Program: @unchecked Sendable {
   public init(_ source: Graph, options: ProgramOptions = ProgramOptions()) throws {
     try source.check()
     let start = ContinuousClock.now
-    let g = options.optimize ? try PassPipeline.standard.run(source).0 : source
+    let dump = DebugLevel.current >= 3
+    let pipeline = PassPipeline(PassPipeline.standard.passes) { record, graph in
+      if dump { print("-- \(source.name): after \(record.pass) (\(record.nodesBefore) -> \(record.nodesAfter) nodes)\n\(graph)\n") }
+    }
+    let g = options.optimize ? try pipeline.run(source).0 : source
     graph = g
     plan = try options.planner.plan(g)
     let compiler = options.backend == .jit ? (options.compiler ?? Self.sharedCompiler) : nil
@@ -197,6 +201,9 @@ public final class Program: @unchecked Sendable {
     let shape = graph.nodes[id].shape
     return HostTensor(shape: shape, values: Array(UnsafeBufferPointer(start: arena.base + offsets[id]!, count: shape.elementCount)))
   }
+
+  /// Static FLOP count of one run (all steps).
+  public var flopsPerRun: Double { steps.reduce(0) { $0 + $1.flops } }
 
   /// Binds `inputs`, runs, and returns the requested outputs (all by default).
   public func run(inputs: [String: HostTensor<Float>], outputs: [String]? = nil) throws -> [String: HostTensor<Float>] {

@@ -30,8 +30,8 @@ class ProgramStep {
 
   /// The `ILOC_DEBUG=2` line for one launch that took `seconds`.
   func debugLine(seconds dt: Double) -> String {
-    String(format: "*** %-7@ %-40@ ops %3d  tm %9.3f ms  %9.2f GFLOP/s  %7.2f GB/s", kind, label, ops,
-           dt * 1e3, flops / dt / 1e9, bytes / dt / 1e9)
+    "*** " + kind.padded(7) + " " + label.padded(40)
+      + String(format: " ops %3d  tm %9.3f ms  %9.2f GFLOP/s  %7.2f GB/s", ops, dt * 1e3, flops / dt / 1e9, bytes / dt / 1e9)
   }
 }
 

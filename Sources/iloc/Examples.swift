@@ -1,0 +1,36 @@
+import GraphIR
+import Runtime
+
+/// A runnable example for `iloc profile` and `iloc bench`: a graph and random inputs.
+struct ExampleProblem {
+  var graph: Graph
+  var feed: [String: [Float]]
+}
+
+/// The named examples: the GraphIR examples as forward+backward graphs (what an inversion
+/// step runs), plus model-sized ones.
+enum ExampleCatalog {
+  static var names: [String] { ExampleGraphs.names }
+
+  static func make(_ name: String, seed: UInt64 = 0) throws -> ExampleProblem {
+    guard let (g, loss, wrt) = ExampleGraphs.build(name) else {
+      throw ValidationFailure("unknown example '\(name)'; choose one of: \(names.joined(separator: ", "))")
+    }
+    let grad = try gradients(of: loss, wrt: wrt)
+    return ExampleProblem(graph: grad, feed: randomFeed(grad, seed: seed))
+  }
+
+  /// Normal(0, 0.5) values for every input, seeded.
+  static func randomFeed(_ g: Graph, seed: UInt64) -> [String: [Float]] {
+    var rng = SplitMix64(seed: seed)
+    var feed: [String: [Float]] = [:]
+    for i in g.inputs { feed[i.name] = rng.normals(g.nodes[i.id].shape.elementCount).map { Float($0 * 0.5) } }
+    return feed
+  }
+}
+
+/// A user-facing failure: printed as one line, exit code 1.
+struct ValidationFailure: Error, CustomStringConvertible {
+  var description: String
+  init(_ s: String) { description = s }
+}
