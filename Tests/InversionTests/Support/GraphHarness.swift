@@ -32,7 +32,7 @@ enum GraphHarness {
     let y = f(x)
     let r = g.input("R", y.shape)
     let loss = sum(y * r)
-    g.output("loss", loss)
+    g.output("fd.loss", loss)  // f may register its own "loss" output
     try g.check()
     let gg = try gradients(of: loss, wrt: [x])
     var rng = SplitMix64(seed: seed)
@@ -47,8 +47,8 @@ enum GraphHarness {
       var plus = feed, minus = feed
       plus["x"]!.values[i] += eps
       minus["x"]!.values[i] -= eps
-      let lp = try Interpreter.run(g, inputs: plus)["loss"]!.values[0]
-      let lm = try Interpreter.run(g, inputs: minus)["loss"]!.values[0]
+      let lp = try Interpreter.run(g, inputs: plus)["fd.loss"]!.values[0]
+      let lm = try Interpreter.run(g, inputs: minus)["fd.loss"]!.values[0]
       fd.append((lp - lm) / (2 * eps)); an.append(analytic.values[i])
     }
     let scale = Swift.max(fd.map { Swift.abs($0) }.max()!, 1e-8)
