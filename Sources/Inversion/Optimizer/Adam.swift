@@ -8,15 +8,16 @@ import Foundation
 /// (`reset()`); the runtime keeps one per optimized variable and steps them together.
 /// The moments are allocated once; `update` allocates nothing.
 public struct Adam: Sendable {
-  public let beta1: Float
-  public let beta2: Float
-  public let epsilon: Float
+  /// Hyper-parameters in Double, rounded to Float where PyTorch rounds its Python scalars.
+  public let beta1: Double
+  public let beta2: Double
+  public let epsilon: Double
   /// The number of updates done since the last reset.
   public private(set) var step = 0
   public private(set) var firstMoment: [Float]
   public private(set) var secondMoment: [Float]
 
-  public init(count: Int, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8) {
+  public init(count: Int, beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8) {
     self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon
     firstMoment = [Float](repeating: 0, count: count)
     secondMoment = firstMoment
@@ -36,10 +37,9 @@ public struct Adam: Sendable {
     precondition(params.count == count && gradient.count == count, "Adam: buffer sizes differ from \(count)")
     step += 1
     let t = Double(step)
-    let stepSize = Float(Double(lr) / (1 - Foundation.pow(Double(beta1), t)))
-    let bc2Sqrt = Float((1 - Foundation.pow(Double(beta2), t)).squareRoot())
-    let (b1, b2, eps) = (1 - beta1, beta2, epsilon)
-    let oneMinusB2 = 1 - beta2
+    let stepSize = Float(Double(lr) / (1 - Foundation.pow(beta1, t)))
+    let bc2Sqrt = Float((1 - Foundation.pow(beta2, t)).squareRoot())
+    let (b1, b2, eps, oneMinusB2) = (Float(1 - beta1), Float(beta2), Float(epsilon), Float(1 - beta2))
     firstMoment.withUnsafeMutableBufferPointer { m in
       secondMoment.withUnsafeMutableBufferPointer { v in
         for i in 0..<params.count {
