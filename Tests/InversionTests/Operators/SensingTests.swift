@@ -8,7 +8,7 @@ import Testing
     let c = Goldens.shared.circulant
     let op = try CirculantSensing(imageSize: c.imageSize, indices: c.indices, filter: c.filter.map { Float($0) }, signs: c.signs.map { Float($0) })
     let n = 3 * c.imageSize * c.imageSize, b = c.x.count / n
-    let y = try GraphHarness.apply(op, HostTensor(shape: [b, 3, c.imageSize, c.imageSize], values: c.x))
+    let y = try GraphHarness.apply(op, HostTensor(shape: [b, 3, c.imageSize, c.imageSize], values: c.x.map { Double(Float($0)) }))
     #expect(y.shape == [b, c.indices.count])
     // The operator's spectrum constant is Float, so agreement is at float precision.
     #expect(relativeError(y.values, c.y) < 1e-5)
