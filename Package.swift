@@ -35,6 +35,9 @@ let package = Package(
         "GraphIR", "Codegen", "COpenBLAS", "CPNG",
         .product(name: "ZIPFoundation", package: "ZIPFoundation"),
       ]),
+    /// Model-independent pieces of ILO inversion: forward operators, loss builder, optimizer
+    /// steps and projections, switching, image metrics.
+    .target(name: "Inversion", dependencies: ["GraphIR"]),
     .executableTarget(
       name: "iloc",
       dependencies: [
@@ -45,6 +48,10 @@ let package = Package(
     .testTarget(
       name: "GraphIRTests",
       dependencies: ["GraphIR", .product(name: "Numerics", package: "swift-numerics")],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "InversionTests",
+      dependencies: ["Inversion", "GraphIR"],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "CodegenTests",
