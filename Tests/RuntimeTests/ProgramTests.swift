@@ -43,6 +43,19 @@ import Testing
     #expect(report.csv().split(separator: "\n").count == report.rows.count + 1)
   }
 
+  @Test func winogradIsSelectedForLarge3x3Convolutions() throws {
+    let g = Graph("w")
+    let x = g.input("x", [1, 32, 8, 8]), w = g.input("w", [32, 32, 3, 3])
+    let y = conv2d(x, w, padding: 1)
+    g.output("y", y)
+    let gg = try gradients(of: sum(y * y), wrt: [x])  // forward conv and its stride-1 transpose
+    let p = try Program(gg)
+    #expect(p.steps.filter { $0.label.hasSuffix("winograd") }.count == 2)
+    var o = ProgramOptions()
+    o.winograd = false
+    #expect(try Program(gg, options: o).steps.filter { $0.label.hasSuffix("winograd") }.isEmpty)
+  }
+
   @Test func objectCacheRoundTrip() throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iloc-cache-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: dir) }

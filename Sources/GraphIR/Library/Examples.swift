@@ -1,6 +1,6 @@
 /// Small named graphs for the `iloc graph`, `iloc profile` and `iloc bench` commands.
 public enum ExampleGraphs {
-  public static let names = ["styled-conv", "geocross", "conv-relu"]
+  public static let names = ["styled-conv", "geocross", "conv-relu", "conv3x3-512-64"]
 
   /// Builds the named example: its forward graph and the loss whose gradient is shown.
   /// `wrt` names the inputs the gradient is taken with respect to.
@@ -20,6 +20,13 @@ public enum ExampleGraphs {
       let l = sum(square(y))
       g.output("y", y)
       return (g, l, [x, w])
+    case "conv3x3-512-64":
+      // the dominant layer of a 64x64 StyleGAN2 (channel multiplier 2): forward and input gradient
+      let g = Graph("conv3x3-512-64")
+      let x = g.input("x", [1, 512, 64, 64]), w = g.input("w", [512, 512, 3, 3])
+      let y = conv2d(x, w, padding: 1)
+      let l = sum(square(y))
+      return (g, l, [x])
     default: return nil
     }
   }

@@ -15,6 +15,9 @@ public struct ProgramOptions: @unchecked Sendable {
   public var optimize = true
   public var backend: KernelBackend = .jit
   public var planner = FusionPlanner()
+  /// Run eligible 3x3 stride-1 convolutions by Winograd F(2x2, 3x3) (`ILOC_CONV=gemm` turns
+  /// it off, for comparisons).
+  public var winograd = ProcessInfo.processInfo.environment["ILOC_CONV"] != "gemm"
   /// The compiler to use; nil means the process-wide shared one.
   public var compiler: KernelCompiler?
   public init() {}
@@ -127,6 +130,8 @@ public final class Program: @unchecked Sendable {
         let step: ProgramStep
         switch n.op {
         case .matmul: step = MatmulStep(a: ins[0], b: ins[1], c: off, shapeA: shapes[0], shapeB: shapes[1], node: s.node)
+        case _ where options.winograd && WinogradStep.eligible(n.op, shapes, output: n.shape):
+          step = try WinogradStep(op: n.op, x: ins[0], w: ins[1], y: off, xShape: shapes[0], yShape: n.shape, node: s.node, compile: compile)
         case .conv2d(let a):
           step = try ConvolutionGEMMStep(form: .forward, x: ins[0], w: ins[1], y: off, shapes: (shapes[0], shapes[1], n.shape), attrs: a, node: s.node, compile: compile)
         case .convTranspose2d(let a):
@@ -136,6 +141,7 @@ public final class Program: @unchecked Sendable {
         default: fatalError("not a library op: \(n.op.name)")
         }
         if let c = step as? ConvolutionGEMMStep { scratchFloats = Swift.max(scratchFloats, c.scratchFloats) }
+        if let c = step as? WinogradStep { scratchFloats = Swift.max(scratchFloats, c.scratchFloats) }
         built.append(step)
       case .builtin:
         built.append(BuiltinStep(op: n.op, inputs: n.inputs.map { (memory.offsets[$0]!, nodes[$0].shape) }, output: (off, n.shape), node: s.node))
