@@ -37,7 +37,7 @@ public struct FusionPlanner: Sendable {
     switch op {
     case .unary(.sin), .unary(.cos): false
     case .unary, .leakyRelu, .binary, .select, .reduce, .reshape, .transpose, .broadcast, .slice, .pad,
-      .reverse, .concat, .maxPool2d, .conv2d, .convTranspose2d, .conv2dWeightGrad:
+      .reverse, .concat, .maxPool2d, .conv2d, .convTranspose2d, .conv2dWeightGrad, .matmul:
       true
     default: false
     }
@@ -46,11 +46,17 @@ public struct FusionPlanner: Sendable {
   /// Convolutions whose outputs each read at most this many products are generated as direct
   /// loop nests (fusible with their producers); larger ones are GEMM library calls.
   public var directConvolutionLimit: Int = 32
+  /// Matrix products with at most this many multiply-adds are direct kernels.
+  public var directMatmulLimit: Double = 262_144
 
   /// Whether node `n` runs as a GEMM-shaped library call.
   func isLibrary(_ n: Graph.Node, _ g: Graph) -> Bool {
     switch n.op {
-    case .matmul: return true
+    case .matmul:
+      // small products (e.g. a style vector times a modulation matrix) run as direct
+      // reduction kernels: a GEMM call costs more than the arithmetic
+      let a = g.nodes[n.inputs[0]].shape
+      return Double(n.shape.elementCount) * Double(a[a.count - 1]) > directMatmulLimit
     case .conv2d, .convTranspose2d, .conv2dWeightGrad:
       // a weight gradient reduces over the whole batch and image; what matters is how many
       // inputs of each sample meet one output, Cg*kh*kw
@@ -85,7 +91,7 @@ public struct FusionPlanner: Sendable {
       default:
         if isLibrary(n, g) {
           mark(i, .library, "\(op.name) is a GEMM library call (\(KernelLowering.reductionLength(op, n.inputs.map { nodes[$0].shape })) products per output)")
-        } else if op.isConvolution {
+        } else if op.isConvolution || op == .matmul {
           mark(i, .kernel, "direct \(op.name) (\(KernelLowering.reductionLength(op, n.inputs.map { nodes[$0].shape })) products per output, fused with its producers)")
         }
         else if !Self.kernelizable(op) { mark(i, .builtin, "\(op.name) has no loop-nest lowering; runs as a builtin") }

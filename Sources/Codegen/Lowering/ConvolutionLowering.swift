@@ -11,6 +11,7 @@ extension KernelLowering {
     case .conv2d(let a): return (shapes[0][1] / a.groups) * shapes[1][2] * shapes[1][3]
     case .convTranspose2d(let a): return (shapes[0][1] / a.groups) * shapes[1][2] * shapes[1][3]
     case .conv2dWeightGrad: return shapes[1][0] * shapes[1][2] * shapes[1][3]
+    case .matmul: return shapes[0][shapes[0].count - 1]
     default: return 0
     }
   }
@@ -30,6 +31,14 @@ extension KernelLowering {
     }
     var term: FloatExpr
     switch node.op {
+    case .matmul:
+      // out[..., i, j] = sum_k a[..., i, k] * b[..., k, j]
+      let r = node.shape.count
+      let k = loopVar("k", xs[r - 1])
+      var ac = c, bc = c
+      ac[r - 1] = k
+      bc[r - 2] = k
+      term = .binary(.mul, value(node.inputs[0], Pos(coords: ac)), value(node.inputs[1], Pos(coords: bc)))
     case .conv2d(let a):
       let cg = xs[1] / a.groups, og = node.shape[1] / a.groups
       let g = alg.floorDiv(c[1], og)
