@@ -154,4 +154,31 @@ import Testing
     expectClose(nout["grad:h"], t.golden["grad.sub2noskip.h1"], "s\(size) grad sub2noskip h1")
     expectClose(nout["grad:w_plus"], t.golden["grad.sub2noskip.w_plus"], "s\(size) grad sub2noskip w_plus")
   }
+
+  /// The sampling graph (one z for all rows, the checkpoint's noise buffers) equals mapping,
+  /// then synthesis with w broadcast to every row and the buffers fed as noise inputs (both
+  /// checked against the goldens above).
+  @Test func samplingGraphComposes() throws {
+    let t = try Case(32)
+    let c = t.ckpt.config
+    let z = HostTensor<Float>(shape: [1, c.styleDim], values: Array(t.golden["mapping.z"]!.values.prefix(c.styleDim)))
+    let gen = try t.model.generatorGraph(batch: 1, truncation: t.psi, noise: .buffers)
+    #expect(gen.dataInputs == ["z"])
+    var feed = try gen.bind(t.ckpt.stateDict); feed["z"] = z
+    let out = try Interpreter.run(gen.graph, inputs: feed)
+
+    let map = t.model.mappingGraph(batch: 1, rows: 1, truncation: t.psi)
+    var mfeed = try map.bind(t.ckpt.stateDict); mfeed["z"] = HostTensor(shape: [1, 1, c.styleDim], values: z.values)
+    let w = try Interpreter.run(map.graph, inputs: mfeed)["w"]!
+    let syn = try t.model.synthesisGraph(batch: 1)
+    var sfeed = try syn.bind(t.ckpt.stateDict)
+    sfeed["w_plus"] = HostTensor(shape: [1, c.latentCount, c.styleDim], values: Array([[Float]](repeating: w.values, count: c.latentCount).joined()))
+    for i in 0..<c.noiseCount {
+      let b = t.ckpt.stateDict["noises.noise_\(i)"]!
+      sfeed["noise.\(i)"] = HostTensor(shape: b.shape, values: b.values)
+    }
+    let ref = try Interpreter.run(syn.graph, inputs: sfeed)
+    expectClose(out["w_plus"], sfeed["w_plus"], "w_plus", tol: 1e-6)
+    expectClose(out["image"], ref["image"], "image", tol: 1e-6)
+  }
 }

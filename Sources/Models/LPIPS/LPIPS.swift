@@ -87,7 +87,7 @@ public struct LPIPS {
   /// The v0.1 heads file alone (keys `lin{l}.model.1.weight`), checked.
   public func loadHeads(_ url: URL) throws -> StateDict {
     let sd = try CheckpointLoading.load(url, prefixes: [""], marker: Self.headKey(0),
-                                        architecture: "LPIPS \(net.rawValue) head file")
+                                        architecture: "head file of LPIPS-\(net.rawValue)")
     for (k, s) in headShapes { _ = try sd.require(k, shape: s) }
     return sd
   }
