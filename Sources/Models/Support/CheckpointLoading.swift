@@ -17,7 +17,7 @@ enum CheckpointLoading {
         for e in extras { if let t = all[e] { sd.tensors[e] = t } }
         return sd
       }
-      throw ModelError("\(url.lastPathComponent): not a \(architecture): missing key '\(marker)'")
+      throw ModelError("\(url.lastPathComponent): not a \(architecture): missing key '\(marker)'", wrongArchitecture: true)
     }
     let ck = try TorchCheckpoint(contentsOf: url)
     let keys = Set(ck.tensorKeys)
@@ -26,7 +26,7 @@ enum CheckpointLoading {
       for e in extras where keys.contains(e) { sd.tensors[e] = try ck.tensor(e) }
       return sd
     }
-    throw ModelError("\(url.lastPathComponent): not a \(architecture): missing key '\(marker)'")
+    throw ModelError("\(url.lastPathComponent): not a \(architecture): missing key '\(marker)'", wrongArchitecture: true)
   }
 
   /// True when the file starts like a torch zip archive or a legacy pickle stream.
