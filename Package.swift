@@ -11,6 +11,7 @@ let package = Package(
     .library(name: "GraphIR", targets: ["GraphIR"]),
     .library(name: "Codegen", targets: ["Codegen"]),
     .library(name: "Runtime", targets: ["Runtime"]),
+    .library(name: "Models", targets: ["Models"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,10 +39,14 @@ let package = Package(
     /// Model-independent pieces of ILO inversion: forward operators, loss builder, optimizer
     /// steps and projections, switching, image metrics.
     .target(name: "Inversion", dependencies: ["GraphIR"]),
+    /// StyleGAN2, DCGAN and LPIPS written in GraphIR, and their checkpoint loaders.
+    .target(
+      name: "Models",
+      dependencies: ["GraphIR", "Runtime", .product(name: "RealModule", package: "swift-numerics")]),
     .executableTarget(
       name: "iloc",
       dependencies: [
-        "GraphIR", "Codegen", "Runtime",
+        "GraphIR", "Codegen", "Runtime", "Models",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -59,6 +64,10 @@ let package = Package(
     .testTarget(
       name: "RuntimeTests",
       dependencies: ["Runtime", "GraphIR", .product(name: "Numerics", package: "swift-numerics")],
+      resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "ModelsTests",
+      dependencies: ["Models", "Runtime", "GraphIR", .product(name: "Numerics", package: "swift-numerics")],
       resources: [.copy("Fixtures")]),
   ],
   swiftLanguageModes: [.v5]

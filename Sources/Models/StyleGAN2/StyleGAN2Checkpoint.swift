@@ -1,0 +1,35 @@
+import Foundation
+import GraphIR
+import Runtime
+
+/// A StyleGAN2 generator checkpoint in the reference port's layout: a torch file holding
+/// `{"g_ema": state_dict, "latent_avg": [D], ...}` (only `g_ema` and `latent_avg` are read), a
+/// bare `g_ema` state dict, or a safetensors file with the same keys.
+public struct StyleGAN2Checkpoint {
+  /// The configuration read from the weight shapes.
+  public let config: StyleGAN2Config
+  /// The generator tensors keyed as in the state dict (`style.1.weight`, ...), plus
+  /// `latent_avg` when the file has it; ready for `ModelGraph.bind`.
+  public let stateDict: StateDict
+
+  /// Loads and validates `url`. One-line errors: unreadable or corrupt file, another
+  /// architecture (`not a StyleGAN2 generator: missing key 'style.1.weight'`), a missing or
+  /// mis-shaped tensor.
+  public init(contentsOf url: URL) throws {
+    let sd = try CheckpointLoading.load(url, prefixes: ["g_ema", ""], marker: "style.1.weight",
+                                        extras: ["latent_avg"], architecture: "StyleGAN2 generator")
+    try self.init(stateDict: sd)
+  }
+
+  /// Validates an already loaded generator state dict.
+  public init(stateDict: StateDict) throws {
+    config = try StyleGAN2Config(stateDict: stateDict)
+    if let avg = stateDict["latent_avg"], avg.shape != [config.styleDim] {
+      throw ModelError("\(stateDict.source): tensor 'latent_avg' has shape \(avg.shape.shapeText), expected [\(config.styleDim)]")
+    }
+    self.stateDict = stateDict
+  }
+
+  /// The stored mean latent `latent_avg`, if the file has one.
+  public var latentAverage: [Float]? { stateDict["latent_avg"]?.values }
+}
