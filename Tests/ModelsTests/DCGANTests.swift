@@ -42,13 +42,13 @@ struct DCGANTests {
   }
 
   /// The whole generator for seed 0: image, every block state, and dL/dz for L = sum(image·R).
-  @Test func fullGeneratorAndGradient() throws {
+  @Test(arguments: Engine.allCases) func fullGeneratorAndGradient(_ engine: Engine) throws {
     let mg = try ckpt.model.graph(batch: 1)
     let g = mg.graph
     let r = sample(golden["grad.R"]!, 0)
     let gg = try gradients(of: sum(g.output(named: "image")! * g.constant(r.values, r.shape)), wrt: [g.input(named: "z")!])
     var feed = try mg.bind(ckpt.stateDict); feed["z"] = sample(golden["z"]!, 0)
-    let out = try timed("dcgan full generator + gradient (1 sample)") { try Interpreter.run(gg, inputs: feed) }
+    let out = try timed("dcgan full generator + gradient (1 sample, \(engine))") { try runGraph(engine, gg, inputs: feed) }
     expectClose(out["image"], sample(golden["image"]!, 0), "image")
     expectClose(out["h.0"], sample(golden["state.h0"]!, 0), "h0")
     for k in 1...3 { expectClose(out["h.\(k)"], states["state.h\(k)"], "h\(k)") }
@@ -56,7 +56,7 @@ struct DCGANTests {
   }
 
   /// The sub-generator after block 2 (blocks 3, 4 from h_2) and its gradient w.r.t. h_2.
-  @Test func subGeneratorFromBlock3() throws {
+  @Test(arguments: Engine.allCases) func subGeneratorFromBlock3(_ engine: Engine) throws {
     let mg = try ckpt.model.graph(batch: 1, fromBlock: 3)
     #expect(mg.dataInputs == ["h"])
     #expect(mg.graph.outputs.map(\.name) == ["image", "h.3"])
@@ -64,7 +64,7 @@ struct DCGANTests {
     let r = sample(golden["grad.R"]!, 0)
     let gg = try gradients(of: sum(g.output(named: "image")! * g.constant(r.values, r.shape)), wrt: [g.input(named: "h")!])
     var feed = try mg.bind(ckpt.stateDict); feed["h"] = states["state.h2"]
-    let out = try timed("dcgan from block 3 + gradient") { try Interpreter.run(gg, inputs: feed) }
+    let out = try timed("dcgan from block 3 + gradient (\(engine))") { try runGraph(engine, gg, inputs: feed) }
     expectClose(out["image"], sample(golden["image"]!, 0), "image from h2")
     expectClose(out["h.3"], states["state.h3"], "h3 from h2")
     expectClose(out["grad:h"], states["grad.h2"], "grad h2")

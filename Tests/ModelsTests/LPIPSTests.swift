@@ -46,13 +46,13 @@ import Testing
   }
 
   /// Distance, per-layer terms and d(Σ d)/d x0 on the 32x32 (or 64x64) pair.
-  func check(_ net: LPIPSNet, size: Int) throws {
+  func check(_ net: LPIPSNet, size: Int, engine: Engine = .interp) throws {
     let x0 = Self.golden["in\(size).x0"]!, x1 = Self.golden["in\(size).x1"]!
     let mg = try LPIPS(net: net).graph(batch: x0.shape[0], height: size, width: size)
     let g = mg.graph
     let gg = try gradients(of: sum(g.output(named: "d")!), wrt: [g.input(named: "x0")!])
     var feed = try mg.bind(Self.weights(net)); feed["x0"] = x0; feed["x1"] = x1
-    let out = try timed("lpips \(net) \(size)x\(size) batch \(x0.shape[0]) + gradient") { try Interpreter.run(gg, inputs: feed) }
+    let out = try timed("lpips \(net) \(size)x\(size) batch \(x0.shape[0]) + gradient (\(engine))") { try runGraph(engine, gg, inputs: feed) }
     let tag = "\(net.rawValue).d\(size)"
     expectClose(out["d"], Self.golden[tag], tag)
     for l in net.tapChannels.indices { expectClose(out["d.layer\(l)"], Self.golden["\(tag).layer\(l)"], "\(tag).layer\(l)") }
@@ -66,6 +66,9 @@ import Testing
   @Test func vgg16() throws { try check(.vgg, size: 16) }
   @Test(.enabled(if: slow, "slow in debug builds (~1 min): set ILOC_SLOW_TESTS=1"))
   func vgg32() throws { try check(.vgg, size: 32) }
+  /// The compiled engine runs the larger cases in a fraction of the interpreter's time.
+  @Test(arguments: LPIPSNet.allCases, [32, 64])
+  func compiled(_ net: LPIPSNet, _ size: Int) throws { try check(net, size: size, engine: .jit) }
 
   /// The real v0.1 head files (after `bash models/fetch.sh`) load and equal the golden copies.
   @Test(.enabled(if: Fixtures.cached("lpips/v0.1/vgg.pth") != nil, "skipped: run `bash models/fetch.sh` for the LPIPS heads"))

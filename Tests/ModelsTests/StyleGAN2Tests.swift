@@ -72,13 +72,13 @@ import Testing
   }
 
   /// The full synthesis network: image and every block state (h_k, skip_k).
-  @Test(arguments: [32, 64])
-  func synthesis(_ size: Int) throws {
+  @Test(arguments: [32, 64], Engine.allCases)
+  func synthesis(_ size: Int, _ engine: Engine) throws {
     let t = try Case(size)
     let mg = try t.model.synthesisGraph(batch: t.batch)
     var feed = try mg.bind(t.ckpt.stateDict).merging(t.noises()) { a, _ in a }
     feed["w_plus"] = t.golden["w_plus"]
-    let out = try timed("stylegan2 s\(size) synthesis") { try Interpreter.run(mg.graph, inputs: feed) }
+    let out = try timed("stylegan2 s\(size) synthesis \(engine)") { try runGraph(engine, mg.graph, inputs: feed) }
     expectClose(out["image"], t.golden["image"], "s\(size) image")
     for k in 0..<t.ckpt.config.blockCount {
       expectClose(out["h.\(k)"], t.golden["state.h\(k)"], "s\(size) h\(k)")
@@ -88,8 +88,8 @@ import Testing
 
   /// Gradients of L = sum(image · R) for the full synthesis (w.r.t. w+ and every noise), and
   /// through mapping + truncation w.r.t. z (whole generator graph with per-row latents).
-  @Test(arguments: [32, 64])
-  func fullGradients(_ size: Int) throws {
+  @Test(arguments: [32, 64], Engine.allCases)
+  func fullGradients(_ size: Int, _ engine: Engine) throws {
     let t = try Case(size)
     let mg = try t.model.synthesisGraph(batch: t.batch)
     let g = mg.graph
@@ -99,7 +99,7 @@ import Testing
     let gg = try gradients(of: loss, wrt: wrt)
     var feed = try mg.bind(t.ckpt.stateDict).merging(t.noises()) { a, _ in a }
     feed["w_plus"] = t.golden["w_plus"]
-    let out = try timed("stylegan2 s\(size) synthesis gradient") { try Interpreter.run(gg, inputs: feed) }
+    let out = try timed("stylegan2 s\(size) synthesis gradient \(engine)") { try runGraph(engine, gg, inputs: feed) }
     expectClose(out["grad:w_plus"], t.golden["grad.full.w_plus"], "s\(size) grad w_plus")
     for i in 0..<t.ckpt.config.noiseCount {
       expectClose(out["grad:noise.\(i)"], t.golden["grad.full.noise.\(i)"], "s\(size) grad noise.\(i)")
@@ -111,15 +111,15 @@ import Testing
     let fgg = try gradients(of: fl, wrt: [fg.input(named: "z")!])
     var ffeed = try full.bind(t.ckpt.stateDict).merging(t.noises()) { a, _ in a }
     ffeed["z"] = t.golden["mapping.z"]
-    let fout = try Interpreter.run(fgg, inputs: ffeed)
+    let fout = try runGraph(engine, fgg, inputs: ffeed)
     expectClose(fout["image"], t.golden["image"], "s\(size) generator image", tol: 2e-4)
     expectClose(fout["grad:z"], t.golden["grad.mapping.z"], "s\(size) grad z")
   }
 
   /// The sub-generator from block 2 at (h_1, skip_1): reproduces the image; without the skip
   /// it matches the reference ILO behaviour; at a moved h; and its gradients.
-  @Test(arguments: [32, 64])
-  func subGeneratorFromBlock2(_ size: Int) throws {
+  @Test(arguments: [32, 64], Engine.allCases)
+  func subGeneratorFromBlock2(_ size: Int, _ engine: Engine) throws {
     let t = try Case(size)
     let c = t.ckpt.config
     let sub = try t.model.synthesisGraph(batch: t.batch, fromBlock: 2)
@@ -132,7 +132,7 @@ import Testing
     let r = g.constant(t.golden["grad.R"]!.values, t.golden["grad.R"]!.shape)
     let wrt = [g.input(named: "h")!, g.input(named: "skip")!, g.input(named: "w_plus")!] + (3..<c.noiseCount).map { g.input(named: "noise.\($0)")! }
     let gg = try gradients(of: sum(g.output(named: "image")! * r), wrt: wrt)
-    let out = try Interpreter.run(gg, inputs: feed)
+    let out = try runGraph(engine, gg, inputs: feed)
     expectClose(out["image"], t.golden["sub2.image"], "s\(size) sub2 image")
     for k in 2..<c.blockCount { expectClose(out["h.\(k)"], t.golden["state.h\(k)"], "s\(size) sub2 h\(k)") }
     expectClose(out["grad:h"], t.golden["grad.sub2.h1"], "s\(size) grad sub2 h1")
@@ -141,7 +141,7 @@ import Testing
     for i in 3..<c.noiseCount { expectClose(out["grad:noise.\(i)"], t.golden["grad.sub2.noise.\(i)"], "s\(size) grad sub2 noise.\(i)") }
 
     feed["h"] = t.golden["sub2pert.h_in"]
-    expectClose(try Interpreter.run(sub.graph, inputs: feed, outputs: ["image"])["image"], t.golden["sub2pert.image"], "s\(size) sub2 moved h")
+    expectClose(try runGraph(engine, sub.graph, inputs: feed, outputs: ["image"])["image"], t.golden["sub2pert.image"], "s\(size) sub2 moved h")
 
     let noSkip = try t.model.synthesisGraph(batch: t.batch, fromBlock: 2, skip: false)
     #expect(noSkip.graph.input(named: "skip") == nil)
@@ -149,7 +149,7 @@ import Testing
     let ngg = try gradients(of: sum(ng.output(named: "image")! * ng.constant(t.golden["grad.R"]!.values, t.golden["grad.R"]!.shape)),
                             wrt: [ng.input(named: "h")!, ng.input(named: "w_plus")!])
     feed["h"] = t.golden["state.h1"]; feed["skip"] = nil
-    let nout = try Interpreter.run(ngg, inputs: feed)
+    let nout = try runGraph(engine, ngg, inputs: feed)
     expectClose(nout["image"], t.golden["sub2noskip.image"], "s\(size) sub2 no skip")
     expectClose(nout["grad:h"], t.golden["grad.sub2noskip.h1"], "s\(size) grad sub2noskip h1")
     expectClose(nout["grad:w_plus"], t.golden["grad.sub2noskip.w_plus"], "s\(size) grad sub2noskip w_plus")

@@ -59,3 +59,11 @@ func timed<T>(_ label: String, _ body: () throws -> T) rethrows -> T {
   defer { print(String(format: "[timing] %@: %.2f s", label, Date().timeIntervalSince(t0))) }
   return try body()
 }
+
+/// Runs a graph on the chosen engine: the reference interpreter or the compiled program.
+func runGraph(_ engine: Engine, _ graph: Graph, inputs: [String: HostTensor<Float>], outputs: [String]? = nil) throws -> [String: HostTensor<Float>] {
+  switch engine {
+  case .interp: return try Interpreter.run(graph, inputs: inputs, outputs: outputs)
+  case .jit: return try Program(graph).run(inputs: inputs, outputs: outputs)
+  }
+}
