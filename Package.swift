@@ -43,10 +43,13 @@ let package = Package(
     .target(
       name: "Models",
       dependencies: ["GraphIR", "Runtime", .product(name: "RealModule", package: "swift-numerics")]),
+    /// The ILO algorithm and its baselines: per-round stage programs, the optimizer loop,
+    /// reports and saved states.
+    .target(name: "ILO", dependencies: ["GraphIR", "Runtime", "Models", "Inversion"]),
     .executableTarget(
       name: "iloc",
       dependencies: [
-        "GraphIR", "Codegen", "Runtime", "Models",
+        "GraphIR", "Codegen", "Runtime", "Models", "Inversion", "ILO",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -65,6 +68,9 @@ let package = Package(
       name: "RuntimeTests",
       dependencies: ["Runtime", "GraphIR", .product(name: "Numerics", package: "swift-numerics")],
       resources: [.copy("Fixtures")]),
+    .testTarget(
+      name: "ILOTests",
+      dependencies: ["ILO", "Models", "Inversion", "Runtime", "GraphIR"]),
     .testTarget(
       name: "ModelsTests",
       dependencies: ["Models", "Runtime", "GraphIR", .product(name: "Numerics", package: "swift-numerics")],

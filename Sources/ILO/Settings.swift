@@ -1,0 +1,86 @@
+import Foundation
+import GraphIR
+import Inversion
+
+/// Which inversion algorithm runs (spec §4): ILO, or a latent-only baseline on the same engine.
+public enum Method: String, Codable, Sendable, CaseIterable {
+  /// Intermediate Layer Optimization: rounds over the generator's blocks.
+  case ilo
+  /// CSGM (Bora et al.): latent-only Adam with a constant rate, optional ||z||^2 prior, restarts.
+  case csgm
+  /// PULSE: latent-only, sphere projection, GeoCross, one-cycle schedule.
+  case pulse
+}
+
+/// When a round ends.
+public enum RoundLength: Codable, Sendable, Equatable {
+  /// Exactly this many steps.
+  case fixed(Int)
+  /// When the best data loss improved by less than `threshold` (relative) over `window`
+  /// steps, after at least `minSteps`, and at most `maxSteps`.
+  case auto(window: Int, threshold: Double, minSteps: Int, maxSteps: Int)
+}
+
+/// Everything that shapes an inversion besides the model, the task and the observation.
+public struct InversionSettings: Codable, Sendable {
+  public var method: Method = .ilo
+  /// One entry per round.
+  public var rounds: [RoundLength] = [.fixed(50), .fixed(50), .fixed(25), .fixed(25)]
+  /// Per-round base learning rate (1 value or one per round).
+  public var learningRates: [Float] = [0.1]
+  /// Per-round loss weights (1 value or one per round).
+  public var lossWeights: [LossWeightsRecord] = [LossWeightsRecord()]
+  /// Sphere projection of latent rows and noises after each step.
+  public var sphereProjection = true
+  /// l1-ball radii around each round's start (nil: no projection), 1 value or one per round.
+  public var radiusState: [Float]?
+  public var radiusLatent: [Float]?
+  public var radiusNoise: [Float]?
+  public var seed: UInt64 = 42
+  /// `--compat reference`: reproduce the published code (GeoCross only in round 0, the RGB skip
+  /// of discarded blocks dropped, BDS(1) = the reference's 4-tap filter).
+  public var compatReference = false
+  /// CSGM: weight of ||z||^2 and the number of random restarts (the best total loss wins).
+  public var latentPrior: Float = 0
+  public var restarts = 1
+
+  public init() {}
+
+  public func learningRate(_ r: Int) -> Float { learningRates.count == 1 ? learningRates[0] : learningRates[r] }
+  public func weights(_ r: Int) -> LossWeights { (lossWeights.count == 1 ? lossWeights[0] : lossWeights[r]).weights }
+
+  /// Checks list lengths against the number of rounds (one line per problem).
+  public func validate(maxRounds: Int) throws {
+    let n = rounds.count
+    guard n >= 1 else { throw InversionError("at least one round is needed") }
+    guard n <= maxRounds else { throw InversionError("\(n) rounds requested but the generator has only \(maxRounds) blocks") }
+    func check<T>(_ v: [T]?, _ name: String) throws {
+      guard let v else { return }
+      guard v.count == 1 || v.count == n else { throw InversionError("\(name) has \(v.count) values but there are \(n) rounds (give 1 or \(n))") }
+    }
+    try check(learningRates, "--lr")
+    try check(lossWeights, "loss weights")
+    for (name, r) in [("--radius-state", radiusState), ("--radius-latent", radiusLatent), ("--radius-noise", radiusNoise)] {
+      try check(r, name)
+      if let r { _ = try RoundRadii(r, rounds: n, name: name) }
+    }
+    for lr in learningRates where !(lr.isFinite && lr > 0) { throw InversionError("--lr must be positive and finite, got \(lr)") }
+    for case .fixed(let s) in rounds where s < 1 { throw InversionError("a round needs at least 1 step, got \(s)") }
+    guard restarts >= 1 else { throw InversionError("--restarts must be at least 1") }
+  }
+}
+
+/// Codable loss weights (mirrors `LossWeights`).
+public struct LossWeightsRecord: Codable, Sendable, Equatable {
+  public var mse: Float = 1
+  public var lpips: Float = 0
+  public var geoCross: Float = 0.01
+  public var deadZone: Float = 0
+  public var deadZoneAlpha: Float = 0.1
+  public init(mse: Float = 1, lpips: Float = 0, geoCross: Float = 0.01, deadZone: Float = 0, deadZoneAlpha: Float = 0.1) {
+    self.mse = mse; self.lpips = lpips; self.geoCross = geoCross; self.deadZone = deadZone; self.deadZoneAlpha = deadZoneAlpha
+  }
+  public var weights: LossWeights {
+    LossWeights(mse: mse, perceptual: lpips, geoCross: geoCross, deadZone: deadZone, deadZoneAlpha: deadZoneAlpha)
+  }
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+import Foundation
+import ILO
+import Runtime
+
+/// `iloc render`: re-render a saved inversion state (bit for bit the result image).
+struct RenderCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "render",
+    abstract: "Render the image of a saved inversion state (state.safetensors from `iloc invert`).",
+    discussion: "  iloc render out/state.safetensors -o again.png"
+  )
+  @Argument(help: "A state file written by `iloc invert`.") var state: String
+  @Option(name: [.short, .customLong("output")], help: "Output PNG.") var output: String
+  @Option(help: "Generator (default: the one recorded in the state).") var model: String?
+  @Option(help: "StyleGAN2: samples for fitting the latent proxy when the model file has none.") var fitSamples = 20000
+  @OptionGroup var engineOptions: EngineOptions
+
+  func run() throws {
+    let saved = try SavedState.read(URL(fileURLWithPath: state))
+    let generator = try loadGenerator(model ?? saved.metadata.model, fitSamples: fitSamples)
+    let image = try saved.render(generator: generator, engine: engineOptions.engine)
+    try ImageIO.writePNG(image, to: URL(fileURLWithPath: output))
+    print("rendered round \(saved.metadata.round + 1) of \(saved.metadata.modelDescription) -> \(output)")
+  }
+}

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import GraphIR
+import ILO
+import Inversion
+import Models
+import Runtime
+
+extension Task: ExpressibleByArgument {}
+extension Method: ExpressibleByArgument {}
+
+/// The task and its operator's parameters, shared by `invert` and `degrade`.
+struct TaskOptions: ParsableArguments {
+  @Option(help: "Task: inpaint, superres, denoise, cs-circulant, cs-gaussian, colorize.")
+  var task: Task
+
+  @Option(help: "inpaint: a mask PNG (white = known), 'black' (black pixels of the observation are missing), 'random:P' (keep each pixel with probability P) or 'box:TOP,LEFT,H,W' (a missing box).")
+  var mask: String?
+
+  @Option(help: "superres: downsampling factor (2...32).")
+  var factor: Int?
+
+  @Option(help: "denoise: noise standard deviation (in [-1, 1] image units).")
+  var sigma: Float?
+
+  @Option(help: "cs-*: number of measurements, or a fraction of 3*S*S when below 1.")
+  var measurements: Double?
+
+  @Option(help: "Seed of generated masks, noise and measurement operators.")
+  var operatorSeed: UInt64 = 0
+
+  @Option(help: "Load the operator from a file written by `iloc degrade --operator-out` (overrides the task flags).")
+  var operatorFile: String?
+
+  /// The forward operator for images of `size`; `observation` is needed for `--mask black`.
+  func makeOperator(size: Int, observation: HostTensor<Float>?, compatReference: Bool) throws -> any ForwardOperator {
+    if let path = operatorFile {
+      let rec = try OperatorRecord.load(from: URL(fileURLWithPath: path))
+      guard rec.task == task else { throw ValidationFailure("\(path): the operator is for task \(rec.task.rawValue), not \(task.rawValue)") }
+      return try rec.makeOperator()
+    }
+    switch task {
+    case .inpaint:
+      let spec = mask ?? "black"
+      if spec == "black" {
+        guard let y = observation else { throw ValidationFailure("--mask black needs the observed image") }
+        return try InpaintMask(blackPixelsOf: y.values, batch: 1, height: size, width: size)
+      }
+      if spec.hasPrefix("random:") {
+        guard let p = Double(spec.dropFirst(7)), p > 0, p <= 1 else { throw ValidationFailure("--mask random:P needs 0 < P <= 1, got '\(spec)'") }
+        return try InpaintMask(keepProbability: p, seed: operatorSeed, height: size, width: size)
+      }
+      if spec.hasPrefix("box:") {
+        let v = spec.dropFirst(4).split(separator: ",").compactMap { Int($0) }
+        guard v.count == 4 else { throw ValidationFailure("--mask box:TOP,LEFT,H,W needs four integers, got '\(spec)'") }
+        return try InpaintMask(box: v[0], left: v[1], boxHeight: v[2], boxWidth: v[3], height: size, width: size)
+      }
+      let img = try PNG.read(URL(fileURLWithPath: spec))
+      guard img.width == size && img.height == size else {
+        throw ValidationFailure("mask \(spec) is \(img.width)x\(img.height) but the model makes \(size)x\(size) images")
+      }
+      return try InpaintMask(maskImage: img.pixels, height: size, width: size, channels: 3)
+    case .superres:
+      guard let f = factor else { throw ValidationFailure("--task superres needs --factor") }
+      return try BicubicDownsampler(factor: f, referenceFactorOne: compatReference)
+    case .denoise:
+      guard let s = sigma else { throw ValidationFailure("--task denoise needs --sigma") }
+      return try NoiseAddition(sigma: s, seed: operatorSeed)
+    case .csCirculant, .csGaussian:
+      guard let m = measurements, m > 0 else { throw ValidationFailure("--task \(task.rawValue) needs --measurements (a count, or a fraction below 1)") }
+      let count = m < 1 ? max(1, Int(m * Double(3 * size * size))) : Int(m)
+      return task == .csCirculant ? try CirculantSensing(imageSize: size, measurements: count, seed: operatorSeed)
+        : try GaussianSensing(imageSize: size, measurements: count, seed: operatorSeed)
+    case .colorize:
+      return Colorizer()
+    }
+  }
+}
+
+/// Resolves and loads a generator (`--model`): a file, or a shipped model name.
+func loadGenerator(_ model: String, fitSamples: Int) throws -> InvertibleGenerator {
+  let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+  var roots = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
+  var dir = exe.deletingLastPathComponent()
+  for _ in 0..<4 { roots.append(dir); dir = dir.deletingLastPathComponent() }
+  let url = try GeneratorCheckpoint.resolve(model, searchRoots: roots)
+  switch try GeneratorCheckpoint.load(url) {
+  case .dcgan(let c): return DCGANGenerator(checkpoint: c)
+  case .styleGAN2(let c):
+    let proxy = try LatentProxy.fit(c, samples: fitSamples)
+    return StyleGAN2Generator(checkpoint: c, proxy: proxy)
+  }
+}
+
+/// Runs a graph fragment (an operator on an image) once with the compiled engine.
+func applyOperator(_ op: any ForwardOperator, to image: HostTensor<Float>) throws -> HostTensor<Float> {
+  let g = Graph("apply-\(op.task.rawValue)")
+  let x = g.input("x", image.shape)
+  g.output("y", op.apply(x))
+  try g.check()
+  var feed = ["x": image]
+  for ri in op.runtimeInputs(batch: 1, size: image.shape[2]) {
+    var buf = [Float](repeating: 0, count: ri.shape.elementCount)
+    (op as? NoiseAddition)?.fill(&buf, step: 0)
+    feed[ri.name] = HostTensor(shape: ri.shape, values: buf)
+  }
+  return try Program(g).run(inputs: feed)["y"]!
+}
