@@ -43,6 +43,8 @@ public struct InversionResult {
   public var prediction: HostTensor<Float>
   /// Best image of each round (for the comparison strip).
   public var roundImages: [HostTensor<Float>]
+  /// The first image each round evaluated (round r's start, which must equal round r−1's best).
+  public var roundStartImages: [HostTensor<Float>] = []
   public var rounds: [RoundReport]
   /// The state that reproduces `image` (`render`).
   public var state: InversionState
@@ -81,6 +83,7 @@ public final class Inverter {
     let roundCount = settings.method == .ilo ? settings.rounds.count : 1
     var reports: [RoundReport] = []
     var roundImages: [HostTensor<Float>] = []
+    var startImages: [HostTensor<Float>] = []
     var lastImage: HostTensor<Float>?, lastPrediction: HostTensor<Float>?
     var state = InversionState(round: 0, values: [:])
     var globalStep = 0
@@ -118,7 +121,7 @@ public final class Inverter {
       case .auto(let w, let th, let lo, let hi): detector = try FlatteningDetector(window: w, threshold: th, minSteps: lo, maxSteps: hi)
       }
       let total: Int = { if case .fixed(let n) = length { return n }; if case .auto(_, _, _, let hi) = length { return hi }; return 1 }()
-      let schedule: LearningRateSchedule = settings.method == .pulse ? .pulseOneCycle : (settings.method == .csgm ? .constant : .iloRamp)
+      let schedule: LearningRateSchedule = settings.schedule ?? (settings.method == .pulse ? .pulseOneCycle : (settings.method == .csgm ? .constant : .iloRamp))
       let lr0 = settings.method == .pulse && settings.learningRates == [0.1] ? 0.4 : settings.learningRate(r)
       var noiseBuffers = stage.runtimeInputs.map { [Float](repeating: 0, count: $0.shape.elementCount) }
 
@@ -139,6 +142,7 @@ public final class Inverter {
           }
         }
         try exe.run()
+        if t == 0 { startImages.append(try exe.output("image")) }
         let objective = try exe.output("objective").values[0]
         let data = try stage.dataLoss()
         guard objective.isFinite && data.isFinite else {
@@ -185,10 +189,10 @@ public final class Inverter {
       lastImage = image; lastPrediction = prediction
       observer?.roundFinished(report, image: image)
       if interrupted {
-        return InversionResult(image: image, prediction: prediction, roundImages: roundImages, rounds: reports, state: state, interrupted: true)
+        return InversionResult(image: image, prediction: prediction, roundImages: roundImages, roundStartImages: startImages, rounds: reports, state: state, interrupted: true)
       }
     }
-    return InversionResult(image: lastImage!, prediction: lastPrediction!, roundImages: roundImages, rounds: reports, state: state, interrupted: false)
+    return InversionResult(image: lastImage!, prediction: lastPrediction!, roundImages: roundImages, roundStartImages: startImages, rounds: reports, state: state, interrupted: false)
   }
 }
 

@@ -2,6 +2,8 @@ import Foundation
 import GraphIR
 import Inversion
 
+extension LearningRateSchedule: Codable {}
+
 /// Which inversion algorithm runs (spec §4): ILO, or a latent-only baseline on the same engine.
 public enum Method: String, Codable, Sendable, CaseIterable {
   /// Intermediate Layer Optimization: rounds over the generator's blocks.
@@ -42,6 +44,8 @@ public struct InversionSettings: Codable, Sendable {
   public var compatReference = false
   /// CSGM: weight of ||z||^2 and the number of random restarts (the best total loss wins).
   public var latentPrior: Float = 0
+  /// The learning-rate schedule (nil: the method's own: ILO's ramp, PULSE's one-cycle, CSGM's constant).
+  public var schedule: LearningRateSchedule?
   public var restarts = 1
 
   public init() {}

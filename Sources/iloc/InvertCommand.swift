@@ -42,6 +42,8 @@ struct InvertCommand: ParsableCommand {
   var flatThreshold = 1e-3
   @Option(help: "Flattening: window in steps.")
   var flatWindow = 10
+  @Option(help: "Learning-rate schedule: ilo (ramp), pulse (one-cycle) or constant; default: the method's own.")
+  var schedule: LearningRateSchedule?
   @Option(help: "Base learning rate per round (one value or one per round).")
   var lr = "0.1"
   @Option(help: "Weight of the MSE term.") var mse: Float = 1
@@ -83,6 +85,7 @@ struct InvertCommand: ParsableCommand {
     s.seed = seed
     if let c = compat { guard c == "reference" else { throw ValidationError("--compat takes 'reference'") }; s.compatReference = true }
     s.latentPrior = latentPrior
+    s.schedule = schedule
     s.restarts = restarts
     return s
   }
@@ -278,3 +281,5 @@ enum GeneratorCheckpointPaths {
     throw ValidationFailure("LPIPS heads models/cache/lpips/v0.1/vgg.pth not found (run `bash models/fetch.sh`)")
   }
 }
+
+extension LearningRateSchedule: ExpressibleByArgument {}

@@ -1,4 +1,4 @@
-import RealModule
+@_exported import RealModule
 
 /// A dense row-major tensor on the host, the interpreter's value type.
 public struct HostTensor<T: Real & BinaryFloatingPoint>: Equatable, Sendable where T: Sendable {

@@ -1,0 +1,129 @@
+import Foundation
+import GraphIR
+import ILO
+import Inversion
+import Models
+import Runtime
+import Testing
+
+/// ILO end to end on the real 64x64 DCGAN: recovering a generator-made image must beat the
+/// observation's naive reconstruction by at least 5 dB PSNR (seeded, a few dozen steps).
+@Suite(.enabled(if: TestModels.dcganURL != nil, "skipped: run `bash models/fetch.sh` for the DCGAN weights"))
+struct EndToEndTests {
+  static func recover(_ op: any ForwardOperator, seed: UInt64 = 3) throws -> (psnr: Double, naive: Double, result: InversionResult) {
+    let g = try TestModels.dcgan()
+    let truth = try TestModels.sample(g, seed: seed)
+    let g2 = Graph("measure")
+    let x = g2.input("x", truth.shape)
+    g2.output("y", op.apply(x))
+    let y = try Program(g2).run(inputs: ["x": truth])["y"]!
+    var s = InversionSettings()
+    s.rounds = [.fixed(40), .fixed(30), .fixed(20), .fixed(20)]
+    s.seed = 100  // a different start than the truth's
+    let problem = InversionProblem(generator: g, forward: op, observation: y, mask: op as? InpaintMask)
+    let result = try Inverter(problem: problem, settings: s).run()
+    let naive = try NaiveReconstruction.compute(op, observation: y, size: 64)
+    let p = try Scoring.image(result.image, against: truth)["psnr"]!, q = try Scoring.image(naive, against: truth)["psnr"]!
+    print(String(format: "[e2e] %@: PSNR %.2f dB, naive %.2f dB", op.task.rawValue, p, q))
+    return (p, q, result)
+  }
+
+  @Test func inpaintingFromTwentyPercentOfPixels() throws {
+    let r = try Self.recover(try InpaintMask(keepProbability: 0.2, seed: 1, height: 64, width: 64))
+    #expect(r.psnr >= r.naive + 5)
+    // round r starts exactly where round r-1's best iterate ended
+    for k in 1..<r.result.roundImages.count {
+      let d = r.result.roundStartImages[k].maxRelativeDifference(to: r.result.roundImages[k - 1])
+      #expect(d < 1e-5, "round \(k) start vs round \(k - 1) best: \(d)")
+    }
+  }
+
+  @Test func superResolutionByFour() throws {
+    let r = try Self.recover(try BicubicDownsampler(factor: 4))
+    #expect(r.psnr >= r.naive + 5)
+  }
+
+  @Test func gaussianCompressedSensing() throws {
+    let r = try Self.recover(try GaussianSensing(imageSize: 64, measurements: 400, seed: 2))
+    #expect(r.psnr >= r.naive + 5)
+  }
+}
+
+@Suite struct InversionMechanicsTests {
+  static func problem(_ g: StyleGAN2Generator) throws -> InversionProblem {
+    let truth = try TestModels.sample(g, seed: 1)
+    let mask = try InpaintMask(keepProbability: 0.5, seed: 4, height: 32, width: 32)
+    let y = HostTensor<Float>(shape: truth.shape, values: truth.values.enumerated().map { i, v in mask.values[i % 1024] * v })
+    return InversionProblem(generator: g, forward: mask, observation: y, mask: mask)
+  }
+
+  @Test func savedStateRendersTheResultBitForBit() throws {
+    let g = try TestModels.styleGAN2()
+    var s = InversionSettings()
+    s.rounds = [.fixed(4), .fixed(4), .fixed(3)]
+    let p = try Self.problem(g)
+    let result = try Inverter(problem: p, settings: s).run()
+    #expect(result.rounds.count == 3 && result.state.round == 2)
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iloc-state-\(UUID().uuidString).safetensors")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let saved = SavedState(metadata: .init(round: result.state.round, model: "fixture", modelDescription: "", settings: s,
+                                           operatorRecord: p.forward.record, observationShape: p.observation.shape, lpipsNet: nil),
+                           values: result.state.values)
+    try saved.write(to: dir)
+    let again = try SavedState.read(dir).render(generator: g)
+    #expect(again.values.map(\.bitPattern) == result.image.values.map(\.bitPattern))
+    // the next round starts from the best state: round r's start image equals round r-1's best
+    for k in 1..<3 { #expect(result.roundStartImages[k].maxRelativeDifference(to: result.roundImages[k - 1]) < 1e-5) }
+  }
+
+  @Test func enginesAgreeOnTheFirstSteps() throws {
+    let g = try TestModels.styleGAN2()
+    var s = InversionSettings()
+    s.rounds = [.fixed(3)]
+    final class Rec: InversionObserver {
+      var losses: [Float] = []
+      func roundStarted(_ round: Int, of rounds: Int, program: StageProgram) {}
+      func step(_ round: Int, _ step: Int, dataLoss: Float, objective: Float, stepsPerSecond: Double) { losses.append(objective) }
+      func roundFinished(_ report: RoundReport, image: HostTensor<Float>) {}
+    }
+    var all: [[Float]] = []
+    for e in Engine.allCases {
+      let inv = try Inverter(problem: try Self.problem(g), settings: s, engine: e)
+      let rec = Rec()
+      inv.observer = rec
+      _ = try inv.run()
+      all.append(rec.losses)
+    }
+    #expect(all[0].count == 3)
+    for (a, b) in zip(all[0], all[1]) { #expect(Swift.abs(a - b) <= 1e-4 * Swift.abs(b), "\(a) vs \(b)") }
+  }
+
+  @Test func nanLossIsAnErrorNotAResult() throws {
+    let g = try TestModels.styleGAN2()
+    var p = try Self.problem(g)
+    p.observation.values[0] = .nan
+    var s = InversionSettings()
+    s.rounds = [.fixed(2)]
+    #expect(throws: InversionError.self) { try Inverter(problem: p, settings: s).run() }
+  }
+
+  @Test func radiiMustMatchTheRounds() throws {
+    var s = InversionSettings()
+    s.rounds = [.fixed(2), .fixed(2), .fixed(2)]
+    s.radiusState = [1, 2]
+    #expect(throws: InversionError.self) { try s.validate(maxRounds: 4) }
+    s.radiusState = [1, 2, 3]
+    try s.validate(maxRounds: 4)
+    s.rounds = Array(repeating: .fixed(1), count: 5)
+    #expect(throws: InversionError.self) { try s.validate(maxRounds: 4) }
+  }
+
+  @Test func automaticSwitchingStopsFlatRounds() throws {
+    let g = try TestModels.styleGAN2()
+    var s = InversionSettings()
+    s.rounds = [.auto(window: 3, threshold: 0.5, minSteps: 3, maxSteps: 40)]
+    let r = try Inverter(problem: try Self.problem(g), settings: s).run()
+    #expect(r.rounds[0].steps < 40, "\(r.rounds[0].switchReason)")
+    #expect(r.rounds[0].switchReason.contains("flat") || r.rounds[0].switchReason.contains("improv"), "\(r.rounds[0].switchReason)")
+  }
+}

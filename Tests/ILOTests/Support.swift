@@ -1,0 +1,36 @@
+import Foundation
+import GraphIR
+import ILO
+import Inversion
+import Models
+import Runtime
+
+enum TestModels {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  static var dcganURL: URL? {
+    let u = root.appendingPathComponent("models/cache/gan_face_generate/weights.tar")
+    return FileManager.default.fileExists(atPath: u.path) ? u : nil
+  }
+  static func dcgan() throws -> DCGANGenerator { DCGANGenerator(checkpoint: try DCGANCheckpoint(contentsOf: dcganURL!)) }
+
+  /// The tiny random-weight StyleGAN2 of the model fixtures (size 32).
+  static func styleGAN2() throws -> StyleGAN2Generator {
+    let url = root.appendingPathComponent("Tests/ModelsTests/Fixtures/stylegan2/stylegan2_s32.pt")
+    let c = try StyleGAN2Checkpoint(contentsOf: url)
+    return StyleGAN2Generator(checkpoint: c, proxy: try LatentProxy.fit(c, samples: 2000, batch: 500))
+  }
+
+  /// A generator-made image: round 0's image at the initial inputs of `seed`.
+  static func sample(_ g: InvertibleGenerator, seed: UInt64) throws -> HostTensor<Float> {
+    let graph = Graph("sample")
+    let rg = try g.buildRound(0, in: graph, keepSkip: true)
+    graph.output("image", rg.image)
+    var feed = try rg.weights.bind(g.stateDict)
+    for (k, v) in g.initialInputs(seed: seed) where graph.input(named: k) != nil {
+      feed[k] = HostTensor(shape: graph.input(named: k)!.shape, values: v)
+    }
+    return try Program(graph).run(inputs: feed)["image"]!
+  }
+
+  static let iloc = root.appendingPathComponent(".build/debug/iloc")
+}
