@@ -6,6 +6,6 @@ struct ILOC: ParsableCommand {
     commandName: "iloc",
     abstract: "A static-graph compiler and runtime that inverts generative models by Intermediate Layer Optimization.",
     version: "0.1.0",
-    subcommands: [GraphCommand.self, SampleCommand.self, ProfileCommand.self, BenchCommand.self]
+    subcommands: [GraphCommand.self, SampleCommand.self, ConvertCommand.self, ProfileCommand.self, BenchCommand.self]
   )
 }
