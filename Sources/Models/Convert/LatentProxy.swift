@@ -99,14 +99,20 @@ public enum LatentProxyFit {
       try exe.setInput("z", z)
       try exe.run()
       let w = try exe.output("w").values, v = try exe.output("w_lrelu5").values
-      for r in 0..<rows {
-        for j in 0..<d {
-          let x = Double(v[r * d + j])
-          sumV[j] += x
-          sumV2[j] += x * x
-          sumW[j] += Double(w[r * d + j])
-        }
-      }
+      w.withUnsafeBufferPointer { w in v.withUnsafeBufferPointer { v in
+        sumV.withUnsafeMutableBufferPointer { sv in sumV2.withUnsafeMutableBufferPointer { sv2 in
+          sumW.withUnsafeMutableBufferPointer { sw in
+            for r in 0..<rows {
+              for j in 0..<d {
+                let x = Double(v[r * d + j])
+                sv[j] += x
+                sv2[j] += x * x
+                sw[j] += Double(w[r * d + j])
+              }
+            }
+          }
+        } }
+      } }
       done += rows
       progress?(done, samples)
     }
