@@ -85,7 +85,7 @@ import Testing
   /// The fitted moments equal a plain-Swift Double computation on the same latents
   /// (3 batches of 128 for 300 samples: the padded last batch must not count). The checkpoint
   /// without `latent_avg` gets the fitted mean latent.
-  @Test func proxyMatchesIndependentComputation() throws {
+  @Test(arguments: Engine.allCases) func proxyMatchesIndependentComputation(_ engine: Engine) throws {
     let dir = try Fixtures.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
     var sd = try loadStateDict(Self.s32, prefix: "g_ema")
@@ -94,8 +94,10 @@ import Testing
     sd.source = "s32"
     let (n, d, seed): (Int, Int, UInt64) = (300, 32, 11)
     let out = dir.appendingPathComponent("fit.safetensors")
-    try timed("convert s32 without latent_avg (300 samples, batch 128)") {
-      _ = try ModelConverter.convert(source, to: out, options: Self.options(samples: n, seed: seed, batch: 128))
+    var opts = Self.options(samples: n, seed: seed, batch: 128)
+    opts.engine = engine
+    try timed("convert s32 without latent_avg (300 samples, batch 128, \(engine))") {
+      _ = try ModelConverter.convert(source, to: out, options: opts)
     }
     var rng = SplitMix64(seed: seed)
     let z = rng.normals(n * d).map { Float($0) }
@@ -201,6 +203,12 @@ import Testing
     try SafeTensorsFile(tensors: t).write(to: bad)
     expectError(["misshaped.safetensors", "'convs.2.conv.weight'", "[1, 24, 32, 3, 1]", "[1, 24, 32, 3, 3]"]) {
       try ModelConverter.convert(bad, to: out, options: opts)
+    }
+    t["convs.2.conv.weight"] = nil
+    let missing = dir.appendingPathComponent("missing.safetensors")
+    try SafeTensorsFile(tensors: t).write(to: missing)
+    expectError(["missing.safetensors", "missing", "'convs.2.conv.weight'", "[1, 24, 32, 3, 3]"]) {
+      try ModelConverter.convert(missing, to: out, options: opts)
     }
     expectError(["must end in .safetensors"]) { try ModelConverter.convert(Self.s32, to: dir.appendingPathComponent("o.pt"), options: opts) }
     expectError(["does not exist"]) { try ModelConverter.convert(Self.s32, to: dir.appendingPathComponent("no/o.safetensors"), options: opts) }
