@@ -15,3 +15,7 @@ python3 -m pip --version >/dev/null 2>&1 || need_pip=1
 if [ "${need_pip:-0}" = 1 ]; then ${SUDO:-} apt-get install -y -qq python3-pip; fi
 if [ -f models/fetch.sh ]; then bash models/fetch.sh; fi
 swift build -c release --product iloc
+# The shipped DCGAN as a converted model (safetensors + JSON); `--model dcgan` prefers it.
+if [ -f models/cache/gan_face_generate/weights.tar ]; then
+  .build/release/iloc convert models/cache/gan_face_generate/weights.tar -o models/dcgan-face64.safetensors
+fi

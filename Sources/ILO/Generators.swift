@@ -152,34 +152,3 @@ public struct DCGANGenerator: InvertibleGenerator {
   }
 }
 
-/// ILO's latent proxy (spec §1): per-coordinate mean and std of LeakyReLU_5(mapping(randn)).
-public struct LatentProxy: Sendable {
-  public var mean: [Float]
-  public var std: [Float]
-  public init(mean: [Float], std: [Float]) { self.mean = mean; self.std = std }
-
-  /// Fits the proxy by running the mapping network (compiled) on `samples` seeded normals.
-  public static func fit(_ ckpt: StyleGAN2Checkpoint, samples: Int = 100_000, seed: UInt64 = 0, batch: Int = 2000) throws -> LatentProxy {
-    let d = ckpt.config.styleDim
-    let mg = StyleGAN2(config: ckpt.config).mappingGraph(batch: batch, rows: 1)
-    let g = mg.graph
-    g.output("v", leakyRelu(g.output(named: "w")!, slope: 5))
-    let program = try Program(g)
-    for (k, v) in try mg.bind(ckpt.stateDict) { try program.setInput(k, v.values) }
-    var rng = SplitMix64(seed: seed)
-    var s1 = [Double](repeating: 0, count: d), s2 = s1
-    var done = 0
-    while done < samples {
-      try program.setInput("z", rng.normals(batch * d).map { Float($0) })
-      try program.run()
-      let v = try program.output("v").values
-      let take = min(batch, samples - done)
-      for i in 0..<take { for j in 0..<d { let x = Double(v[i * d + j]); s1[j] += x; s2[j] += x * x } }
-      done += take
-    }
-    let n = Double(samples)
-    let mean = s1.map { $0 / n }
-    let std = zip(s2, mean).map { (max($0 / n - $1 * $1, 0) * n / max(n - 1, 1)).squareRoot() }
-    return LatentProxy(mean: mean.map { Float($0) }, std: std.map { Float($0) })
-  }
-}

@@ -87,8 +87,9 @@ func loadGenerator(_ model: String, fitSamples: Int) throws -> InvertibleGenerat
   switch try GeneratorCheckpoint.load(url) {
   case .dcgan(let c): return DCGANGenerator(checkpoint: c)
   case .styleGAN2(let c):
-    let proxy = try LatentProxy.fit(c, samples: fitSamples)
-    return StyleGAN2Generator(checkpoint: c, proxy: proxy)
+    if let proxy = c.latentProxy { return StyleGAN2Generator(checkpoint: c, proxy: proxy) }
+    print("note: \(url.lastPathComponent) has no latent proxy (convert it with `iloc convert`); fitting one on \(fitSamples) samples")
+    return StyleGAN2Generator(checkpoint: c, proxy: try LatentProxyFit.fit(c, samples: fitSamples, seed: 0).proxy)
   }
 }
 

@@ -17,7 +17,7 @@ enum TestModels {
   static func styleGAN2() throws -> StyleGAN2Generator {
     let url = root.appendingPathComponent("Tests/ModelsTests/Fixtures/stylegan2/stylegan2_s32.pt")
     let c = try StyleGAN2Checkpoint(contentsOf: url)
-    return StyleGAN2Generator(checkpoint: c, proxy: try LatentProxy.fit(c, samples: 2000, batch: 500))
+    return StyleGAN2Generator(checkpoint: c, proxy: try LatentProxyFit.fit(c, samples: 2000, seed: 0, batch: 500).proxy)
   }
 
   /// A generator-made image: round 0's image at the initial inputs of `seed`.

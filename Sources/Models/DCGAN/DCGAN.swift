@@ -122,4 +122,7 @@ public struct DCGANCheckpoint {
     model = try DCGAN(stateDict: stateDict)
     self.stateDict = stateDict
   }
+
+  /// The description read from the `.json` beside a converted model, if loaded from one.
+  public internal(set) var manifest: ModelManifest?
 }

@@ -4,7 +4,8 @@ import Runtime
 
 /// A StyleGAN2 generator checkpoint in the reference port's layout: a torch file holding
 /// `{"g_ema": state_dict, "latent_avg": [D], ...}` (only `g_ema` and `latent_avg` are read), a
-/// bare `g_ema` state dict, or a safetensors file with the same keys.
+/// bare `g_ema` state dict, or a safetensors file with the same keys (e.g. made by
+/// `iloc convert`, which adds the latent proxy `latent_proxy.{mean,std}`).
 public struct StyleGAN2Checkpoint {
   /// The configuration read from the weight shapes.
   public let config: StyleGAN2Config
@@ -15,21 +16,30 @@ public struct StyleGAN2Checkpoint {
   /// Loads and validates `url`. One-line errors: unreadable or corrupt file, another
   /// architecture (`not a StyleGAN2 generator: missing key 'style.1.weight'`), a missing or
   /// mis-shaped tensor.
-  public init(contentsOf url: URL) throws {
+  /// `lrMul` is the mapping network's learning-rate multiplier, which checkpoints do not store.
+  public init(contentsOf url: URL, lrMul: Float = 0.01) throws {
     let sd = try CheckpointLoading.load(url, prefixes: ["g_ema", ""], marker: "style.1.weight",
-                                        extras: ["latent_avg"], architecture: "StyleGAN2 generator")
-    try self.init(stateDict: sd)
+                                        extras: ["latent_avg", LatentProxy.meanKey, LatentProxy.stdKey],
+                                        architecture: "StyleGAN2 generator")
+    try self.init(stateDict: sd, lrMul: lrMul)
   }
 
   /// Validates an already loaded generator state dict.
-  public init(stateDict: StateDict) throws {
-    config = try StyleGAN2Config(stateDict: stateDict)
+  public init(stateDict: StateDict, lrMul: Float = 0.01) throws {
+    config = try StyleGAN2Config(stateDict: stateDict, lrMul: lrMul)
     if let avg = stateDict["latent_avg"], avg.shape != [config.styleDim] {
       throw ModelError("\(stateDict.source): tensor 'latent_avg' has shape \(avg.shape.shapeText), expected [\(config.styleDim)]")
     }
+    latentProxy = try LatentProxy.read(from: stateDict, styleDim: config.styleDim)
     self.stateDict = stateDict
   }
 
   /// The stored mean latent `latent_avg`, if the file has one.
   public var latentAverage: [Float]? { stateDict["latent_avg"]?.values }
+
+  /// The fitted latent proxy (`latent_proxy.mean` / `.std`), present in converted models.
+  public let latentProxy: LatentProxy?
+
+  /// The description read from the `.json` beside a converted model, if loaded from one.
+  public internal(set) var manifest: ModelManifest?
 }

@@ -8,34 +8,99 @@ public enum GeneratorCheckpoint {
   case styleGAN2(StyleGAN2Checkpoint)
   case dcgan(DCGANCheckpoint)
 
-  /// Model names usable instead of a file, with their path inside `models/cache`.
-  public static let shippedModels: [String: String] = ["dcgan": "gan_face_generate/weights.tar"]
+  /// Model names usable instead of a file, with the candidate paths (relative to a search
+  /// root) tried in order: the converted model `setup.sh` makes, then the fetched checkpoint.
+  public static let shippedModels: [String: [String]] = [
+    "dcgan": ["models/dcgan-face64.safetensors", "models/cache/gan_face_generate/weights.tar"],
+  ]
 
-  /// Loads a StyleGAN2 or DCGAN generator from `url`. A file of neither kind gives
+  /// Loads a StyleGAN2 or DCGAN generator from `url`: a checkpoint, a safetensors file, or a
+  /// converted model given by its `.safetensors` or its `.json` (the pair `iloc convert`
+  /// writes; the JSON beside a `.safetensors` is read and checked when it describes it).
+  /// A file of neither kind gives
   /// `<file>: not a generator iloc knows (no 'style.1.weight' (StyleGAN2) or 'main.0.weight' (DCGAN))`.
   public static func load(_ url: URL) throws -> GeneratorCheckpoint {
+    if url.pathExtension.lowercased() == "json" {
+      let manifest = try ModelManifest(contentsOf: url)
+      return try load(manifest.weightsURL(relativeTo: url), manifest: manifest, manifestName: url.lastPathComponent)
+    }
+    if let manifest = try ModelManifest.companion(of: url) {
+      return try load(url, manifest: manifest, manifestName: ModelManifest.url(forWeights: url).lastPathComponent)
+    }
     do { return .styleGAN2(try StyleGAN2Checkpoint(contentsOf: url)) } catch let e as ModelError where e.isWrongArchitecture {}
     do { return .dcgan(try DCGANCheckpoint(contentsOf: url)) } catch let e as ModelError where e.isWrongArchitecture {}
     throw ModelError("\(url.lastPathComponent): not a generator iloc knows (no 'style.1.weight' (StyleGAN2) or 'main.0.weight' (DCGAN), also under 'g_ema' / 'netG_state_dict')",
                      wrongArchitecture: true)
   }
 
-  /// Resolves `--model`: a file path, or a shipped model name looked up in `searchRoots`
-  /// (each a directory holding `models/cache`).
+  /// Loads the weights a manifest describes and checks them against it.
+  static func load(_ url: URL, manifest m: ModelManifest, manifestName: String) throws -> GeneratorCheckpoint {
+    func mismatch(_ what: String, _ declared: Any, _ found: Any) -> ModelError {
+      ModelError("\(manifestName) declares \(what) \(declared) but \(url.lastPathComponent) holds \(found)")
+    }
+    func wrongArchitecture(_ e: ModelError) -> ModelError {
+      e.isWrongArchitecture ? ModelError("\(manifestName) declares architecture '\(m.architecture)', but \(e.message)") : e
+    }
+    switch m.architecture {
+    case "stylegan2":
+      var c: StyleGAN2Checkpoint
+      do { c = try StyleGAN2Checkpoint(contentsOf: url, lrMul: Float(m.lrMlp ?? 0.01)) } catch let e as ModelError { throw wrongArchitecture(e) }
+      let found = c.config
+      if m.size != found.size { throw mismatch("size", m.size, found.size) }
+      if let d = m.styleDim, d != found.styleDim { throw mismatch("style_dim", d, found.styleDim) }
+      if let n = m.nMlp, n != found.mappingLayers { throw mismatch("n_mlp", n, found.mappingLayers) }
+      let ch = Dictionary(uniqueKeysWithValues: found.channels.map { (String($0.key), $0.value) })
+      if m.channels != ch { throw mismatch("channels", m.channels.sorted { Int($0.key)! < Int($1.key)! }.map(\.value), found.channels.sorted { $0.key < $1.key }.map(\.value)) }
+      if m.latentProxy != nil && c.latentProxy == nil {
+        throw ModelError("\(manifestName) declares a latent proxy but \(url.lastPathComponent) lacks '\(LatentProxy.meanKey)' / '\(LatentProxy.stdKey)'")
+      }
+      c.manifest = m
+      return .styleGAN2(c)
+    default:
+      var c: DCGANCheckpoint
+      do { c = try DCGANCheckpoint(contentsOf: url) } catch let e as ModelError { throw wrongArchitecture(e) }
+      let found = c.model
+      if let nz = m.nz, nz != found.latentDim { throw mismatch("nz", nz, found.latentDim) }
+      let ch = Dictionary(uniqueKeysWithValues: found.channels.enumerated().map { (String(found.resolution(ofBlock: $0.offset)), $0.element) })
+      if m.channels != ch { throw mismatch("channels", m.channels.sorted { Int($0.key)! < Int($1.key)! }.map(\.value), found.channels) }
+      c.manifest = m
+      return .dcgan(c)
+    }
+  }
+
+  /// Resolves `--model`: a file path, or a shipped model name whose candidates are looked up
+  /// in `searchRoots` (each a directory holding `models/`), first hit wins.
   public static func resolve(_ nameOrPath: String, searchRoots: [URL]) throws -> URL {
     let fm = FileManager.default
-    if let rel = shippedModels[nameOrPath.lowercased()] {
-      for root in searchRoots {
-        let u = root.appendingPathComponent("models/cache").appendingPathComponent(rel)
-        if fm.fileExists(atPath: u.path) { return u }
+    if let candidates = shippedModels[nameOrPath.lowercased()] {
+      for rel in candidates {
+        for root in searchRoots {
+          let u = root.appendingPathComponent(rel)
+          if fm.fileExists(atPath: u.path) { return u }
+        }
       }
-      throw ModelError("model '\(nameOrPath)': models/cache/\(rel) not found (run `bash models/fetch.sh`, or pass a checkpoint file)")
+      throw ModelError("model '\(nameOrPath)': none of \(candidates.joined(separator: ", ")) found (run `bash scripts/setup.sh` or `bash models/fetch.sh`, or pass a checkpoint file)")
     }
     let u = URL(fileURLWithPath: nameOrPath)
     guard fm.fileExists(atPath: u.path) else {
       throw ModelError("model '\(nameOrPath)': no such file, and not a shipped model name (\(shippedModels.keys.sorted().joined(separator: ", ")))")
     }
     return u
+  }
+
+  /// The fitted latent proxy of a converted StyleGAN2 model (nil for DCGAN and for
+  /// checkpoints that were not converted).
+  public var latentProxy: LatentProxy? {
+    if case .styleGAN2(let c) = self { return c.latentProxy }
+    return nil
+  }
+
+  /// The converted model's description, when loaded from a converted model.
+  public var manifest: ModelManifest? {
+    switch self {
+    case .styleGAN2(let c): c.manifest
+    case .dcgan(let c): c.manifest
+    }
   }
 
   /// A short description, e.g. `StyleGAN2 256x256 (style 512, 8 mapping layers)`.
