@@ -67,20 +67,25 @@ public final class Inverter {
     self.problem = problem; self.settings = settings; self.engine = engine
   }
 
-  /// Runs every round (and, for CSGM, every restart, keeping the lowest final loss).
+  /// Runs every round. With restarts, the first round is run from `restarts` random starts
+  /// and the start whose first round reached the lowest data loss is carried on (for CSGM and
+  /// PULSE, which have one round, that is the whole run).
   public func run() throws -> InversionResult {
-    var best: InversionResult?
-    for restart in 0..<(settings.method == .csgm ? settings.restarts : 1) {
-      let r = try runOnce(seed: settings.seed &+ UInt64(restart) &* 0x9E37_79B9)
-      if best == nil || r.rounds.last!.bestDataLoss < best!.rounds.last!.bestDataLoss { best = r }
-      if r.interrupted { break }
+    let seeds = (0..<settings.restarts).map { settings.seed &+ UInt64($0) &* 0x9E37_79B9 }
+    if seeds.count == 1 { return try runOnce(seed: seeds[0]) }
+    var best: (loss: Float, seed: UInt64, result: InversionResult)?
+    for seed in seeds {
+      let r = try runOnce(seed: seed, rounds: 1)
+      if r.interrupted { return r }
+      if best == nil || r.rounds[0].bestDataLoss < best!.loss { best = (r.rounds[0].bestDataLoss, seed, r) }
     }
-    return best!
+    if settings.method != .ilo || settings.rounds.count == 1 { return best!.result }
+    return try runOnce(seed: best!.seed)  // deterministic: round 0 repeats exactly
   }
 
-  func runOnce(seed: UInt64) throws -> InversionResult {
+  func runOnce(seed: UInt64, rounds limit: Int? = nil) throws -> InversionResult {
     var values = problem.generator.initialInputs(seed: seed)
-    let roundCount = settings.method == .ilo ? settings.rounds.count : 1
+    let roundCount = min(settings.method == .ilo ? settings.rounds.count : 1, limit ?? Int.max)
     var reports: [RoundReport] = []
     var roundImages: [HostTensor<Float>] = []
     var startImages: [HostTensor<Float>] = []

@@ -60,7 +60,7 @@ struct InvertCommand: ParsableCommand {
   @Option(help: "torchvision VGG16 weights (vgg16-397923af.pth) for the LPIPS loss and metric.")
   var lpipsBackbone: String?
   @Option(help: "CSGM: weight of ||z||^2.") var latentPrior: Float = 0
-  @Option(help: "CSGM: random restarts (the lowest loss wins).") var restarts = 1
+  @Option(help: "Random restarts of the first round (the lowest data loss is carried on).") var restarts = 1
   @Option(help: "StyleGAN2: samples for fitting the latent proxy when the model file has none.") var fitSamples = 20000
   @OptionGroup var engineOptions: EngineOptions
 
