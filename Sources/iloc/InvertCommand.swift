@@ -181,7 +181,12 @@ struct InvertCommand: ParsableCommand {
       let meta = SavedState.Metadata(round: result.state.round, model: model, modelDescription: generator.description, settings: settings,
                                      operatorRecord: op.record, observationShape: observation.shape,
                                      lpipsNet: perceptual != nil && lpips > 0 ? "vgg" : nil)
-      try SavedState(metadata: meta, values: result.state.values).write(to: tmp.appendingPathComponent("state.safetensors"))
+      var stateValues = result.state.values
+      if let sg = generator as? StyleGAN2Generator {  // the proxy is part of the model the state was found for
+        stateValues[LatentProxy.meanKey] = HostTensor(shape: [sg.proxy.mean.count], values: sg.proxy.mean)
+        stateValues[LatentProxy.stdKey] = HostTensor(shape: [sg.proxy.std.count], values: sg.proxy.std)
+      }
+      try SavedState(metadata: meta, values: stateValues).write(to: tmp.appendingPathComponent("state.safetensors"))
       let enc = JSONEncoder()
       enc.outputFormatting = [.prettyPrinted, .sortedKeys]
       enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")

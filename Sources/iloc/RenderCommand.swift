@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ILO
+import Models
 import Runtime
 
 /// `iloc render`: re-render a saved inversion state (bit for bit the result image).
@@ -18,7 +19,10 @@ struct RenderCommand: ParsableCommand {
 
   func run() throws {
     let saved = try SavedState.read(URL(fileURLWithPath: state))
-    let generator = try loadGenerator(model ?? saved.metadata.model, fitSamples: fitSamples)
+    var generator = try loadGenerator(model ?? saved.metadata.model, fitSamples: saved.values[LatentProxy.meanKey] == nil ? fitSamples : 1)
+    if let sg = generator as? StyleGAN2Generator, let m = saved.values[LatentProxy.meanKey], let s = saved.values[LatentProxy.stdKey] {
+      generator = StyleGAN2Generator(checkpoint: sg.checkpoint, proxy: LatentProxy(mean: m.values, std: s.values))
+    }
     let image = try saved.render(generator: generator, engine: engineOptions.engine)
     try ImageIO.writePNG(image, to: URL(fileURLWithPath: output))
     print("rendered round \(saved.metadata.round + 1) of \(saved.metadata.modelDescription) -> \(output)")
