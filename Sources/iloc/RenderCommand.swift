@@ -19,7 +19,7 @@ struct RenderCommand: ParsableCommand {
 
   func run() throws {
     let saved = try SavedState.read(URL(fileURLWithPath: state))
-    var generator = try loadGenerator(model ?? saved.metadata.model, fitSamples: saved.values[LatentProxy.meanKey] == nil ? fitSamples : 1)
+    var generator = try loadGenerator(model ?? saved.metadata.model, fitSamples: saved.values[LatentProxy.meanKey] == nil ? fitSamples : 2)
     if let sg = generator as? StyleGAN2Generator, let m = saved.values[LatentProxy.meanKey], let s = saved.values[LatentProxy.stdKey] {
       generator = StyleGAN2Generator(checkpoint: sg.checkpoint, proxy: LatentProxy(mean: m.values, std: s.values))
     }
