@@ -19,10 +19,10 @@ struct RenderCommand: ParsableCommand {
 
   func run() throws {
     let saved = try SavedState.read(URL(fileURLWithPath: state))
-    var generator = try loadGenerator(model ?? saved.metadata.model, fitSamples: saved.values[LatentProxy.meanKey] == nil ? fitSamples : 2)
-    if let sg = generator as? StyleGAN2Generator, let m = saved.values[LatentProxy.meanKey], let s = saved.values[LatentProxy.stdKey] {
-      generator = StyleGAN2Generator(checkpoint: sg.checkpoint, proxy: LatentProxy(mean: m.values, std: s.values))
-    }
+    // the state carries the latent proxy it was found with (a refit could differ)
+    var proxy: LatentProxy?
+    if let m = saved.values[LatentProxy.meanKey], let s = saved.values[LatentProxy.stdKey] { proxy = LatentProxy(mean: m.values, std: s.values) }
+    let generator = try loadGenerator(model ?? saved.metadata.model, fitSamples: fitSamples, proxy: proxy)
     let image = try saved.render(generator: generator, engine: engineOptions.engine)
     try ImageIO.writePNG(image, to: URL(fileURLWithPath: output))
     print("rendered round \(saved.metadata.round + 1) of \(saved.metadata.modelDescription) -> \(output)")

@@ -78,7 +78,7 @@ struct TaskOptions: ParsableArguments {
 }
 
 /// Resolves and loads a generator (`--model`): a file, or a shipped model name.
-func loadGenerator(_ model: String, fitSamples: Int) throws -> InvertibleGenerator {
+func loadGenerator(_ model: String, fitSamples: Int, proxy given: LatentProxy? = nil) throws -> InvertibleGenerator {
   let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
   var roots = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
   var dir = exe.deletingLastPathComponent()
@@ -87,7 +87,7 @@ func loadGenerator(_ model: String, fitSamples: Int) throws -> InvertibleGenerat
   switch try GeneratorCheckpoint.load(url) {
   case .dcgan(let c): return DCGANGenerator(checkpoint: c)
   case .styleGAN2(let c):
-    if let proxy = c.latentProxy { return StyleGAN2Generator(checkpoint: c, proxy: proxy) }
+    if let proxy = given ?? c.latentProxy { return StyleGAN2Generator(checkpoint: c, proxy: proxy) }
     print("note: \(url.lastPathComponent) has no latent proxy (convert it with `iloc convert`); fitting one on \(fitSamples) samples")
     return StyleGAN2Generator(checkpoint: c, proxy: try LatentProxyFit.fit(c, samples: fitSamples, seed: 0).proxy)
   }
