@@ -83,5 +83,13 @@ struct CLITests {
     let rr = try Self.run(["render", out.appendingPathComponent("state.safetensors").path, "--fit-samples", "300", "-o", again.path])
     #expect(rr.status == 0, "stderr: \(rr.stderr)")
     #expect(try Data(contentsOf: again) == Data(contentsOf: out.appendingPathComponent("result.png")))
+    // seeded and deterministic: the same inputs and seed give the same bytes
+    let out2 = d.appendingPathComponent("out2")
+    let r2 = try Self.run(["invert", "--model", Self.s32, "--fit-samples", "200", "--task", "inpaint", "--mask", "random:0.5",
+                           "--observed", img.path, "--ground-truth", img.path, "--steps", "3,3", "-o", out2.path])
+    #expect(r2.status == 0)
+    for f in ["result.png", "state.safetensors"] {
+      #expect(try Data(contentsOf: out2.appendingPathComponent(f)) == Data(contentsOf: out.appendingPathComponent(f)), "\(f) differs between runs")
+    }
   }
 }
