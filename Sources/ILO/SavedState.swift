@@ -35,7 +35,9 @@ public struct SavedState {
   public init(metadata: Metadata, values: [String: HostTensor<Float>]) { self.metadata = metadata; self.values = values }
 
   public func write(to url: URL) throws {
-    let json = String(decoding: try JSONEncoder().encode(metadata), as: UTF8.self)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]  // same state, same bytes
+    let json = String(decoding: try encoder.encode(metadata), as: UTF8.self)
     let file = SafeTensorsFile(tensors: values.mapValues { TensorData(shape: $0.shape, values: $0.values) }, metadata: ["iloc": json])
     try file.write(to: url)
   }
