@@ -95,6 +95,7 @@ enum EngineCheck {
     ("max-pool", [("x", [1, 3, 7, 6])], [E.distinct], { x in maxPool2d(x[0], kernel: 3, stride: 2, padding: 1) }),
     ("avg-pool", [("x", [2, 3, 6, 6])], nil, { x in avgPool2d(x[0], kernel: 2) }),
     ("fft", [("x", [3, 10, 2])], nil, { x in ifft(fft(x[0]) * 0.5) }),
+    ("fft-prime-and-mixed", [("a", [2, 7, 2]), ("b", [24, 2])], nil, { x in sum(fft(x[0])) + sum(ifft(x[1]) * x[1]) }),
     ("upsample-blur", [("x", [1, 4, 5, 5])], nil, { x in
       let k = x[0].graph.constant([Float](repeating: 1.0 / 16, count: 4 * 16), [4, 1, 4, 4])
       return conv2d(upsampleZeros(x[0], factor: 2), k, stride: [1, 1], padding: [2, 1, 2, 1], groups: 4) * 4

@@ -49,6 +49,13 @@ public struct FusionPlanner: Sendable {
   /// Matrix products with at most this many multiply-adds are direct kernels.
   public var directMatmulLimit: Double = 262_144
 
+  /// A transpose that only swaps the last two axes (what a GEMM can read with a flag).
+  public static func isLastAxesSwap(_ op: Op) -> Bool {
+    guard case .transpose(let p) = op, p.count >= 2 else { return false }
+    let r = p.count
+    return p[r - 1] == r - 2 && p[r - 2] == r - 1 && (0..<(r - 2)).allSatisfy { p[$0] == $0 }
+  }
+
   /// Whether node `n` runs as a GEMM-shaped library call.
   func isLibrary(_ n: Graph.Node, _ g: Graph) -> Bool {
     switch n.op {
@@ -100,7 +107,17 @@ public struct FusionPlanner: Sendable {
       }
       if outputs.contains(i) { mark(i, kind[i] == .kernel ? .kernel : kind[i], "graph output") }
       // Operands of library and builtin steps must be buffers.
-      if isLibrary(n, g) || (!Self.kernelizable(op) && n.inputs.count > 0) {
+      if case .matmul = op, isLibrary(n, g) {
+        // a swap of the last two axes is read by the GEMM itself (a transposed operand)
+        for j in n.inputs where !materialized[j] {
+          if Self.isLastAxesSwap(nodes[j].op) {
+            let k = nodes[j].inputs[0]
+            if !materialized[k] { mark(k, .kernel, "operand of matmul %\(i), read transposed by the GEMM") }
+          } else {
+            mark(j, .kernel, "operand of \(op.name) (%\(i))")
+          }
+        }
+      } else if isLibrary(n, g) || (!Self.kernelizable(op) && n.inputs.count > 0) {
         for j in n.inputs where !materialized[j] { mark(j, .kernel, "operand of \(op.name) (%\(i))") }
       }
     }
@@ -127,7 +144,10 @@ public struct FusionPlanner: Sendable {
       var fused: [Int] = [], reads = Set<Int>()
       var stack = (kind[i] == .kernel) ? nodes[i].inputs : []
       var seen = Set<Int>()
-      if kind[i] != .kernel { reads.formUnion(nodes[i].inputs) }
+      if kind[i] != .kernel {
+        // a GEMM reads the source of an unmaterialized last-axes swap directly
+        reads.formUnion(nodes[i].inputs.map { j in !materialized[j] && Self.isLastAxesSwap(nodes[j].op) ? nodes[j].inputs[0] : j })
+      }
       while let j = stack.popLast() {
         guard seen.insert(j).inserted else { continue }
         if materialized[j] { reads.insert(j) } else { fused.append(j); stack += nodes[j].inputs }

@@ -125,11 +125,18 @@ public final class Program: @unchecked Sendable {
         built.append(KernelStep(kernel: kernel, compiled: try compile(kernel), offsets: [off] + s.reads.map { memory.offsets[$0]! },
                                 node: s.node, ops: s.fused.filter { nodes[$0].op.isComputation }.count + 1, flops: flops))
       case .library:
-        let ins = n.inputs.map { memory.offsets[$0]! }
+        let ins = n.inputs.map { memory.offsets[$0] ?? -1 }
         let shapes = n.inputs.map { nodes[$0].shape }
         let step: ProgramStep
         switch n.op {
-        case .matmul: step = MatmulStep(a: ins[0], b: ins[1], c: off, shapeA: shapes[0], shapeB: shapes[1], node: s.node)
+        case .matmul:
+          // operands that are unmaterialized swaps of the last two axes: read the source transposed
+          var src = ins, trans = [false, false]
+          for k in 0..<2 where memory.offsets[n.inputs[k]] == nil || !plan.materialized[n.inputs[k]] {
+            let t = nodes[n.inputs[k]]
+            if FusionPlanner.isLastAxesSwap(t.op), let o = memory.offsets[t.inputs[0]] { src[k] = o; trans[k] = true }
+          }
+          step = MatmulStep(a: src[0], b: src[1], c: off, shapeA: shapes[0], shapeB: shapes[1], transA: trans[0], transB: trans[1], node: s.node)
         case _ where options.winograd && WinogradStep.eligible(n.op, shapes, output: n.shape):
           step = try WinogradStep(op: n.op, x: ins[0], w: ins[1], y: off, xShape: shapes[0], yShape: n.shape, node: s.node, compile: compile)
         case .conv2d(let a):
@@ -144,6 +151,10 @@ public final class Program: @unchecked Sendable {
         if let c = step as? WinogradStep { scratchFloats = Swift.max(scratchFloats, c.scratchFloats) }
         built.append(step)
       case .builtin:
+        if case .fft(let inverse) = n.op {
+          built.append(FFTStep(x: memory.offsets[n.inputs[0]]!, y: off, shape: n.shape, inverse: inverse, node: s.node))
+          continue
+        }
         built.append(BuiltinStep(op: n.op, inputs: n.inputs.map { (memory.offsets[$0]!, nodes[$0].shape) }, output: (off, n.shape), node: s.node))
       }
     }

@@ -94,22 +94,27 @@ final class BuiltinStep: ProgramStep {
   }
 }
 
-/// Batched matrix product through `cblas_sgemm`.
+/// Batched matrix product through `cblas_sgemm`; an operand that is a swap of the last two
+/// axes of a stored matrix is read in place with the GEMM's transpose flag.
 final class MatmulStep: ProgramStep {
   let a: Int, b: Int, c: Int, batch: Int, m: Int, n: Int, k: Int
-  init(a: Int, b: Int, c: Int, shapeA: Shape, shapeB: Shape, node: Int) {
-    self.a = a; self.b = b; self.c = c
+  let transA: Bool, transB: Bool
+  init(a: Int, b: Int, c: Int, shapeA: Shape, shapeB: Shape, transA: Bool = false, transB: Bool = false, node: Int) {
+    self.a = a; self.b = b; self.c = c; self.transA = transA; self.transB = transB
     let r = shapeA.count
     (m, k, n) = (shapeA[r - 2], shapeA[r - 1], shapeB[r - 1])
     batch = shapeA.dropLast(2).reduce(1, *)
     let flops = 2.0 * Double(batch * m * n * k)
-    super.init(label: "sgemm \(m)x\(n)x\(k)" + (batch > 1 ? " x\(batch)" : ""), node: node, kind: "gemm", ops: 1,
-               flops: flops, bytes: Double(batch * (m * k + k * n + m * n) * 4))
+    let t = (transA ? "T" : "") + (transB ? (transA ? "" : "") + "T" : "")
+    super.init(label: "sgemm \(m)x\(n)x\(k)" + (batch > 1 ? " x\(batch)" : "") + (t.isEmpty ? "" : " (\(transA ? "A^T" : "A")*\(transB ? "B^T" : "B"))"),
+               node: node, kind: "gemm", ops: 1, flops: flops, bytes: Double(batch * (m * k + k * n + m * n) * 4))
   }
   override func run(_ ctx: RunContext) throws {
     for i in 0..<batch {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
-                  ctx.ptr(a + i * m * k), Int32(k), ctx.ptr(b + i * k * n), Int32(n), 0, ctx.ptr(c + i * m * n), Int32(n))
+      cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                  Int32(m), Int32(n), Int32(k), 1,
+                  ctx.ptr(a + i * m * k), Int32(transA ? m : k), ctx.ptr(b + i * k * n), Int32(transB ? k : n), 0,
+                  ctx.ptr(c + i * m * n), Int32(n))
     }
   }
 }
