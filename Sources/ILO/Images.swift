@@ -1,6 +1,7 @@
 import Foundation
 import GraphIR
 import Inversion
+import Models
 import Runtime
 
 /// Conversions between PNG images and [-1, 1] CHW tensors, and the helpers of reports:
@@ -71,6 +72,14 @@ public enum Scoring {
   public static func image(_ x: HostTensor<Float>, against ref: HostTensor<Float>) throws -> [String: Double] {
     let s = try ImageMetrics.compare(x.values, ref.values, batch: 1, height: x.shape[2], width: x.shape[3])
     return ["mse": s.mse, "psnr": s.psnr, "ssim": s.ssim]
+  }
+
+  /// LPIPS v0.1 distance between two [1, 3, S, S] images (compiled), with the given weights.
+  public static func lpips(_ x: HostTensor<Float>, _ ref: HostTensor<Float>, _ p: PerceptualLoss) throws -> Double {
+    let mg = try p.lpips.graph(batch: 1, height: x.shape[2], width: x.shape[3])
+    var feed = try mg.bind(p.weights)
+    feed["x0"] = x; feed["x1"] = ref
+    return Double(try Program(mg.graph).run(inputs: feed, outputs: ["d"])["d"]!.values[0])
   }
 
   /// MSE of A(x) against y (in the operator's output space, raw values).

@@ -159,12 +159,21 @@ struct InvertCommand: ParsableCommand {
                            engine: engineOptions.engine.rawValue, settings: settings, lossTerms: terms, rounds: result.rounds,
                            interrupted: result.interrupted)
     for (k, img) in result.roundImages.enumerated() {
-      if let t = truth { report.rounds[k].metrics = try Scoring.image(img, against: t) }
+      if let t = truth {
+        report.rounds[k].metrics = try Scoring.image(img, against: t)
+        if let p = perceptual { report.rounds[k].metrics["lpips"] = try Scoring.lpips(img, t, p) }
+      }
     }
     report.final["measurement_mse"] = try Scoring.measurement(result.prediction, observation)
     if let t = truth {
       for (k, v) in try Scoring.image(result.image, against: t) { report.final[k] = v }
       for (k, v) in try Scoring.image(naive, against: t) { report.naive[k] = v }
+      if let p = perceptual {
+        report.final["lpips"] = try Scoring.lpips(result.image, t, p)
+        report.naive["lpips"] = try Scoring.lpips(naive, t, p)
+      } else {
+        report.notes.append("LPIPS metric not computed: it needs trained VGG16 backbone weights (--lpips-backbone)")
+      }
     }
     let fm = FileManager.default
     try fm.createDirectory(at: out, withIntermediateDirectories: true)
@@ -241,6 +250,7 @@ struct RunReport: Encodable {
   var interrupted: Bool
   var final: [String: Double] = [:]
   var naive: [String: Double] = [:]
+  var notes: [String] = []
 }
 
 final class LossRecorder: InversionObserver {

@@ -137,3 +137,32 @@ struct EndToEndTests {
     #expect(r.rounds[0].switchReason.contains("flat") || r.rounds[0].switchReason.contains("improv"), "\(r.rounds[0].switchReason)")
   }
 }
+
+/// The LPIPS loss term and metric with the formula backbone of the model fixtures and the real
+/// v0.1 heads stored in the LPIPS golden file (trained backbone weights cannot be downloaded).
+@Suite struct PerceptualLossTests {
+  static func perceptual() throws -> PerceptualLoss {
+    let golden = try SafeTensorsFile(contentsOf: TestModels.root.appendingPathComponent("Tests/ModelsTests/Fixtures/lpips/lpips_golden.safetensors"))
+    var heads: [String: TensorData] = [:]
+    for l in 0..<5 { heads[LPIPS.headKey(l)] = golden.tensors["head.vgg.lin\(l)"]! }
+    let lp = LPIPS(net: .vgg)
+    return PerceptualLoss(lpips: lp, weights: try lp.merge(backbone: LPIPSFormulaWeights.backbone(.vgg), heads: StateDict(source: "golden", tensors: heads)))
+  }
+
+  @Test func lpipsTermIsOptimizedAndScored() throws {
+    let g = try TestModels.styleGAN2()
+    var p = try InversionMechanicsTests.problem(g)
+    p.perceptual = try Self.perceptual()
+    var s = InversionSettings()
+    s.rounds = [.fixed(2)]
+    s.lossWeights = [LossWeightsRecord(mse: 1, lpips: 1, geoCross: 0.01)]
+    // (LPIPS-VGG agrees between engines in the model goldens; the interpreter takes minutes here)
+    let r = try Inverter(problem: p, settings: s, engine: .jit).run()
+    let lp = r.rounds[0].terms[LossOutput.perceptual]
+    #expect(lp != nil && lp!.isFinite && lp! > 0)
+    // the metric: zero for identical images, positive otherwise
+    let x = try TestModels.sample(g, seed: 5), y = try TestModels.sample(g, seed: 6)
+    #expect(try Scoring.lpips(x, x, Self.perceptual()) == 0)
+    #expect(try Scoring.lpips(x, y, Self.perceptual()) > 0)
+  }
+}
