@@ -66,6 +66,16 @@ public final class CompiledKernel: @unchecked Sendable {
     self.owner = owner
   }
 
+  /// A kernel whose native code was loaded from elsewhere (an ahead-of-time shared library):
+  /// `address` is its entry point with the uniform ABI, `owner` keeps that code mapped. The
+  /// report says "hit" with zero times (nothing was compiled).
+  public convenience init(loaded kernel: Kernel, symbol: String, address: UnsafeRawPointer, owner: AnyObject) {
+    let report = CompileReport(
+      kernelName: kernel.name, symbol: symbol, cacheHit: true, irBuildMilliseconds: 0, optimizeMilliseconds: 0,
+      codegenMilliseconds: 0, loadMilliseconds: 0, vectorWidth: 0, objectBytes: 0)
+    self.init(kernel: kernel, symbol: symbol, report: report, address: UInt64(UInt(bitPattern: address)), owner: owner)
+  }
+
   /// Runs iterations `range` (default: all) on raw buffers, after checking the counts of
   /// buffers and scalars and the range. `counts[n]` is the length of `buffers[n]`.
   public func run(

@@ -84,7 +84,23 @@ public final class KernelCompiler: @unchecked Sendable {
     LLVMInitializeNativeAsmParser()
   }()
 
+  /// How many `KernelCompiler`s this process has created (each one initializes LLVM and
+  /// creates a JIT). `iloc run` reports it to show that an ahead-of-time run used no LLVM.
+  public static var instancesCreated: Int {
+    counterLock.lock()
+    defer { counterLock.unlock() }
+    return instanceCount
+  }
+  private static let counterLock = NSLock()
+  nonisolated(unsafe) private static var instanceCount = 0
+
+  /// The target triple code is generated for (the host's default triple).
+  public var targetTriple: String { triple }
+
   public init(options: CompilerOptions = CompilerOptions()) throws {
+    Self.counterLock.lock()
+    Self.instanceCount += 1
+    Self.counterLock.unlock()
     _ = Self.llvmInitialized
     triple = Self.takeMessage(LLVMGetDefaultTargetTriple())
     if let c = options.cpu {

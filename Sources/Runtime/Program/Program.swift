@@ -18,8 +18,11 @@ public struct ProgramOptions: @unchecked Sendable {
   /// Run eligible 3x3 stride-1 convolutions by Winograd F(2x2, 3x3) (`ILOC_CONV=gemm` turns
   /// it off, for comparisons).
   public var winograd = ProcessInfo.processInfo.environment["ILOC_CONV"] != "gemm"
-  /// The compiler to use; nil means the process-wide shared one.
+  /// The compiler to use; nil means `provider`, else `Program.defaultProvider`, else the
+  /// process-wide shared compiler.
   public var compiler: KernelCompiler?
+  /// Where kernels come from when `compiler` is nil (e.g. an ahead-of-time library).
+  public var provider: KernelProvider?
   public init() {}
 }
 
@@ -46,6 +49,17 @@ public struct ProgramStats: Sendable, CustomStringConvertible {
   }
 }
 
+/// The shape of a compiled program: its steps in order ("kind label"), the symbols of the
+/// kernels it calls (in order of compilation, repeats included), and its buffer plan.
+public struct ProgramLayout: Codable, Equatable, Sendable {
+  public var steps: [String]
+  public var kernelSymbols: [String]
+  /// Arena size (floats) after liveness-based reuse, scratch floats, and buffers placed.
+  public var arenaFloats: Int
+  public var scratchFloats: Int
+  public var buffers: Int
+}
+
 /// A graph compiled to a sequence of steps (fused kernels, GEMM calls, builtins) over one
 /// arena with a liveness-based memory plan. Inputs are bound by name and keep their values
 /// across runs (bind the weights once); `run()` can be called any number of times without
@@ -55,6 +69,8 @@ public final class Program: @unchecked Sendable {
   public let plan: FusionPlan
   public private(set) var stats: ProgramStats
   let steps: [ProgramStep]
+  /// The step sequence, kernel symbols and buffer plan (recorded in ahead-of-time manifests).
+  public let layout: ProgramLayout
   let arena: Arena
   let scratch: Arena
   let offsets: [Int: Int]
@@ -65,7 +81,12 @@ public final class Program: @unchecked Sendable {
   var stepSeconds: [Double]
   var stepCalls: [Int]
 
+  /// The kernel provider of programs whose options name none (`iloc run` sets an
+  /// ahead-of-time library here so that no program initializes LLVM); nil: `sharedCompiler`.
+  nonisolated(unsafe) public static var defaultProvider: KernelProvider?
+
   /// The process-wide kernel compiler (one JIT; compiled kernels are shared by all programs).
+  /// Created on first use only: a process that never JIT-compiles never initializes LLVM.
   public static let sharedCompiler: KernelCompiler = {
     do { return try KernelCompiler() } catch { fatalError("cannot initialize LLVM: \(error)") }
   }()
@@ -80,13 +101,18 @@ public final class Program: @unchecked Sendable {
     let g = options.optimize ? try pipeline.run(source).0 : source
     graph = g
     plan = try options.planner.plan(g)
-    let compiler = options.backend == .jit ? (options.compiler ?? Self.sharedCompiler) : nil
+    let provider: KernelProvider? = options.backend == .jit
+      ? (options.compiler ?? options.provider ?? Self.defaultProvider ?? Self.sharedCompiler) : nil
     var hits = 0, misses = 0
+    var symbols: [String] = []
     func compile(_ k: Kernel) throws -> CompiledKernel? {
-      guard let compiler else { return nil }
-      let c = try compiler.compile(k)
+      guard let provider else { return nil }
+      let c = try provider.kernel(for: k)
       if c.report.cacheHit { hits += 1 } else { misses += 1 }
-      if DebugLevel.current >= 4 { print("-- kernel \(k.name)\n\(k)\n\(try compiler.optimizedIR(for: k).text)") }
+      symbols.append(c.symbol)
+      if DebugLevel.current >= 4, let compiler = provider as? KernelCompiler {
+        print("-- kernel \(k.name)\n\(k)\n\(try compiler.optimizedIR(for: k).text)")
+      }
       return c
     }
 
@@ -159,6 +185,9 @@ public final class Program: @unchecked Sendable {
       }
     }
     steps = built
+    layout = ProgramLayout(
+      steps: built.map { "\($0.kind) \($0.label)" }, kernelSymbols: symbols, arenaFloats: memory.size,
+      scratchFloats: scratchFloats, buffers: memory.offsets.count)
     scratch = Arena(count: scratchFloats)
     stepSeconds = [Double](repeating: 0, count: built.count)
     stepCalls = [Int](repeating: 0, count: built.count)

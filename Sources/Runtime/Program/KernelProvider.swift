@@ -1,0 +1,80 @@
+import Codegen
+import Foundation
+
+/// Where a `Program` gets the native code of its generated kernels: compiled now by LLVM (a
+/// `KernelCompiler`, the JIT), or looked up in an ahead-of-time shared library
+/// (`SharedLibraryKernels`, which needs no LLVM). Kernels are identified by
+/// `KernelCompiler.symbol(for:)`, a hash of their text, so both give the same code for the
+/// same kernel when the library was built for the same CPU and features.
+public protocol KernelProvider: AnyObject {
+  /// The callable code of `kernel`. Errors are one line.
+  func kernel(for kernel: Kernel) throws -> CompiledKernel
+}
+
+extension KernelCompiler: KernelProvider {
+  public func kernel(for kernel: Kernel) throws -> CompiledKernel { try compile(kernel) }
+}
+
+/// Kernels from a shared library built by `iloc compile` (`cc -shared` of the objects
+/// `KernelCompiler.writeObjects` wrote): `dlopen` once, `dlsym` per kernel symbol. Creates no
+/// `KernelCompiler`, so LLVM is never initialized on this path.
+public final class SharedLibraryKernels: KernelProvider, @unchecked Sendable {
+  public let path: URL
+  private let handle: UnsafeMutableRawPointer
+  private let lock = NSLock()
+  private var found: [String: CompiledKernel] = [:]
+  /// Distinct kernels looked up so far.
+  public var loadedCount: Int { lock.lock(); defer { lock.unlock() }; return found.count }
+
+  public init(path: URL) throws {
+    self.path = path
+    guard let h = dlopen(path.path, RTLD_NOW | RTLD_LOCAL) else {
+      let why = dlerror().map { String(cString: $0) } ?? "unknown error"
+      throw ProviderError("cannot load the kernel library \(path.lastPathComponent): \(why)")
+    }
+    handle = h
+  }
+
+  deinit { dlclose(handle) }
+
+  public func kernel(for kernel: Kernel) throws -> CompiledKernel {
+    let symbol = KernelCompiler.symbol(for: kernel)
+    lock.lock()
+    defer { lock.unlock() }
+    if let k = found[symbol] { return k }
+    guard let address = dlsym(handle, symbol) else {
+      throw ProviderError("\(path.lastPathComponent) has no kernel \(symbol) (\(kernel.name)): this run needs a graph the artifact was not compiled for (different task flags or model?)")
+    }
+    let k = CompiledKernel(loaded: kernel, symbol: symbol, address: UnsafeRawPointer(address), owner: self)
+    found[symbol] = k
+    return k
+  }
+}
+
+/// Passes kernels through to another provider and remembers every distinct one, in first-use
+/// order (how `iloc compile` collects the kernels of the programs an inversion builds).
+public final class RecordingKernelProvider: KernelProvider, @unchecked Sendable {
+  public let base: KernelProvider
+  private let lock = NSLock()
+  private var seen = Set<String>()
+  private var recorded: [Kernel] = []
+
+  public init(base: KernelProvider) { self.base = base }
+
+  /// The distinct kernels seen so far.
+  public var kernels: [Kernel] { lock.lock(); defer { lock.unlock() }; return recorded }
+
+  public func kernel(for kernel: Kernel) throws -> CompiledKernel {
+    let c = try base.kernel(for: kernel)
+    lock.lock()
+    if seen.insert(c.symbol).inserted { recorded.append(kernel) }
+    lock.unlock()
+    return c
+  }
+}
+
+/// A kernel provider failure; the description is one line.
+public struct ProviderError: Error, CustomStringConvertible, Sendable {
+  public var description: String
+  public init(_ message: String) { description = message }
+}

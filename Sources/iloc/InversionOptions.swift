@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import GraphIR
+import ILO
+import Inversion
+import Models
+import Runtime
+
+/// The flags that shape an inversion besides the model and the task (shared by `invert` and
+/// `compile`, so that an artifact is compiled for exactly the graphs `invert` builds).
+struct InversionOptions: ParsableArguments {
+  @Option(help: "Method: ilo, csgm (latent-only Adam) or pulse (latent-only, sphere, GeoCross, one-cycle).")
+  var method: Method = .ilo
+  @Option(help: "Steps per round, comma separated (one round per value).")
+  var steps = "50,50,25,25"
+  @Flag(help: "Switch layers when the loss flattens instead of after fixed step counts (--steps gives each round's maximum).")
+  var auto = false
+  @Option(help: "Flattening: relative improvement threshold over the window.")
+  var flatThreshold = 1e-3
+  @Option(help: "Flattening: window in steps.")
+  var flatWindow = 10
+  @Option(help: "Learning-rate schedule: ilo (ramp), pulse (one-cycle) or constant; default: the method's own.")
+  var schedule: LearningRateSchedule?
+  @Option(help: "Base learning rate per round (one value or one per round).")
+  var lr = "0.1"
+  @Option(help: "Weight of the MSE term.") var mse: Float = 1
+  @Option(help: "Weight of the LPIPS term (needs --lpips-backbone).") var lpips: Float = 0
+  @Option(help: "Weight of GeoCross.") var geocross: Float = 0.01
+  @Option(help: "Weight of the dead-zone L1 term.") var deadZone: Float = 0
+  @Option(help: "l1-ball radius around each round's start for h (one or one per round).") var radiusState: String?
+  @Option(help: "l1-ball radius for the latents.") var radiusLatent: String?
+  @Option(help: "l1-ball radius for the noises.") var radiusNoise: String?
+  @Flag(help: "Disable the sphere projection of latents and noises.") var noProject = false
+  @Option(help: "Random seed of the initial latents and noises.") var seed: UInt64 = 42
+  @Option(help: "'reference' reproduces the published code's behaviour (skip dropped, GeoCross only in round 0, BDS(1) filter).")
+  var compat: String?
+  @Option(help: "torchvision VGG16 weights (vgg16-397923af.pth) for the LPIPS loss and metric.")
+  var lpipsBackbone: String?
+  @Option(help: "CSGM: weight of ||z||^2.") var latentPrior: Float = 0
+  @Option(help: "Random restarts of the first round (the lowest data loss is carried on).") var restarts = 1
+  @Option(help: "StyleGAN2: samples for fitting the latent proxy when the model file has none.") var fitSamples = 20000
+
+  func parseList<T>(_ s: String, _ name: String, _ f: (Substring) -> T?) throws -> [T] {
+    let v = s.split(separator: ",").map { f($0.trimmingCharacters(in: .whitespaces)[...]) }
+    guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { throw ValidationError("\(name): cannot read '\(s)'") }
+    return v.map { $0! }
+  }
+
+  func settings() throws -> InversionSettings {
+    var s = InversionSettings()
+    s.method = method
+    let st = try parseList(steps, "--steps") { Int($0) }
+    s.rounds = st.map { auto ? .auto(window: flatWindow, threshold: flatThreshold, minSteps: min(flatWindow, $0), maxSteps: $0) : .fixed($0) }
+    if method != .ilo { s.rounds = [s.rounds[0]] }
+    s.learningRates = try parseList(lr, "--lr") { Float($0) }
+    s.lossWeights = [LossWeightsRecord(mse: mse, lpips: lpips, geoCross: method == .csgm ? 0 : geocross, deadZone: deadZone)]
+    s.sphereProjection = !noProject
+    s.radiusState = try radiusState.map { try parseList($0, "--radius-state") { Float($0) } }
+    s.radiusLatent = try radiusLatent.map { try parseList($0, "--radius-latent") { Float($0) } }
+    s.radiusNoise = try radiusNoise.map { try parseList($0, "--radius-noise") { Float($0) } }
+    s.seed = seed
+    if let c = compat { guard c == "reference" else { throw ValidationError("--compat takes 'reference'") }; s.compatReference = true }
+    s.latentPrior = latentPrior
+    s.schedule = schedule
+    s.restarts = restarts
+    return s
+  }
+
+}
