@@ -84,7 +84,10 @@ public final class StageProgram {
     weights = w
 
     let t0 = DispatchTime.now().uptimeNanoseconds
-    executable = try makeExecutable(g, engine: engine)
+    // weights and the observation are bound once per round: work on them alone is hoisted
+    var options = ProgramOptions()
+    options.staticInputs = Set(g.inputs.map(\.name).filter { rg.weights.isWeight(inputName: $0) || $0.hasPrefix("lpips.") || $0 == "observation" })
+    executable = try makeExecutable(g, engine: engine, options: options)
     compileMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
     stats = (executable as? Program)?.stats
     // Bind what stays fixed for the whole round: weights and the observation.

@@ -92,6 +92,30 @@ import Testing
     #expect(try q.output("y").values == [9, 9, 9, 9])
   }
 
+  @Test func workOnStaticInputsRunsOncePerBinding() throws {
+    // y = conv(x, w * 0.5) with w static: the scaled weight and its Winograd transform are
+    // computed once, and again only after w is rebound.
+    let g = Graph("static")
+    let x = g.input("x", [1, 16, 8, 8]), w = g.input("w", [16, 16, 3, 3])
+    g.output("y", conv2d(x, w * 0.5, padding: 1))
+    var o = ProgramOptions()
+    o.staticInputs = ["w"]
+    let p = try Program(g, options: o)
+    #expect(p.steps.contains { $0.invariant })
+    var feed = Self.feed(g, seed: 4)
+    let ref = { (f: [String: HostTensor<Float>]) in try Interpreter.run(g, inputs: f.mapValues { $0.converted(to: Double.self) })["y"]! }
+    let a = try p.run(inputs: feed)["y"]!
+    #expect(a.converted(to: Double.self).maxRelativeDifference(to: try ref(feed)) < 1e-4)
+    feed["x"] = HostTensor(shape: [1, 16, 8, 8], values: feed["x"]!.values.map { $0 * -2 })
+    try p.setInput("x", feed["x"]!.values)
+    try p.run()
+    #expect(try p.output("y").converted(to: Double.self).maxRelativeDifference(to: try ref(feed)) < 1e-4)
+    feed["w"] = HostTensor(shape: [16, 16, 3, 3], values: feed["w"]!.values.map { $0 + 0.25 })
+    try p.setInput("w", feed["w"]!.values)
+    try p.run()
+    #expect(try p.output("y").converted(to: Double.self).maxRelativeDifference(to: try ref(feed)) < 1e-4)
+  }
+
   @Test func badBindingsAreOneLineErrors() throws {
     let p = try Program(Self.convGraph())
     #expect(throws: GraphError(op: "run", message: "program 'conv' has no input 'nope'")) { try p.setInput("nope", [1]) }

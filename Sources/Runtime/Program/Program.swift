@@ -15,6 +15,10 @@ public struct ProgramOptions: @unchecked Sendable {
   public var optimize = true
   public var backend: KernelBackend = .jit
   public var planner = FusionPlanner()
+  /// Inputs bound once and rarely changed (the weights of a stage program). Work that depends
+  /// only on them and on constants (weight scaling, demodulation norms, Winograd weight
+  /// transforms) runs once after they change instead of on every run.
+  public var staticInputs: Set<String> = []
   /// Run eligible 3x3 stride-1 convolutions by Winograd F(2x2, 3x3) (`ILOC_CONV=gemm` turns
   /// it off, for comparisons).
   public var winograd = ProcessInfo.processInfo.environment["ILOC_CONV"] != "gemm"
@@ -78,6 +82,9 @@ public final class Program: @unchecked Sendable {
   let outputIds: [String: Int]
   /// Per-step accumulated run time (seconds) and call counts, when profiling.
   public var profiling = DebugLevel.current >= 2
+  var staticInputNames: Set<String> = []
+  var staticDirty = true
+  var staticGeneration = 0
   var stepSeconds: [Double]
   var stepCalls: [Int]
 
@@ -123,7 +130,16 @@ public final class Program: @unchecked Sendable {
     for (k, id) in order.enumerated() { position[id] = k }
     var lastUse: [Int: Int] = [:]
     for (k, s) in plan.steps.enumerated() { for r in s.reads { lastUse[r] = Swift.max(lastUse[r] ?? k, k) } }
-    let pinned = Set(g.outputs.map(\.id)).union(plan.steps.filter { $0.kind == .input || $0.kind == .constant }.map(\.node))
+    // Nodes that depend only on static inputs and constants: computed once per binding.
+    var invariant = [Bool](repeating: false, count: nodes.count)
+    for (i, n) in nodes.enumerated() {
+      switch n.op {
+      case .input(let name, _): invariant[i] = options.staticInputs.contains(name)
+      case .constant: invariant[i] = true
+      default: invariant[i] = n.inputs.allSatisfy { invariant[$0] }
+      }
+    }
+    let pinned = Set(g.outputs.map(\.id)).union(plan.steps.filter { $0.kind == .input || $0.kind == .constant || invariant[$0.node] }.map(\.node))
     let requests = plan.steps.map { s in
       MemoryPlan.Request(id: s.node, count: nodes[s.node].shape.elementCount,
                          first: pinned.contains(s.node) ? -1 : position[s.node]!,
@@ -184,7 +200,12 @@ public final class Program: @unchecked Sendable {
         built.append(BuiltinStep(op: n.op, inputs: n.inputs.map { (memory.offsets[$0]!, nodes[$0].shape) }, output: (off, n.shape), node: s.node))
       }
     }
+    for st in built {
+      st.invariant = invariant[st.node]
+      if let w = st as? WinogradStep { w.weightInvariant = invariant[nodes[st.node].inputs[1]] }
+    }
     steps = built
+    staticInputNames = options.staticInputs
     layout = ProgramLayout(
       steps: built.map { "\($0.kind) \($0.label)" }, kernelSymbols: symbols, arenaFloats: memory.size,
       scratchFloats: scratchFloats, buffers: memory.offsets.count)
@@ -214,9 +235,13 @@ public final class Program: @unchecked Sendable {
     values.withUnsafeBufferPointer { ptr.update(from: $0.baseAddress!, count: count) }
   }
 
+  /// Marks the static inputs as changed (done by `setInput`/`inputBuffer` on a static input).
+  public func invalidateStaticWork() { staticDirty = true }
+
   /// The storage of input `name`, for writing in place.
   public func inputBuffer(_ name: String) throws -> (UnsafeMutablePointer<Float>, Int) {
     guard let id = inputIds[name] else { throw GraphError(op: "run", message: "program '\(graph.name)' has no input '\(name)'") }
+    if staticInputNames.contains(name) { staticDirty = true }
     return (arena.base + offsets[id]!, graph.nodes[id].shape.elementCount)
   }
 
@@ -226,12 +251,14 @@ public final class Program: @unchecked Sendable {
 
   /// Runs every step once.
   public func run() throws {
-    let ctx = RunContext(base: arena.base, scratch: scratch.base)
+    let refresh = staticDirty
+    if refresh { staticGeneration += 1; staticDirty = false }
+    let ctx = RunContext(base: arena.base, scratch: scratch.base, staticGeneration: staticGeneration)
     if !profiling {
-      for s in steps { try s.run(ctx) }
+      for s in steps where refresh || !s.invariant { try s.run(ctx) }
       return
     }
-    for (k, s) in steps.enumerated() {
+    for (k, s) in steps.enumerated() where refresh || !s.invariant {
       let t0 = DispatchTime.now().uptimeNanoseconds
       try s.run(ctx)
       let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9

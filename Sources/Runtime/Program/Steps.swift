@@ -7,6 +7,8 @@ import GraphIR
 struct RunContext {
   var base: UnsafeMutablePointer<Float>
   var scratch: UnsafeMutablePointer<Float>
+  /// Changes whenever the static inputs were rebound (see `ProgramOptions.staticInputs`).
+  var staticGeneration = 0
   func ptr(_ offset: Int) -> UnsafeMutablePointer<Float> { base + offset }
 }
 
@@ -23,6 +25,8 @@ class ProgramStep {
   /// Static estimates of the work and traffic of one run.
   let flops: Double
   let bytes: Double
+  /// Depends only on static inputs: run once per binding, not on every run.
+  var invariant = false
   init(label: String, node: Int, kind: String, ops: Int, flops: Double, bytes: Double) {
     self.label = label; self.node = node; self.kind = kind; self.ops = ops; self.flops = flops; self.bytes = bytes
   }
@@ -294,9 +298,25 @@ final class WinogradStep: ProgramStep {
                bytes: Double((xShape.elementCount + yShape.elementCount + o * c * 9 + scratchFloats * 2) * 4))
   }
 
+  /// The weight is static: its transform is kept and redone only after a rebinding.
+  var weightInvariant = false
+  private var ownU: Arena?
+  private var transformedGeneration = -1
+
   override func run(_ ctx: RunContext) throws {
-    let u = ctx.scratch, v = u + 16 * o * c, m = v + 16 * c * t
-    try launchKernel(kernels[0].0, kernels[0].1, [u, ctx.ptr(w)])
+    let u: UnsafeMutablePointer<Float>
+    if weightInvariant {
+      if ownU == nil { ownU = Arena(count: 16 * o * c) }
+      u = ownU!.base
+      if transformedGeneration != ctx.staticGeneration {
+        try launchKernel(kernels[0].0, kernels[0].1, [u, ctx.ptr(w)])
+        transformedGeneration = ctx.staticGeneration
+      }
+    } else {
+      u = ctx.scratch
+      try launchKernel(kernels[0].0, kernels[0].1, [u, ctx.ptr(w)])
+    }
+    let v = ctx.scratch + 16 * o * c, m = v + 16 * c * t
     for n in 0..<xShape[0] {
       try launchKernel(kernels[1].0, kernels[1].1, [v, ctx.ptr(x)], scalars: [Int64(n)])
       for xi in 0..<16 {
