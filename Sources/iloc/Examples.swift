@@ -5,15 +5,18 @@ import Runtime
 struct ExampleProblem {
   var graph: Graph
   var feed: [String: [Float]]
+  /// What the example is (model, weights, loss), printed by `bench` and `profile`.
+  var note: String = ""
 }
 
 /// The named examples: the GraphIR examples as forward+backward graphs (what an inversion
 /// step runs), plus model-sized ones.
 enum ExampleCatalog {
-  static var names: [String] { ExampleGraphs.names }
+  static var names: [String] { ExampleGraphs.names + ModelExamples.names }
 
   static func make(_ name: String, seed: UInt64 = 0) throws -> ExampleProblem {
-    guard let (g, loss, wrt) = ExampleGraphs.build(name) else {
+    if let model = try ModelExamples.make(name, seed: seed) { return model }
+    guard let (_, loss, wrt) = ExampleGraphs.build(name) else {
       throw ValidationFailure("unknown example '\(name)'; choose one of: \(names.joined(separator: ", "))")
     }
     let grad = try gradients(of: loss, wrt: wrt)
