@@ -86,7 +86,10 @@ public final class StageProgram {
     let t0 = DispatchTime.now().uptimeNanoseconds
     // weights and the observation are bound once per round: work on them alone is hoisted
     var options = ProgramOptions()
-    options.staticInputs = Set(g.inputs.map(\.name).filter { rg.weights.isWeight(inputName: $0) || $0.hasPrefix("lpips.") || $0 == "observation" })
+    let fixedNames = Set(rg.fixed.map(\.name))
+    options.staticInputs = Set(g.inputs.map(\.name).filter {
+      rg.weights.isWeight(inputName: $0) || $0.hasPrefix("lpips.") || $0 == "observation" || fixedNames.contains($0)
+    })
     executable = try makeExecutable(g, engine: engine, options: options)
     compileMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
     stats = (executable as? Program)?.stats

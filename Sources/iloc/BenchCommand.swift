@@ -31,7 +31,7 @@ struct BenchCommand: ParsableCommand {
     let nominal = nominalFlops(problem.graph)
     let peak = SgemmPeak.measure()
     let compileTime = DispatchTime.now().uptimeNanoseconds
-    let program = try Program(problem.graph)
+    let program = try Program(problem.graph, options: problem.options)
     let compileMs = Double(DispatchTime.now().uptimeNanoseconds - compileTime) / 1e6
     for (k, v) in problem.feed { try program.setInput(k, v) }
     try program.run()

@@ -7,6 +7,16 @@ struct ExampleProblem {
   var feed: [String: [Float]]
   /// What the example is (model, weights, loss), printed by `bench` and `profile`.
   var note: String = ""
+  /// Inputs bound once (weights): work on them alone is hoisted out of every step, as in the
+  /// stage programs of an inversion.
+  var staticInputs: Set<String> = []
+
+  /// Program options for this example.
+  var options: ProgramOptions {
+    var o = ProgramOptions()
+    o.staticInputs = staticInputs
+    return o
+  }
 }
 
 /// The named examples: the GraphIR examples as forward+backward graphs (what an inversion

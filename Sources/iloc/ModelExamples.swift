@@ -59,7 +59,8 @@ enum ModelExamples {
       (i.name, normals(&rng, grad.nodes[i.id].shape.elementCount, mean: styleGAN2Mean(i.name), std: styleGAN2Std(i.name)))
     })
     return ExampleProblem(graph: grad, feed: feed,
-                          note: "StyleGAN2 \(size)x\(size), channel multiplier 2, style 512, batch 1, from block \(k); random weights (seed \(seed)); loss sum(image*R); grad w.r.t. \(k > 0 ? "h, w_plus" : "w_plus")")
+                          note: "StyleGAN2 \(size)x\(size), channel multiplier 2, style 512, batch 1, from block \(k); random weights (seed \(seed)); loss sum(image*R); grad w.r.t. \(k > 0 ? "h, w_plus" : "w_plus")",
+                          staticInputs: Set(p.inputNames))
   }
 
   /// Weight scales of the random StyleGAN2: what the layers expect of trained weights. Conv

@@ -32,7 +32,7 @@ struct ProfileCommand: ParsableCommand {
       print(String(format: "interp: %.3f ms per run (the interpreter has no per-kernel profile)", t * 1e3))
       return
     }
-    let program = try Program(problem.graph)
+    let program = try Program(problem.graph, options: problem.options)
     if DebugLevel.current < 1 { print(program.stats) }
     for (k, v) in problem.feed { try program.setInput(k, v) }
     try program.run()

@@ -49,6 +49,18 @@ public struct FusionPlanner: Sendable {
   /// Matrix products with at most this many multiply-adds are direct kernels.
   public var directMatmulLimit: Double = 262_144
 
+  /// About how many outputs of a direct convolution or product read each input element.
+  static func readsPerInput(_ n: Graph.Node, _ g: Graph) -> Int {
+    let shapes = n.inputs.map { g.nodes[$0].shape }
+    switch n.op {
+    case .conv2d(let a): return shapes[1][2] * shapes[1][3] * (shapes[1][0] / a.groups) / Swift.max(1, a.stride[0] * a.stride[1])
+    case .convTranspose2d(let a): return shapes[1][2] * shapes[1][3] * shapes[1][1] / Swift.max(1, a.stride[0] * a.stride[1])
+    case .conv2dWeightGrad: return n.shape[0] * n.shape[2] * n.shape[3]
+    case .matmul: return n.shape[n.shape.count - 1]
+    default: return 1
+    }
+  }
+
   /// A transpose that only swaps the last two axes (what a GEMM can read with a flag).
   public static func isLastAxesSwap(_ op: Op) -> Bool {
     guard case .transpose(let p) = op, p.count >= 2 else { return false }
@@ -121,12 +133,33 @@ public struct FusionPlanner: Sendable {
         for j in n.inputs where !materialized[j] { mark(j, .kernel, "operand of \(op.name) (%\(i))") }
       }
     }
+    // How many times each element of a value is read when inlined into its consumers:
+    // windowed kernels (direct convolutions, pooling) read each input element once per tap,
+    // broadcasts once per copy; fused elementwise and movement ops pass their own reuse on.
+    var reuse = [Int](repeating: 1, count: nodes.count)
+    for i in stride(from: nodes.count - 1, through: 0, by: -1) {
+      for c in consumers[i] {
+        let cn = nodes[c]
+        var f = 1
+        switch cn.op {
+        case .conv2d, .convTranspose2d, .conv2dWeightGrad, .matmul:
+          if !isLibrary(cn, g) { f = Swift.max(1, Self.readsPerInput(cn, g)) }
+        case .maxPool2d(let p): f = Swift.max(1, (p.kernel[0] * p.kernel[1]) / (p.stride[0] * p.stride[1]))
+        case .reduce: f = 1
+        case .broadcast: f = materialized[c] ? 1 : reuse[c] * Swift.max(1, cn.shape.elementCount / Swift.max(1, nodes[i].shape.elementCount))
+        default: f = materialized[c] ? 1 : reuse[c]
+        }
+        reuse[i] = Swift.max(reuse[i], f)
+      }
+    }
     // Pass 2, in graph order: recomputation costs decide the rest.
     for (i, n) in nodes.enumerated() {
       cost[i] = Self.opCost(n.op) + n.inputs.reduce(0) { $0 + (materialized[$1] ? 0 : cost[$1]) }
       if materialized[i] { continue }
       let users = consumers[i]
-      if users.count > 1 && cost[i] > recomputeLimit {
+      if reuse[i] > 1 && cost[i] > 1 && !users.contains(where: { if case .broadcast = nodes[$0].op { return true } else { return false } }) {
+        mark(i, .kernel, "\(cost[i]) ops per element would be recomputed \(reuse[i])x by a windowed consumer")
+      } else if users.count > 1 && cost[i] > recomputeLimit {
         mark(i, .kernel, "\(users.count) consumers would each recompute \(cost[i]) ops per element")
       } else if cost[i] >= 8, let b = users.first(where: { if case .broadcast = nodes[$0].op { return true } else { return false } }),
         nodes[b].shape.elementCount > n.shape.elementCount

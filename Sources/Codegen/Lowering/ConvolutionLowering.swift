@@ -21,7 +21,7 @@ extension KernelLowering {
     alg.ranges["o"] = 0...(outer - 1)
     alg.ranges["i"] = 0...(inner - 1)
     let outLin = alg.add(alg.mul(.variable("o"), inner), .variable("i"))
-    let c = alg.coords(outLin, node.shape)
+    let c = alg.coords(outer: .variable("o"), inner: .variable("i"), innerExtent: inner, node.shape)
     let xs = graph.nodes[node.inputs[0]].shape, ws = graph.nodes[node.inputs[1]].shape
     var loops: [(String, Int)] = []
     func loopVar(_ name: String, _ extent: Int) -> IntExpr {
@@ -78,10 +78,77 @@ extension KernelLowering {
       term = .binary(.mul, valid == .const(true) ? xv : .select(valid, xv, .const(0)), gv)
     default: fatalError("not a convolution")
     }
+    let taps = loops.map(\.1).reduce(1, *)
+    if taps <= Self.unrollLimit, !node.op.isWeightGrad {
+      // Few taps: unroll them, so the innermost loop runs over output positions and
+      // vectorizes (a 4x4 blur as an inner 16-iteration loop would not).
+      var unrolled: [Stmt] = []
+      var sum: FloatExpr?
+      var combo = [Int](repeating: 0, count: loops.count)
+      for t in 0..<taps {
+        var rest = t
+        for k in stride(from: loops.count - 1, through: 0, by: -1) { combo[k] = rest % loops[k].1; rest /= loops[k].1 }
+        let sub = Substitution(values: Dictionary(uniqueKeysWithValues: zip(loops.map(\.0), combo)), suffix: "_\(t)",
+                               renamed: Set(lets.compactMap { if case .letFloat(let n, _) = $0 { return n } else { return nil } }))
+        unrolled += lets.map { sub.apply($0) }
+        let v = sub.apply(term)
+        sum = sum.map { .binary(.add, $0, v) } ?? v
+      }
+      let stmts = unrolled + [Stmt.store(buffer: 0, index: outLin, value: sum ?? .const(0))]
+      return Loop("o", outer, [.loop(Loop("i", inner, stmts))])
+    }
     var body: [Stmt] = lets + [.accumulate("acc", term)]
     for (name, extent) in loops.reversed() where extent > 1 { body = [.loop(Loop(name, extent, body))] }
     let stmts: [Stmt] = [.accumulator("acc", .sum, initial: 0)] + body + [.store(buffer: 0, index: outLin, value: .variable("acc"))]
     return Loop("o", outer, [.loop(Loop("i", inner, stmts))])
+  }
+
+  /// Direct convolutions with at most this many taps per output are unrolled.
+  static let unrollLimit = 36
+}
+
+/// Replaces loop variables by constants (and renames `let`s) in kernel IR expressions.
+struct Substitution {
+  var values: [String: Int]
+  var suffix: String
+  var renamed: Set<String>
+
+  func apply(_ s: Stmt) -> Stmt {
+    switch s {
+    case .letFloat(let n, let e): return .letFloat(renamed.contains(n) ? n + suffix : n, apply(e))
+    case .letInt(let n, let e): return .letInt(n, apply(e))
+    default: return s
+    }
+  }
+  func apply(_ e: IntExpr) -> IntExpr {
+    switch e {
+    case .const, .scalar: return e
+    case .variable(let n): return values[n].map { .const($0) } ?? e
+    case .binary(let op, let a, let b): return .binary(op, apply(a), apply(b))
+    case .select(let c, let a, let b): return .select(apply(c), apply(a), apply(b))
+    }
+  }
+  func apply(_ e: FloatExpr) -> FloatExpr {
+    switch e {
+    case .const: return e
+    case .load(let b, let i): return .load(buffer: b, index: apply(i))
+    case .variable(let n): return renamed.contains(n) ? .variable(n + suffix) : e
+    case .unary(let op, let a): return .unary(op, apply(a))
+    case .binary(let op, let a, let b): return .binary(op, apply(a), apply(b))
+    case .fma(let a, let b, let c): return .fma(apply(a), apply(b), apply(c))
+    case .select(let c, let a, let b): return .select(apply(c), apply(a), apply(b))
+    case .fromInt(let i): return .fromInt(apply(i))
+    }
+  }
+  func apply(_ e: BoolExpr) -> BoolExpr {
+    switch e {
+    case .const: return e
+    case .compareFloat(let op, let a, let b): return .compareFloat(op, apply(a), apply(b))
+    case .compareInt(let op, let a, let b): return .compareInt(op, apply(a), apply(b))
+    case .and(let a, let b): return .and(apply(a), apply(b))
+    case .or(let a, let b): return .or(apply(a), apply(b))
+    case .not(let a): return .not(apply(a))
+    }
   }
 }
 

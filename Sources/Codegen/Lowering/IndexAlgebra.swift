@@ -144,6 +144,18 @@ struct IndexAlgebra {
     return e
   }
 
+  /// Coordinates of element `o * inner + i` of `shape`, where `inner` is a suffix product of
+  /// the shape: outer axes from `o` alone and inner axes from `i` alone, so that coordinates
+  /// of outer axes are visibly invariant in the inner loop.
+  func coords(outer o: IntExpr, inner i: IntExpr, innerExtent: Int, _ shape: Shape) -> [IntExpr] {
+    let st = shape.rowMajorStrides
+    return shape.indices.map { k in
+      if shape[k] == 1 { return .const(0) }
+      if st[k] >= innerExtent && st[k] % innerExtent == 0 { return mod(floorDiv(o, st[k] / innerExtent), shape[k]) }
+      return mod(floorDiv(i, st[k]), shape[k])
+    }
+  }
+
   /// Coordinates of a row-major linear index.
   func coords(_ lin: IntExpr, _ shape: Shape) -> [IntExpr] {
     let st = shape.rowMajorStrides

@@ -70,7 +70,7 @@ public struct KernelLowering {
     alg.ranges["o"] = 0...(outer - 1)
     alg.ranges["i"] = 0...(inner - 1)
     let lin = alg.add(alg.mul(.variable("o"), inner), .variable("i"))
-    let v = value(step.node, Pos(lin: lin), root: true)
+    let v = value(step.node, Pos(lin: lin, coords: alg.coords(outer: .variable("o"), inner: .variable("i"), innerExtent: inner, node.shape)), root: true)
     let body = lets + [Stmt.store(buffer: 0, index: lin, value: v)]
     return Loop("o", outer, [.loop(Loop("i", inner, body))])
   }
@@ -95,7 +95,7 @@ public struct KernelLowering {
       loops = [("r", count)]
       pos = Pos(lin: alg.add(alg.mul(outLin, count), .variable("r")))
     } else {
-      let oc = alg.coords(outLin, outShape)
+      let oc = alg.coords(outer: .variable("o"), inner: .variable("i"), innerExtent: inner, outShape)
       var c = [IntExpr](repeating: .const(0), count: xs.count)
       for (k, a) in kept.enumerated() { c[a] = oc[k] }
       for a in axes {
@@ -123,7 +123,7 @@ public struct KernelLowering {
     alg.ranges["ky"] = 0...(p.kernel[0] - 1)
     alg.ranges["kx"] = 0...(p.kernel[1] - 1)
     let outLin = alg.add(alg.mul(.variable("o"), inner), .variable("i"))
-    let oc = alg.coords(outLin, node.shape)
+    let oc = alg.coords(outer: .variable("o"), inner: .variable("i"), innerExtent: inner, node.shape)
     let iy = alg.add(alg.mul(oc[2], p.stride[0]), alg.add(.variable("ky"), .const(-p.padding[0])))
     let ix = alg.add(alg.mul(oc[3], p.stride[1]), alg.add(.variable("kx"), .const(-p.padding[1])))
     let valid = alg.and(alg.and(alg.atLeast(iy, 0), alg.less(iy, xs[2])), alg.and(alg.atLeast(ix, 0), alg.less(ix, xs[3])))
