@@ -131,11 +131,7 @@ final class ProgressPrinter: InversionObserver {
 /// Where the LPIPS v0.1 heads are found.
 enum GeneratorCheckpointPaths {
   static func lpipsHeads() throws -> URL {
-    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    var roots = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
-    var dir = exe.deletingLastPathComponent()
-    for _ in 0..<4 { roots.append(dir); dir = dir.deletingLastPathComponent() }
-    for r in roots {
+    for r in modelSearchRoots() {
       let u = r.appendingPathComponent("models/cache/lpips/v0.1/vgg.pth")
       if FileManager.default.fileExists(atPath: u.path) { return u }
     }

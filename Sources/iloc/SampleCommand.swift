@@ -47,11 +47,7 @@ struct SampleCommand: ParsableCommand {
   }
 
   func run() throws {
-    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-    var roots = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
-    var dir = exe.deletingLastPathComponent()
-    for _ in 0..<4 { roots.append(dir); dir = dir.deletingLastPathComponent() }
-    let url = try GeneratorCheckpoint.resolve(model, searchRoots: roots)
+    let url = try GeneratorCheckpoint.resolve(model, searchRoots: modelSearchRoots())
     let ckpt = try GeneratorCheckpoint.load(url)
     let (graph, inputs) = try ckpt.samplingJob(seed: seed, count: count, truncation: truncation)
     if engineOptions.validate { printValidation(try validateEngines(graph, feed: inputs.mapValues(\.values))) }

@@ -79,11 +79,7 @@ struct TaskOptions: ParsableArguments {
 
 /// Resolves and loads a generator (`--model`): a file, or a shipped model name.
 func loadGenerator(_ model: String, fitSamples: Int, proxy given: LatentProxy? = nil) throws -> InvertibleGenerator {
-  let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-  var roots = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
-  var dir = exe.deletingLastPathComponent()
-  for _ in 0..<4 { roots.append(dir); dir = dir.deletingLastPathComponent() }
-  let url = try GeneratorCheckpoint.resolve(model, searchRoots: roots)
+  let url = try GeneratorCheckpoint.resolve(model, searchRoots: modelSearchRoots())
   switch try GeneratorCheckpoint.load(url) {
   case .dcgan(let c): return DCGANGenerator(checkpoint: c)
   case .styleGAN2(let c):

@@ -18,21 +18,7 @@ struct AOTTests {
   static var iloc: URL? { ILOCBinary.url }
   static let s32 = CLITests.s32
 
-  static func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let p = Process()
-    p.executableURL = iloc!
-    p.arguments = args
-    let d = FileManager.default.temporaryDirectory
-    let out = d.appendingPathComponent("iloc-out-\(UUID().uuidString)"), err = d.appendingPathComponent("iloc-err-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: out.path, contents: nil)
-    FileManager.default.createFile(atPath: err.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: out); try? FileManager.default.removeItem(at: err) }
-    p.standardOutput = try FileHandle(forWritingTo: out)
-    p.standardError = try FileHandle(forWritingTo: err)
-    try p.run()
-    p.waitUntilExit()
-    return (p.terminationStatus, try String(contentsOf: out, encoding: .utf8), try String(contentsOf: err, encoding: .utf8))
-  }
+  static func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) { try runProcess(iloc!, args) }
 
   /// A failing `iloc run` on a copy of `artifact` altered by `alter`: non-zero exit, one
   /// stderr line containing `phrase`, no result written.

@@ -8,21 +8,7 @@ import Testing
 struct CLITests {
   static let s32 = TestModels.root.appendingPathComponent("Tests/ModelsTests/Fixtures/stylegan2/stylegan2_s32.pt").path
 
-  static func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let p = Process()
-    p.executableURL = TestModels.iloc
-    p.arguments = args
-    let out = FileManager.default.temporaryDirectory.appendingPathComponent("iloc-out-\(UUID().uuidString)")
-    let err = FileManager.default.temporaryDirectory.appendingPathComponent("iloc-err-\(UUID().uuidString)")
-    FileManager.default.createFile(atPath: out.path, contents: nil)
-    FileManager.default.createFile(atPath: err.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: out); try? FileManager.default.removeItem(at: err) }
-    p.standardOutput = try FileHandle(forWritingTo: out)
-    p.standardError = try FileHandle(forWritingTo: err)
-    try p.run()
-    p.waitUntilExit()
-    return (p.terminationStatus, try String(contentsOf: out, encoding: .utf8), try String(contentsOf: err, encoding: .utf8))
-  }
+  static func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) { try runProcess(TestModels.iloc, args) }
 
   static func tempDir() throws -> URL {
     let d = FileManager.default.temporaryDirectory.appendingPathComponent("iloc-cli-\(UUID().uuidString)")

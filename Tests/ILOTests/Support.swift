@@ -34,3 +34,21 @@ enum TestModels {
 
   static let iloc = root.appendingPathComponent(".build/debug/iloc")
 }
+
+/// Runs the `iloc` executable and captures its exit status and output (through files, so a
+/// chatty process cannot block on a full pipe).
+func runProcess(_ binary: URL, _ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+  let p = Process()
+  p.executableURL = binary
+  p.arguments = args
+  let d = FileManager.default.temporaryDirectory
+  let out = d.appendingPathComponent("iloc-out-\(UUID().uuidString)"), err = d.appendingPathComponent("iloc-err-\(UUID().uuidString)")
+  FileManager.default.createFile(atPath: out.path, contents: nil)
+  FileManager.default.createFile(atPath: err.path, contents: nil)
+  defer { try? FileManager.default.removeItem(at: out); try? FileManager.default.removeItem(at: err) }
+  p.standardOutput = try FileHandle(forWritingTo: out)
+  p.standardError = try FileHandle(forWritingTo: err)
+  try p.run()
+  p.waitUntilExit()
+  return (p.terminationStatus, try String(contentsOf: out, encoding: .utf8), try String(contentsOf: err, encoding: .utf8))
+}
