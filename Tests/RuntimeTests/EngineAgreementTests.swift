@@ -85,6 +85,8 @@ enum EngineCheck {
     ("conv-gemm", [("x", [2, 6, 7, 8]), ("w", [5, 6, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
     ("conv-gemm-stride-groups", [("x", [1, 8, 9, 7]), ("w", [6, 4, 3, 3])], nil, { x in conv2d(x[0], x[1], stride: [2, 2], padding: [1, 0, 2, 1], groups: 2) }),
     ("conv-winograd", [("x", [1, 16, 8, 6]), ("w", [20, 16, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
+    ("conv-winograd4", [("x", [1, 16, 12, 8]), ("w", [18, 16, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
+    ("conv-transpose-winograd4", [("x", [1, 16, 8, 8]), ("w", [16, 20, 3, 3])], nil, { x in convTranspose2d(x[0], x[1], padding: 1) }),
     ("conv-winograd-unpadded", [("x", [2, 16, 10, 8]), ("w", [16, 16, 3, 3])], nil, { x in conv2d(x[0], x[1]) }),
     ("conv-transpose-winograd", [("x", [1, 16, 6, 6]), ("w", [16, 18, 3, 3])], nil, { x in convTranspose2d(x[0], x[1], padding: 1) }),
     ("conv-1x1", [("x", [2, 40, 4, 4]), ("w", [7, 40, 1, 1])], nil, { x in conv2d(x[0], x[1]) }),

@@ -50,10 +50,10 @@ import Testing
     g.output("y", y)
     let gg = try gradients(of: sum(y * y), wrt: [x])  // forward conv and its stride-1 transpose
     let p = try Program(gg)
-    #expect(p.steps.filter { $0.label.hasSuffix("winograd") }.count == 2)
+    #expect(p.steps.filter { $0.label.contains("winograd") }.count == 2)
     var o = ProgramOptions()
     o.winograd = false
-    #expect(try Program(gg, options: o).steps.filter { $0.label.hasSuffix("winograd") }.isEmpty)
+    #expect(try Program(gg, options: o).steps.filter { $0.label.contains("winograd") }.isEmpty)
   }
 
   @Test func objectCacheRoundTrip() throws {

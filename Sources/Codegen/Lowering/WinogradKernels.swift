@@ -1,119 +1,133 @@
 import GraphIR
 
-/// Winograd F(2x2, 3x3) convolution (Lavin & Gray 2016): a 3x3, stride-1 convolution
-/// computed per 2x2 output tile from a 4x4 input tile with 16 multiplies per channel pair
-/// instead of 36, i.e. 16 GEMMs `M[xi] = U[xi] (O x C) * V[xi] (C x T)` over T tiles,
-/// between three generated transforms:
-///   U = G g G^T (weights), V = B^T d B (input tiles), y = A^T M A (output tiles), with
-///   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1],
-///   A^T = [1 1 1 0; 0 1 -1 -1].
+/// Winograd convolution F(m x m, 3 x 3) (Lavin & Gray 2016) for m = 2 and m = 4: a 3x3,
+/// stride-1 convolution computed per m x m output tile from an a x a input tile (a = m + 2)
+/// with a^2 multiplies per channel pair instead of 9 m^2: a^2 GEMMs
+/// `M[xi] = U[xi] (O x C) * V[xi] (C x T)` over T tiles, between three generated transforms,
+///   U = G g G^T (weights), V = B^T d B (input tiles), y = A^T M A (output tiles).
+/// F(2x2) needs 4 multiplies per output, F(4x4) 2.25 (direct: 9); F(4x4) has larger
+/// transforms and somewhat larger rounding errors (still ~1e-6 relative here).
 /// It computes cross-correlation, as conv2d does. A stride-1 transposed convolution is the
 /// convolution with the weight's channel axes swapped and its taps flipped (`transposed`).
 public enum WinogradKernels {
-  /// Output tiles of a convolution producing `ho x wo` (both even).
-  public static func tiles(_ ho: Int, _ wo: Int) -> (th: Int, tw: Int) { (ho / 2, wo / 2) }
+  /// The transform matrices of F(m x m, 3 x 3).
+  public struct Transform: Sendable {
+    public let m: Int
+    public var a: Int { m + 2 }
+    let bt: [[Float]]  // a x a
+    let g: [[Float]]  // a x 3
+    let at: [[Float]]  // m x a
 
-  /// `U[(a*4+b), o, c]` from weights `w`. For a plain conv, w is [O, C, 3, 3]; for a
-  /// transposed conv, w is [C, O, 3, 3] and is read swapped and flipped.
-  public static func weightTransform(o: Int, c: Int, transposed: Bool) -> Kernel {
+    public static let f2 = Transform(m: 2,
+      bt: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+      g: [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
+      at: [[1, 1, 1, 0], [0, 1, -1, -1]])
+    public static let f4 = Transform(m: 4,
+      bt: [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+           [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
+      g: [[0.25, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
+          [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]],
+      at: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]])
+
+    /// The largest tile that divides the output (F(4x4) needs multiples of 4).
+    public static func best(ho: Int, wo: Int) -> Transform { ho % 4 == 0 && wo % 4 == 0 && ho >= 8 && wo >= 8 ? f4 : f2 }
+  }
+
+  /// `sum_j row[j] * v(j)`, skipping zeros and multiplications by +-1.
+  static func combine(_ row: [Float], _ v: (Int) -> FloatExpr) -> FloatExpr {
+    var e: FloatExpr?
+    for (j, c) in row.enumerated() where c != 0 {
+      let term: FloatExpr = c == 1 || c == -1 ? v(j) : .binary(.mul, v(j), .const(Swift.abs(c)))
+      if let acc = e { e = .binary(c < 0 ? .sub : .add, acc, term) } else { e = c < 0 ? .unary(.neg, term) : term }
+    }
+    return e ?? .const(0)
+  }
+
+  /// `U[xi, o, c]` (xi = row-major index in the a x a tile) from weights `w`. For a plain conv,
+  /// w is [O, C, 3, 3]; for a transposed conv, w is [C, O, 3, 3], read swapped and flipped.
+  public static func weightTransform(o: Int, c: Int, transposed: Bool, _ t: Transform) -> Kernel {
     var alg = IndexAlgebra()
     alg.ranges["o"] = 0...(o - 1)
     alg.ranges["c"] = 0...(c - 1)
-    func g(_ i: Int, _ j: Int) -> FloatExpr {
-      let idx: IntExpr = transposed
-        ? alg.add(alg.mul(alg.add(alg.mul(.variable("c"), o), .variable("o")), 9), .const((2 - i) * 3 + (2 - j)))
-        : alg.add(alg.mul(alg.add(alg.mul(.variable("o"), c), .variable("c")), 9), .const(i * 3 + j))
-      return .load(buffer: 1, index: idx)
-    }
     var stmts: [Stmt] = []
-    for i in 0..<3 { for j in 0..<3 { stmts.append(.letFloat("g\(i)\(j)", g(i, j))) } }
-    // t = G g (4x3), then U = t G^T (4x4)
-    func gRow(_ a: Int, _ col: (Int) -> FloatExpr) -> FloatExpr {
-      switch a {
-      case 0: return col(0)
-      case 1: return .binary(.mul, .binary(.add, .binary(.add, col(0), col(1)), col(2)), .const(0.5))
-      case 2: return .binary(.mul, .binary(.add, .binary(.sub, col(0), col(1)), col(2)), .const(0.5))
-      default: return col(2)
+    for i in 0..<3 {
+      for j in 0..<3 {
+        let idx: IntExpr = transposed
+          ? alg.add(alg.mul(alg.add(alg.mul(.variable("c"), o), .variable("o")), 9), .const((2 - i) * 3 + (2 - j)))
+          : alg.add(alg.mul(alg.add(alg.mul(.variable("o"), c), .variable("c")), 9), .const(i * 3 + j))
+        stmts.append(.letFloat("g\(i)\(j)", .load(buffer: 1, index: idx)))
       }
     }
-    for a in 0..<4 { for j in 0..<3 { stmts.append(.letFloat("t\(a)\(j)", gRow(a) { .variable("g\($0)\(j)") })) } }
+    let a = t.a
+    for p in 0..<a { for j in 0..<3 { stmts.append(.letFloat("t\(p)_\(j)", combine(t.g[p]) { .variable("g\($0)\(j)") })) } }
     let oc = alg.add(alg.mul(.variable("o"), c), .variable("c"))
-    for a in 0..<4 {
-      for b in 0..<4 {
-        stmts.append(.store(buffer: 0, index: alg.add(oc, .const((a * 4 + b) * o * c)), value: gRow(b) { .variable("t\(a)\($0)") }))
+    for p in 0..<a {
+      for q in 0..<a {
+        stmts.append(.store(buffer: 0, index: alg.add(oc, .const((p * a + q) * o * c)), value: combine(t.g[q]) { .variable("t\(p)_\($0)") }))
       }
     }
-    return Kernel(name: "winograd_weights\(transposed ? "_t" : "")",
-                  buffers: [KernelBuffer("U", .output, count: 16 * o * c), KernelBuffer("w", .input, count: o * c * 9)],
+    return Kernel(name: "winograd\(t.m)_weights\(transposed ? "_t" : "")",
+                  buffers: [KernelBuffer("U", .output, count: a * a * o * c), KernelBuffer("w", .input, count: o * c * 9)],
                   parallel: Loop("o", o, [.loop(Loop("c", c, stmts))]))
   }
 
-  /// `V[(a*4+b), c, t]` from input sample n (scalar 0) of `x` [N, C, H, W] padded by
-  /// (top, left) and producing `ho x wo` outputs.
-  public static func inputTransform(x: Shape, padTop: Int, padLeft: Int, ho: Int, wo: Int) -> Kernel {
+  /// `V[xi, c, t]` from input sample n (scalar 0) of `x` [N, C, H, W] padded by
+  /// (top, left) and producing `ho x wo` outputs (multiples of m).
+  public static func inputTransform(x: Shape, padTop: Int, padLeft: Int, ho: Int, wo: Int, _ t: Transform) -> Kernel {
     let (c, h, w) = (x[1], x[2], x[3])
-    let (th, tw) = tiles(ho, wo)
-    let t = th * tw
+    let (m, a) = (t.m, t.a)
+    let (th, tw) = (ho / m, wo / m)
+    let tiles = th * tw
     var alg = IndexAlgebra()
     alg.ranges["c"] = 0...(c - 1)
-    alg.ranges["t"] = 0...(t - 1)
+    alg.ranges["t"] = 0...(tiles - 1)
     let ty = alg.floorDiv(.variable("t"), tw), tx = alg.mod(.variable("t"), tw)
     var stmts: [Stmt] = []
     let plane = alg.mul(alg.add(alg.mul(.scalar(0), c), .variable("c")), h * w)
-    for i in 0..<4 {
-      let iy = alg.add(alg.mul(ty, 2), .const(i - padTop))
-      for j in 0..<4 {
-        let ix = alg.add(alg.mul(tx, 2), .const(j - padLeft))
+    for i in 0..<a {
+      let iy = alg.add(alg.mul(ty, m), .const(i - padTop))
+      for j in 0..<a {
+        let ix = alg.add(alg.mul(tx, m), .const(j - padLeft))
         let valid = alg.and(alg.and(alg.atLeast(iy, 0), alg.less(iy, h)), alg.and(alg.atLeast(ix, 0), alg.less(ix, w)))
         let v: FloatExpr = .load(buffer: 1, index: alg.add(plane, alg.add(alg.mul(alg.clamp(iy, 0, h - 1), w), alg.clamp(ix, 0, w - 1))))
-        stmts.append(.letFloat("d\(i)\(j)", valid == .const(true) ? v : .select(valid, v, .const(0))))
+        stmts.append(.letFloat("d\(i)_\(j)", valid == .const(true) ? v : .select(valid, v, .const(0))))
       }
     }
-    func bRow(_ a: Int, _ col: (Int) -> FloatExpr) -> FloatExpr {
-      switch a {
-      case 0: return .binary(.sub, col(0), col(2))
-      case 1: return .binary(.add, col(1), col(2))
-      case 2: return .binary(.sub, col(2), col(1))
-      default: return .binary(.sub, col(1), col(3))
+    for p in 0..<a { for j in 0..<a { stmts.append(.letFloat("s\(p)_\(j)", combine(t.bt[p]) { .variable("d\($0)_\(j)") })) } }
+    let ct = alg.add(alg.mul(.variable("c"), tiles), .variable("t"))
+    for p in 0..<a {
+      for q in 0..<a {
+        stmts.append(.store(buffer: 0, index: alg.add(ct, .const((p * a + q) * c * tiles)), value: combine(t.bt[q]) { .variable("s\(p)_\($0)") }))
       }
     }
-    for a in 0..<4 { for j in 0..<4 { stmts.append(.letFloat("s\(a)\(j)", bRow(a) { .variable("d\($0)\(j)") })) } }
-    let ct = alg.add(alg.mul(.variable("c"), t), .variable("t"))
-    for a in 0..<4 {
-      for b in 0..<4 {
-        stmts.append(.store(buffer: 0, index: alg.add(ct, .const((a * 4 + b) * c * t)), value: bRow(b) { .variable("s\(a)\($0)") }))
-      }
-    }
-    return Kernel(name: "winograd_input",
-                  buffers: [KernelBuffer("V", .output, count: 16 * c * t), KernelBuffer("x", .input, count: x.elementCount)],
-                  scalars: ["n"], parallel: Loop("c", c, [.loop(Loop("t", t, stmts))]))
+    return Kernel(name: "winograd\(m)_input",
+                  buffers: [KernelBuffer("V", .output, count: a * a * c * tiles), KernelBuffer("x", .input, count: x.elementCount)],
+                  scalars: ["n"], parallel: Loop("c", c, [.loop(Loop("t", tiles, stmts))]))
   }
 
-  /// Output sample n (scalar 0) of `y` [N, O, ho, wo] from `M[(a*4+b), o, t]`.
-  public static func outputTransform(y: Shape) -> Kernel {
+  /// Output sample n (scalar 0) of `y` [N, O, ho, wo] from `M[xi, o, t]`.
+  public static func outputTransform(y: Shape, _ t: Transform) -> Kernel {
     let (o, ho, wo) = (y[1], y[2], y[3])
-    let (th, tw) = tiles(ho, wo)
-    let t = th * tw
+    let (m, a) = (t.m, t.a)
+    let (th, tw) = (ho / m, wo / m)
+    let tiles = th * tw
     var alg = IndexAlgebra()
     alg.ranges["o"] = 0...(o - 1)
-    alg.ranges["t"] = 0...(t - 1)
+    alg.ranges["t"] = 0...(tiles - 1)
     let ty = alg.floorDiv(.variable("t"), tw), tx = alg.mod(.variable("t"), tw)
     var stmts: [Stmt] = []
-    let ot = alg.add(alg.mul(.variable("o"), t), .variable("t"))
-    for a in 0..<4 { for b in 0..<4 { stmts.append(.letFloat("m\(a)\(b)", .load(buffer: 1, index: alg.add(ot, .const((a * 4 + b) * o * t))))) } }
-    func aRow(_ p: Int, _ col: (Int) -> FloatExpr) -> FloatExpr {
-      p == 0 ? .binary(.add, .binary(.add, col(0), col(1)), col(2)) : .binary(.sub, .binary(.sub, col(1), col(2)), col(3))
-    }
-    for p in 0..<2 { for b in 0..<4 { stmts.append(.letFloat("r\(p)\(b)", aRow(p) { .variable("m\($0)\(b)") })) } }
+    let ot = alg.add(alg.mul(.variable("o"), tiles), .variable("t"))
+    for p in 0..<a { for q in 0..<a { stmts.append(.letFloat("m\(p)_\(q)", .load(buffer: 1, index: alg.add(ot, .const((p * a + q) * o * tiles))))) } }
+    for p in 0..<m { for q in 0..<a { stmts.append(.letFloat("r\(p)_\(q)", combine(t.at[p]) { .variable("m\($0)_\(q)") })) } }
     let base = alg.mul(alg.add(alg.mul(.scalar(0), o), .variable("o")), ho * wo)
-    for p in 0..<2 {
-      for q in 0..<2 {
-        let pos = alg.add(base, alg.add(alg.mul(alg.add(alg.mul(ty, 2), .const(p)), wo), alg.add(alg.mul(tx, 2), .const(q))))
-        stmts.append(.store(buffer: 0, index: pos, value: aRow(q) { .variable("r\(p)\($0)") }))
+    for p in 0..<m {
+      for q in 0..<m {
+        let pos = alg.add(base, alg.add(alg.mul(alg.add(alg.mul(ty, m), .const(p)), wo), alg.add(alg.mul(tx, m), .const(q))))
+        stmts.append(.store(buffer: 0, index: pos, value: combine(t.at[q]) { .variable("r\(p)_\($0)") }))
       }
     }
-    return Kernel(name: "winograd_output",
-                  buffers: [KernelBuffer("y", .output, count: y.elementCount), KernelBuffer("M", .input, count: 16 * o * t)],
-                  scalars: ["n"], parallel: Loop("o", o, [.loop(Loop("t", t, stmts))]))
+    return Kernel(name: "winograd\(m)_output",
+                  buffers: [KernelBuffer("y", .output, count: y.elementCount), KernelBuffer("M", .input, count: a * a * o * tiles)],
+                  scalars: ["n"], parallel: Loop("o", o, [.loop(Loop("t", tiles, stmts))]))
   }
 }

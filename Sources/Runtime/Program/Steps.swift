@@ -262,6 +262,8 @@ final class WinogradStep: ProgramStep {
   let x: Int, w: Int, y: Int
   let xShape: Shape, yShape: Shape
   let o: Int, c: Int, t: Int
+  let transform: WinogradKernels.Transform
+  var xi: Int { transform.a * transform.a }
   let kernels: [(Kernel, CompiledKernel?)]  // weights, input, output
   let scratchFloats: Int
 
@@ -280,21 +282,23 @@ final class WinogradStep: ProgramStep {
   init(op: Op, x: Int, w: Int, y: Int, xShape: Shape, yShape: Shape, node: Int, compile: (Kernel) throws -> CompiledKernel?) throws {
     self.x = x; self.w = w; self.y = y; self.xShape = xShape; self.yShape = yShape
     (c, o) = (xShape[1], yShape[1])
-    let (th, tw) = WinogradKernels.tiles(yShape[2], yShape[3])
-    t = th * tw
+    let tr = ProcessInfo.processInfo.environment["ILOC_WINOGRAD"] == "2" ? WinogradKernels.Transform.f2
+      : WinogradKernels.Transform.best(ho: yShape[2], wo: yShape[3])
+    transform = tr
+    t = (yShape[2] / tr.m) * (yShape[3] / tr.m)
     let transposed: Bool, padTop: Int, padLeft: Int
     switch op {
     case .conv2d(let a): (transposed, padTop, padLeft) = (false, a.padding[0], a.padding[2])
     case .convTranspose2d(let a): (transposed, padTop, padLeft) = (true, 2 - a.padding[0], 2 - a.padding[2])
     default: fatalError("not a winograd op")
     }
-    let ks = [WinogradKernels.weightTransform(o: o, c: c, transposed: transposed),
-              WinogradKernels.inputTransform(x: xShape, padTop: padTop, padLeft: padLeft, ho: yShape[2], wo: yShape[3]),
-              WinogradKernels.outputTransform(y: yShape)]
+    let ks = [WinogradKernels.weightTransform(o: o, c: c, transposed: transposed, tr),
+              WinogradKernels.inputTransform(x: xShape, padTop: padTop, padLeft: padLeft, ho: yShape[2], wo: yShape[3], tr),
+              WinogradKernels.outputTransform(y: yShape, tr)]
     kernels = try ks.map { ($0, try compile($0)) }
-    scratchFloats = 16 * (o * c + c * t + o * t)
-    let gemmFlops = 2.0 * 16 * Double(o * c * t * xShape[0])
-    super.init(label: "\(op.name) winograd", node: node, kind: "gemm", ops: 1, flops: gemmFlops,
+    scratchFloats = tr.a * tr.a * (o * c + c * t + o * t)
+    let gemmFlops = 2.0 * Double(tr.a * tr.a) * Double(o * c * t * xShape[0])
+    super.init(label: "\(op.name) winograd\(tr.m)", node: node, kind: "gemm", ops: 1, flops: gemmFlops,
                bytes: Double((xShape.elementCount + yShape.elementCount + o * c * 9 + scratchFloats * 2) * 4))
   }
 
@@ -306,7 +310,7 @@ final class WinogradStep: ProgramStep {
   override func run(_ ctx: RunContext) throws {
     let u: UnsafeMutablePointer<Float>
     if weightInvariant {
-      if ownU == nil { ownU = Arena(count: 16 * o * c) }
+      if ownU == nil { ownU = Arena(count: xi * o * c) }
       u = ownU!.base
       if transformedGeneration != ctx.staticGeneration {
         try launchKernel(kernels[0].0, kernels[0].1, [u, ctx.ptr(w)])
@@ -316,12 +320,12 @@ final class WinogradStep: ProgramStep {
       u = ctx.scratch
       try launchKernel(kernels[0].0, kernels[0].1, [u, ctx.ptr(w)])
     }
-    let v = ctx.scratch + 16 * o * c, m = v + 16 * c * t
+    let v = ctx.scratch + xi * o * c, m = v + xi * c * t
     for n in 0..<xShape[0] {
       try launchKernel(kernels[1].0, kernels[1].1, [v, ctx.ptr(x)], scalars: [Int64(n)])
-      for xi in 0..<16 {
+      for k in 0..<xi {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(o), Int32(t), Int32(c), 1,
-                    u + xi * o * c, Int32(c), v + xi * c * t, Int32(t), 0, m + xi * o * t, Int32(t))
+                    u + k * o * c, Int32(c), v + k * c * t, Int32(t), 0, m + k * o * t, Int32(t))
       }
       try launchKernel(kernels[2].0, kernels[2].1, [ctx.ptr(y), m], scalars: [Int64(n)])
     }
