@@ -88,8 +88,8 @@ cmd = {
     "iloc-interp": f"iloc bench stylegan2-{size} --interp-runs 1",
     "torch-eager": f"OMP_WAIT_POLICY=PASSIVE pytorch_stylegan2_bench.py --size {size} --threads {threads}",
     "torch-eager-spin": f"pytorch_stylegan2_bench.py --size {size} --threads {threads}",
-    "torch-eager-weightform": f"pytorch_stylegan2_bench.py --size {size} --modconv weight",
-    "torch-compile": f"pytorch_stylegan2_bench.py --size {size} --compile",
+    "torch-eager-weightform": f"OMP_WAIT_POLICY=PASSIVE pytorch_stylegan2_bench.py --size {size} --modconv weight",
+    "torch-compile": f"OMP_WAIT_POLICY=PASSIVE pytorch_stylegan2_bench.py --size {size} --compile",
 }
 print(f"\nStyleGAN2-{size} step (fwd + bwd w.r.t. w+), {threads} threads, {rounds} rounds; "
       f"sgemm peak (median over rounds, measured by iloc in each round): {peak:.1f} GFLOP/s with OPENBLAS_CORETYPE=SkylakeX "
