@@ -306,6 +306,9 @@ public final class Program: @unchecked Sendable {
       let shapes = n.inputs.map { g.nodes[$0].shape }
       if case .convTranspose2d = n.op { return 2 * Double(shapes[0].elementCount * shapes[1][1] * shapes[1][2] * shapes[1][3]) }
       return 2 * out * Double(KernelLowering.reductionLength(n.op, shapes))
+    case .matmul:  // direct (small) products; GEMM steps count their own
+      let a = g.nodes[n.inputs[0]].shape
+      return 2 * out * Double(a[a.count - 1])
     default: return 0
     }
   }
