@@ -138,3 +138,34 @@ import Testing
     #expect(plan.offsets[0] != plan.offsets[1] && plan.offsets[1] != plan.offsets[2])
   }
 }
+
+/// F(4x4, 3x3) Winograd (opt-in) against the reference interpreter, directly on its kernels.
+@Suite struct Winograd4Tests {
+  @Test func f4MatchesTheInterpreterOnModerateData() throws {
+    let t = WinogradKernels.Transform.f4
+    let (c, o, h) = (16, 12, 8)
+    var rng = SplitMix64(seed: 11)
+    let x = rng.normals(c * h * h).map { Float($0) }, w = rng.normals(o * c * 9).map { Float($0) }
+    let ks = [WinogradKernels.weightTransform(o: o, c: c, transposed: false, t),
+              WinogradKernels.inputTransform(x: [1, c, h, h], padTop: 1, padLeft: 1, ho: h, wo: h, t),
+              WinogradKernels.outputTransform(y: [1, o, h, h], t)]
+    let tiles = (h / 4) * (h / 4)
+    var u = [[Float](repeating: 0, count: 36 * o * c), w]
+    try KernelInterpreter.run(ks[0], buffers: &u)
+    var v = [[Float](repeating: 0, count: 36 * c * tiles), x]
+    try KernelInterpreter.run(ks[1], buffers: &v, scalars: [0])
+    var m = [Float](repeating: 0, count: 36 * o * tiles)
+    for xi in 0..<36 { for a in 0..<o { for b in 0..<tiles {
+      var acc: Float = 0
+      for k in 0..<c { acc += u[0][xi * o * c + a * c + k] * v[0][xi * c * tiles + k * tiles + b] }
+      m[xi * o * tiles + a * tiles + b] = acc
+    } } }
+    var y = [[Float](repeating: 0, count: o * h * h), m]
+    try KernelInterpreter.run(ks[2], buffers: &y, scalars: [0])
+    let g = Graph()
+    g.output("y", conv2d(g.input("x", [1, c, h, h]), g.input("w", [o, c, 3, 3]), padding: 1))
+    let ref = try Interpreter.run(g, inputs: ["x": HostTensor<Double>(shape: [1, c, h, h], values: x.map(Double.init)),
+                                              "w": HostTensor(shape: [o, c, 3, 3], values: w.map(Double.init))])["y"]!
+    #expect(HostTensor<Double>(shape: ref.shape, values: y[0].map(Double.init)).maxRelativeDifference(to: ref) < 1e-5)
+  }
+}

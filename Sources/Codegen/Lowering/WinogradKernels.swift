@@ -6,7 +6,7 @@ import GraphIR
 /// `M[xi] = U[xi] (O x C) * V[xi] (C x T)` over T tiles, between three generated transforms,
 ///   U = G g G^T (weights), V = B^T d B (input tiles), y = A^T M A (output tiles).
 /// F(2x2) needs 4 multiplies per output, F(4x4) 2.25 (direct: 9); F(4x4) has larger
-/// transforms and somewhat larger rounding errors (still ~1e-6 relative here).
+/// transforms and larger rounding errors (up to ~1e-3 relative on deep networks' gradients).
 /// It computes cross-correlation, as conv2d does. A stride-1 transposed convolution is the
 /// convolution with the weight's channel axes swapped and its taps flipped (`transposed`).
 public enum WinogradKernels {
