@@ -7,18 +7,6 @@ import Testing
 /// Bad model files give one clear error line: another architecture, a truncated or corrupt
 /// file, a missing or mis-shaped tensor. The files are small and made up here.
 @Suite struct CheckpointErrorTests {
-  /// Runs `body`, expecting an error whose one-line description contains every fragment.
-  func expectError(_ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
-    do {
-      try body()
-      Issue.record("no error thrown; expected \(fragments)", sourceLocation: sourceLocation)
-    } catch {
-      let text = "\(error)"
-      print("[error line] \(text)")
-      #expect(!text.contains("\n"), "not one line: \(text)", sourceLocation: sourceLocation)
-      for f in fragments { #expect(text.contains(f), "'\(text)' lacks '\(f)'", sourceLocation: sourceLocation) }
-    }
-  }
 
   static let s32 = Fixtures.url("stylegan2/stylegan2_s32.pt")
 

@@ -170,18 +170,6 @@ import Testing
     #expect(try GeneratorCheckpoint.load(Self.s32).latentProxy == nil)
   }
 
-  /// Runs `body`, expecting an error whose description is one line holding every fragment.
-  func expectError(_ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
-    do {
-      try body()
-      Issue.record("no error thrown; expected \(fragments)", sourceLocation: sourceLocation)
-    } catch {
-      let text = "\(error)"
-      print("[error line] \(text)")
-      #expect(!text.contains("\n"), "not one line: \(text)", sourceLocation: sourceLocation)
-      for f in fragments { #expect(text.contains(f), "'\(text)' lacks '\(f)'", sourceLocation: sourceLocation) }
-    }
-  }
 
   @Test func badInputsGiveOneLine() throws {
     let dir = try Fixtures.temporaryDirectory()

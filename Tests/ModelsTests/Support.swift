@@ -67,3 +67,16 @@ func runGraph(_ engine: Engine, _ graph: Graph, inputs: [String: HostTensor<Floa
   case .jit: return try Program(graph).run(inputs: inputs, outputs: outputs)
   }
 }
+
+/// Runs `body`, expecting an error whose one-line description contains every fragment.
+func expectError(_ fragments: [String], sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+  do {
+    try body()
+    Issue.record("no error thrown; expected \(fragments)", sourceLocation: sourceLocation)
+  } catch {
+    let text = "\(error)"
+    print("[error line] \(text)")
+    #expect(!text.contains("\n"), "not one line: \(text)", sourceLocation: sourceLocation)
+    for f in fragments { #expect(text.contains(f), "'\(text)' lacks '\(f)'", sourceLocation: sourceLocation) }
+  }
+}
