@@ -29,6 +29,9 @@ extension KernelLowering {
       loops.append((name, extent))
       return extent == 1 ? .const(0) : .variable(name)
     }
+    if case .matmul = node.op, !FusionPlanner.isLastAxesSwap(graph.nodes[node.inputs[1]].op) {
+      return rowMajorMatmul(node)
+    }
     var term: FloatExpr
     switch node.op {
     case .matmul:
@@ -101,6 +104,35 @@ extension KernelLowering {
     for (name, extent) in loops.reversed() where extent > 1 { body = [.loop(Loop(name, extent, body))] }
     let stmts: [Stmt] = [.accumulator("acc", .sum, initial: 0)] + body + [.store(buffer: 0, index: outLin, value: .variable("acc"))]
     return Loop("o", outer, [.loop(Loop("i", inner, stmts))])
+  }
+
+  /// A small product with a row-major right operand, in i-k-j order: each row of the output
+  /// accumulates `a[i, k] * b[k, :]` in place, so the innermost loop reads b and writes the
+  /// output contiguously (the i-j-k order would read b with a stride of N).
+  mutating func rowMajorMatmul(_ node: Graph.Node) -> Loop {
+    let r = node.shape.count
+    let (m, n) = (node.shape[r - 2], node.shape[r - 1])
+    let k = graph.nodes[node.inputs[0]].shape[r - 1]
+    let batch = node.shape.dropLast(2).reduce(1, *)
+    let rows = batch * m
+    alg.ranges["o"] = 0...(rows - 1)
+    alg.ranges["k"] = 0...(k - 1)
+    alg.ranges["j"] = 0...(n - 1)
+    let row: IntExpr = .variable("o")
+    let batchCoords = alg.coords(alg.floorDiv(row, m), Array(node.shape.dropLast(2)))
+    let i = alg.mod(row, m)
+    lets = []
+    let av = value(node.inputs[0], Pos(coords: batchCoords + [i, .variable("k")]))
+    let aLets = lets
+    lets = []
+    let bv = value(node.inputs[1], Pos(coords: batchCoords + [.variable("k"), .variable("j")]))
+    let bLets = lets
+    let out = alg.add(alg.mul(row, n), .variable("j"))
+    let update = Stmt.store(buffer: 0, index: out, value: .binary(.add, .load(buffer: 0, index: out), .binary(.mul, .variable("aik"), bv)))
+    return Loop("o", rows, [
+      .loop(Loop("j", n, [.store(buffer: 0, index: out, value: .const(0))])),
+      .loop(Loop("k", k, aLets + [.letFloat("aik", av), .loop(Loop("j", n, bLets + [update]))])),
+    ])
   }
 
   /// Direct convolutions with at most this many taps per output are unrolled.
