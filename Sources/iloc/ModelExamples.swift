@@ -84,7 +84,7 @@ enum ModelExamples {
     var bound: [String: HostTensor<Float>] = [:]
     var source = "random weights (seed \(seed); models/cache/gan_face_generate/weights.tar not found)"
     let model: DCGAN
-    if let url = try? GeneratorCheckpoint.resolve("dcgan", searchRoots: searchRoots()), let ckpt = try? DCGANCheckpoint(contentsOf: url) {
+    if let url = try? GeneratorCheckpoint.resolve("dcgan", searchRoots: modelSearchRoots()), let ckpt = try? DCGANCheckpoint(contentsOf: url) {
       model = ckpt.model
       let mg = try model.graph(batch: 1)
       bound = try mg.bind(ckpt.stateDict)
@@ -137,7 +137,7 @@ enum ModelExamples {
     var rng = SplitMix64(seed: seed)
     var feed: [String: [Float]] = [:]
     var heads = "random heads"
-    let headFile = searchRoots().map { $0.appendingPathComponent("models/cache/lpips/v0.1/vgg.pth") }
+    let headFile = modelSearchRoots().map { $0.appendingPathComponent("models/cache/lpips/v0.1/vgg.pth") }
       .first { FileManager.default.fileExists(atPath: $0.path) }
     if let headFile, let sd = try? lpips.loadHeads(headFile) {
       for (key, _) in lpips.headShapes { feed[key] = sd[key]?.values }
@@ -166,11 +166,4 @@ enum ModelExamples {
     (0..<n).map { _ in Float(mean + std * rng.normal()) }
   }
 
-  /// Where `models/cache` may be: the current directory and the executable's ancestors.
-  static func searchRoots() -> [URL] {
-    var roots = [URL(fileURLWithPath: FileManager.default.currentDirectoryPath)]
-    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-    for _ in 0..<4 { roots.append(dir); dir = dir.deletingLastPathComponent() }
-    return roots
-  }
 }

@@ -55,29 +55,7 @@ final class KernelStep: ProgramStep {
   }
 
   override func run(_ ctx: RunContext) throws {
-    try launch(ctx, scalars: scalars)
-  }
-
-  func launch(_ ctx: RunContext, scalars: [Int64]) throws {
-    let ptrs: [UnsafeMutablePointer<Float>?] = offsets.map { ctx.base + $0 }
-    guard let compiled else {
-      // Bounds-checked kernel interpreter (validation mode): copy in, run, copy the output back.
-      var arrays = zip(offsets, kernel.buffers).map { Array(UnsafeBufferPointer(start: ctx.base + $0.0, count: $0.1.count)) }
-      try KernelInterpreter.run(kernel, buffers: &arrays, scalars: scalars)
-      for (k, b) in kernel.buffers.enumerated() where b.access == .output {
-        arrays[k].withUnsafeBufferPointer { (ctx.base + offsets[k]).update(from: $0.baseAddress!, count: b.count) }
-      }
-      return
-    }
-    let entry = compiled.entry
-    ptrs.withUnsafeBufferPointer { p in
-      scalars.withUnsafeBufferPointer { s in
-        let pp = p.baseAddress!, sp = s.baseAddress
-        Parallel.forRange(kernel.parallel.extent, work: work) { r in
-          entry(pp, sp, Int64(r.lowerBound), Int64(r.upperBound))
-        }
-      }
-    }
+    try launchKernel(kernel, compiled, offsets.map { ctx.base + $0 }, scalars: scalars, work: work)
   }
 }
 
@@ -236,13 +214,14 @@ final class ConvolutionGEMMStep: ProgramStep {
 
 /// Runs a kernel on explicit pointers: compiled (split over threads) or bounds-checked
 /// interpreted (copying in and out) when `compiled` is nil.
-func launchKernel(_ kernel: Kernel, _ compiled: CompiledKernel?, _ ptrs: [UnsafeMutablePointer<Float>], scalars: [Int64] = []) throws {
+func launchKernel(_ kernel: Kernel, _ compiled: CompiledKernel?, _ ptrs: [UnsafeMutablePointer<Float>], scalars: [Int64] = [],
+                  work: Int? = nil) throws {
   if let compiled {
     let p: [UnsafeMutablePointer<Float>?] = ptrs
     p.withUnsafeBufferPointer { pp in
       scalars.withUnsafeBufferPointer { sp in
         let (pb, sb) = (pp.baseAddress!, sp.baseAddress)
-        Parallel.forRange(kernel.parallel.extent, work: kernel.buffers[0].count * 4) { r in
+        Parallel.forRange(kernel.parallel.extent, work: work ?? kernel.buffers[0].count * 4) { r in
           compiled.entry(pb, sb, Int64(r.lowerBound), Int64(r.upperBound))
         }
       }
