@@ -73,10 +73,9 @@ public final class StageProgram {
     g.output("image", rg.image)
     g.output("prediction", prediction)
     for (name, v) in rg.nextState { g.output("next." + name, v) }
-    let grads = try appendGradients(of: objective, wrt: rg.variables.map { g.input(named: $0.name)! })
-    for (v, d) in zip(rg.variables, grads) { g.output("grad:" + v.name, d) }
-    try g.check()
-    graph = g
+    // the compiler's forward rewrites (modulation scales off the per-sample weights), then autodiff
+    let dg = try differentiate(g, loss: "objective", wrt: rg.variables.map(\.name))
+    graph = dg
     variables = rg.variables
     fixed = rg.fixed
     nextState = rg.nextState.map(\.name)
@@ -87,10 +86,10 @@ public final class StageProgram {
     // weights and the observation are bound once per round: work on them alone is hoisted
     var options = ProgramOptions()
     let fixedNames = Set(rg.fixed.map(\.name))
-    options.staticInputs = Set(g.inputs.map(\.name).filter {
+    options.staticInputs = Set(dg.inputs.map(\.name).filter {
       rg.weights.isWeight(inputName: $0) || $0.hasPrefix("lpips.") || $0 == "observation" || fixedNames.contains($0)
     })
-    executable = try makeExecutable(g, engine: engine, options: options)
+    executable = try makeExecutable(dg, engine: engine, options: options)
     compileMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
     stats = (executable as? Program)?.stats
     // Bind what stays fixed for the whole round: weights and the observation.

@@ -26,10 +26,11 @@ enum ExampleCatalog {
 
   static func make(_ name: String, seed: UInt64 = 0) throws -> ExampleProblem {
     if let model = try ModelExamples.make(name, seed: seed) { return model }
-    guard let (_, loss, wrt) = ExampleGraphs.build(name) else {
+    guard let (graph, loss, wrt) = ExampleGraphs.build(name) else {
       throw ValidationFailure("unknown example '\(name)'; choose one of: \(names.joined(separator: ", "))")
     }
-    let grad = try gradients(of: loss, wrt: wrt)
+    if graph.output(named: "loss") == nil { graph.output("loss", loss) }
+    let grad = try differentiate(graph, loss: "loss", wrt: wrt.map { $0.inputName! })
     return ExampleProblem(graph: grad, feed: randomFeed(grad, seed: seed))
   }
 

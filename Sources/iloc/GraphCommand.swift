@@ -31,9 +31,17 @@ struct GraphCommand: ParsableCommand {
     let (graph, loss, wrt) = ExampleGraphs.build(example)!
     try graph.check()
     if printGraphs { print("== forward graph\n\(graph)\n") }
-    let grad = try gradients(of: loss, wrt: wrt)
-    if printGraphs { print("== gradient graph (forward + backward, after dead-code elimination)\n\(grad)\n") }
     let dump = DebugLevel.current >= 3
+    if graph.output(named: "loss") == nil { graph.output("loss", loss) }
+    // the forward rewrites that run before differentiation
+    let forwardPasses = PassPipeline(PassPipeline.forward.passes) { record, g in
+      if dump { print("-- forward, after \(record.pass):\n\(g)\n") }
+    }
+    let (forward, forwardRecords) = try forwardPasses.run(graph)
+    print("== passes on the forward graph (before differentiation)")
+    print(OpCountTable(records: forwardRecords, start: graph, end: forward).render())
+    let grad = try differentiate(graph, loss: "loss", wrt: wrt.map { $0.inputName! })
+    if printGraphs { print("== gradient graph (forward + backward, after dead-code elimination)\n\(grad)\n") }
     let pipeline = PassPipeline(PassPipeline.standard.passes) { record, g in
       if dump { print("-- after \(record.pass):\n\(g)\n") }
     }

@@ -40,20 +40,18 @@ enum ModelExamples {
     let p = WeightInputs(graph: g)
     let wPlus = g.input("w_plus", [1, config.latentCount, config.styleDim])
     var state: (h: Tensor, skip: Tensor?)? = nil
-    var wrt = [wPlus]
     if k > 0 {
       let r = config.resolution(ofBlock: k - 1)
       let h = g.input("h", [1, config.channels(ofBlock: k - 1), r, r])
       state = (h, g.input("skip", [1, 3, r, r]))
-      wrt.insert(h, at: 0)
     }
     let states = model.synthesis(wPlus: wPlus, noise: { model.noiseTensor($0, batch: 1, source: .inputs, weights: p) },
                                  from: k, state: state, weights: p)
     let image = states.last!.skip
     let r = g.input("R", image.shape)
-    let loss = sum(image * r)
     g.output("image", image)
-    let grad = try gradients(of: loss, wrt: wrt)
+    g.output("loss", sum(image * r))
+    let grad = try differentiate(g, loss: "loss", wrt: k > 0 ? ["h", "w_plus"] : ["w_plus"])
     var rng = SplitMix64(seed: seed)
     let feed = Dictionary(uniqueKeysWithValues: grad.inputs.map { i in
       (i.name, normals(&rng, grad.nodes[i.id].shape.elementCount, mean: styleGAN2Mean(i.name), std: styleGAN2Std(i.name)))
@@ -96,9 +94,9 @@ enum ModelExamples {
     let p = WeightInputs(graph: g)
     let z = g.input("z", [1, model.latentDim])
     let image = model.forward(z, weights: p).image
-    let loss = sum(image * g.input("R", image.shape))
     g.output("image", image)
-    let grad = try gradients(of: loss, wrt: [z])
+    g.output("loss", sum(image * g.input("R", image.shape)))
+    let grad = try differentiate(g, loss: "loss", wrt: ["z"])
     var feed: [String: [Float]] = [:]
     for i in grad.inputs {
       let shape = grad.nodes[i.id].shape
@@ -133,7 +131,8 @@ enum ModelExamples {
     let x0 = g.input("x0", [1, 3, size, size]), x1 = g.input("x1", [1, 3, size, size])
     let (d, _) = lpips.distance(x0, x1, weights: p)
     g.output("d", d)
-    let grad = try gradients(of: sum(d), wrt: [x0])
+    g.output("loss", sum(d))
+    let grad = try differentiate(g, loss: "loss", wrt: ["x0"])
     var rng = SplitMix64(seed: seed)
     var feed: [String: [Float]] = [:]
     var heads = "random heads"

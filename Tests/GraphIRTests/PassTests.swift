@@ -82,7 +82,7 @@ import Testing
     let gg = try gradients(of: loss, wrt: [x, w])
     var seen: [String] = []
     let (opt, records) = try PassPipeline(PassPipeline.standard.passes) { r, _ in seen.append(r.pass) }.run(gg)
-    #expect(seen.prefix(4) == ["constant-folding", "algebraic-simplification", "cse", "dce"])
+    #expect(seen.prefix(6) == ["constant-folding", "algebraic-simplification", "conv-scale-factoring", "square-sum-factoring", "cse", "dce"])
     #expect(records.last!.nodesAfter <= records.first!.nodesBefore)
     #expect(opt.nodes.count < gg.nodes.count)
     var rng = SplitMix64(seed: 2)
@@ -91,43 +91,5 @@ import Testing
     let a = try Self.values(opt, feed), b = try Self.values(gg, feed)
     for k in b.keys { #expect(a[k]!.maxRelativeDifference(to: b[k]!) < 1e-12) }
     try Verifier.verify(opt)
-  }
-}
-
-@Suite struct ScaleFactoringTests {
-  static func layer(_ form: ModulationForm) -> Graph {
-    let g = Graph("modconv-\(form)")
-    let x = g.input("x", [1, 4, 6, 6]), w = g.input("w", [5, 4, 3, 3]), s = g.input("s", [1, 4])
-    g.output("y", modulatedConv2d(x, weight: w, style: s, demodulate: true, form: form))
-    return g
-  }
-
-  @Test func referenceModulationBecomesInputScaling() throws {
-    let g = Self.layer(.groupedWeights)
-    let out = try PassPipeline.forward.run(g).0
-    // the convolution's weight no longer depends on the style
-    let conv = out.nodes.firstIndex { if case .conv2d = $0.op { return true } else { return false } }!
-    var dependsOnStyle = Set<Int>([out.input(named: "s")!.id])
-    for (i, n) in out.nodes.enumerated() where n.inputs.contains(where: dependsOnStyle.contains) { dependsOnStyle.insert(i) }
-    #expect(!dependsOnStyle.contains(out.nodes[conv].inputs[1]))
-    var rng = SplitMix64(seed: 3)
-    let feed = ["x": HostTensor<Double>(shape: [1, 4, 6, 6], values: rng.normals(144)),
-                "w": HostTensor<Double>(shape: [5, 4, 3, 3], values: rng.normals(180)),
-                "s": HostTensor<Double>(shape: [1, 4], values: rng.normals(4))]
-    let a = try Interpreter.run(g, inputs: feed)["y"]!, b = try Interpreter.run(out, inputs: feed)["y"]!
-    #expect(b.maxRelativeDifference(to: a) < 1e-12)
-    // and the gradient w.r.t. the style needs no weight-gradient convolution
-    let before = try gradients(of: sum(square(g.output(named: "y")!)), wrt: [g.input(named: "s")!])
-    let after = try gradients(of: sum(square(out.output(named: "y")!)), wrt: [out.input(named: "s")!])
-    #expect(before.opCounts["conv2d_weight_grad"] == 1)
-    #expect(after.opCounts["conv2d_weight_grad"] == nil)
-  }
-
-  @Test func plainConvolutionsAreLeftAlone() throws {
-    let g = Graph()
-    let x = g.input("x", [1, 4, 6, 6]), w = g.input("w", [5, 4, 3, 3])
-    g.output("y", conv2d(x, w * 2, padding: 1))  // a scalar factor is not a channel scale
-    let out = ScaleFactoring().run(g)
-    #expect(out.opCounts == g.opCounts)
   }
 }

@@ -55,3 +55,25 @@ public func gradients(of loss: Tensor, wrt: [Tensor]) throws -> Graph {
   }
   return DeadCodeElimination().run(g)
 }
+
+/// `graph` with the gradients of its output `loss` w.r.t. its inputs `wrt` added as outputs
+/// `grad:<name>`, optimized for differentiation: the forward graph first goes through
+/// `forwardPasses` (by default `PassPipeline.forward`, whose rewrites, such as moving
+/// StyleGAN2's per-sample weight scales onto activations, make the backward graph cheaper),
+/// then the backward graph is appended and dead code removed. What a compiler differentiates;
+/// `gradients(of:wrt:)` differentiates the graph exactly as written.
+public func differentiate(_ graph: Graph, loss: String, wrt: [String],
+                          forwardPasses: PassPipeline = .forward) throws -> Graph {
+  try graph.check()
+  guard graph.output(named: loss) != nil else {
+    throw GraphError(op: "gradients", message: "the graph has no output '\(loss)'")
+  }
+  for name in wrt where graph.input(named: name) == nil {
+    throw GraphError(op: "gradients", message: "the graph has no input '\(name)'")
+  }
+  let (forward, _) = try forwardPasses.run(graph)
+  forward.name = graph.name + ".grad"
+  let grads = try appendGradients(of: forward.output(named: loss)!, wrt: wrt.map { forward.input(named: $0)! })
+  for (name, d) in zip(wrt, grads) { forward.output("grad:" + name, d) }
+  return DeadCodeElimination().run(forward)
+}

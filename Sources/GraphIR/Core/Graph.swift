@@ -139,6 +139,8 @@ public struct Tensor: Hashable, @unchecked Sendable {
   public var shape: Shape { graph.nodes[id].shape }
   public var rank: Int { shape.count }
   public var op: Op { graph.nodes[id].op }
+  /// The name of the graph input this value is, if it is one.
+  public var inputName: String? { if case .input(let n, _) = op { n } else { nil } }
   public static func == (a: Tensor, b: Tensor) -> Bool { a.graph === b.graph && a.id == b.id }
   public func hash(into h: inout Hasher) { h.combine(ObjectIdentifier(graph)); h.combine(id) }
 }

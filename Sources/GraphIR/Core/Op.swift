@@ -54,6 +54,14 @@ public enum Op: Hashable, Sendable {
   case fft(inverse: Bool)
 
   /// Short name used in dumps, op counts and error messages.
+  /// A convolution or one of its adjoints (the GEMM-shaped ops with a window).
+  public var isConvolution: Bool {
+    switch self {
+    case .conv2d, .convTranspose2d, .conv2dWeightGrad: true
+    default: false
+    }
+  }
+
   public var name: String {
     switch self {
     case .input: "input"

@@ -20,11 +20,14 @@ public func fusedLeakyRelu(_ x: Tensor, bias: Tensor, slope: Float = 0.2, gain: 
 /// How a modulated convolution is expressed in the IR.
 public enum ModulationForm: Sendable {
   /// The definition: per-sample weights `W * s`, demodulated, applied as one grouped conv
-  /// over the batch (what the reference implementation does).
+  /// over the batch (what the reference implementation does). Models are written this way;
+  /// the compiler's `ScaleFactoring` and `SquareSumFactoring` passes turn it into the
+  /// input-scaling form before differentiation.
   case groupedWeights
   /// The equivalent form `conv(x * s, W) * d`: an ordinary convolution with the shared weight,
   /// the style applied to the input and the demodulation to the output. Same values, and its
-  /// gradient w.r.t. the style needs no weight-gradient convolution.
+  /// gradient w.r.t. the style needs no weight-gradient convolution. Written by hand only in
+  /// tests, to check what the passes produce.
   case inputScaling
 }
 
@@ -32,7 +35,7 @@ public enum ModulationForm: Sendable {
 /// [out, in, k, k] (unscaled, as stored), `style` [B, in] (already through the modulation
 /// layer). Padding k/2, demodulation with epsilon 1e-8.
 public func modulatedConv2d(_ x: Tensor, weight: Tensor, style: Tensor, demodulate: Bool = true,
-                            form: ModulationForm = .inputScaling) -> Tensor {
+                            form: ModulationForm = .groupedWeights) -> Tensor {
   let (b, cin, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
   let (cout, k) = (weight.shape[0], weight.shape[2])
   let scale = 1 / Float(cin * k * k).squareRoot()

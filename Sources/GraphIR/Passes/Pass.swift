@@ -27,9 +27,12 @@ public struct PassPipeline {
     self.passes = passes; self.observer = observer
   }
 
-  /// The default cleanup pipeline used on every graph before compilation.
+  /// The default pipeline used on every graph before compilation: cleanup, and the
+  /// convolution-scale rewrites of `forward` (which matter most before differentiation, see
+  /// `differentiate`, but also make forward-only programs cheaper).
   public static var standard: PassPipeline {
-    PassPipeline([ConstantFolding(), AlgebraicSimplification(), CommonSubexpressionElimination(), DeadCodeElimination()])
+    PassPipeline([ConstantFolding(), AlgebraicSimplification(), ScaleFactoring(), SquareSumFactoring(),
+                  CommonSubexpressionElimination(), DeadCodeElimination()])
   }
 
   /// Runs every pass in order, repeating the whole list until the node count stops falling

@@ -26,25 +26,37 @@ enum StyleGAN2Layers {
     return blur(z, pad: [0, 0, 0, 0])  // 2H+3 − 4 + 1 = 2H
   }
 
-  /// The upsampling modulated 3x3 convolution of the reference port, in input-scaling form.
+  /// The upsampling modulated 3x3 convolution of the reference port, then the blur.
   ///
-  /// The reference computes, per sample b, `conv_transpose2d(x_b, W''_b viewed (in,out,k,k),
-  /// stride 2)` with `W''[o,i] = scale·W[o,i]·s[i]·d[o]`, then the blur with pad (1,1).
-  /// conv_transpose2d is linear in its weight and `out[o] = Σ_i x[i] ⋆ᵀ W''[o,i]`, so the style
-  /// factor s[i] moves onto the input channel and the demodulation d[o] onto the output
-  /// channel: `y = d ⊙ convT(x ⊙ s, transpose(scale·W, in<->out))`. The weight is only
-  /// transposed (in, out), not flipped: the port feeds its (out, in) weight to conv_transpose2d
-  /// as is. Sizes: H -> 2H+1 (stride 2, k 3, pad 0) -> 2H (blur, pad 1 each side).
-  static func modulatedConv2dUp(_ x: Tensor, weight: Tensor, style: Tensor, demodulate: Bool = true) -> Tensor {
-    let (b, cin) = (x.shape[0], x.shape[1])
+  /// The reference (`form: .groupedWeights`, what the model uses) builds per-sample weights
+  /// `W''[b, o, i] = scale·W[o, i]·s[b, i]·d[b, o]`, views them as (B·in, out, k, k) (a transpose
+  /// of the in and out axes, no flip: the port feeds its (out, in) weight to conv_transpose2d as
+  /// is) and runs one stride-2 transposed convolution grouped over the batch. Since
+  /// conv_transpose2d is linear in its weight and `out[o] = Σ_i x[i] ⋆ᵀ W''[o, i]`, the same
+  /// values are `d ⊙ convT(x ⊙ s, transpose(scale·W, in<->out))` (`form: .inputScaling`), which
+  /// is what the compiler's `ScaleFactoring` pass derives from the reference form.
+  /// Sizes: H -> 2H+1 (stride 2, k 3, pad 0) -> 2H (blur, pad 1 each side).
+  static func modulatedConv2dUp(_ x: Tensor, weight: Tensor, style: Tensor, demodulate: Bool = true,
+                                form: ModulationForm = .groupedWeights) -> Tensor {
+    let (b, cin, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let (cout, k) = (weight.shape[0], weight.shape[2])
     let scale = 1 / Float(cin * k * k).squareRoot()
-    let ws = weight * scale
-    var y = convTranspose2d(x * reshape(style, [b, cin, 1, 1]), transpose(ws, [1, 0, 2, 3]), stride: 2)
-    if demodulate {
-      let w2 = sum(square(ws), axes: [2, 3])  // [out, in]
-      let d = rsqrt(matmul(square(style), transpose(w2, [1, 0])) + 1e-8)  // [B, out]
-      y = y * reshape(d, [b, cout, 1, 1])
+    var y: Tensor
+    switch form {
+    case .groupedWeights:
+      var wm = reshape(weight, [1, cout, cin, k, k]) * reshape(style, [b, 1, cin, 1, 1]) * scale  // [B, out, in, k, k]
+      if demodulate { wm = wm * rsqrt(sum(square(wm), axes: [2, 3, 4], keepDims: true) + 1e-8) }
+      let wt = reshape(transpose(wm, [0, 2, 1, 3, 4]), [b * cin, cout, k, k])
+      y = convTranspose2d(reshape(x, [1, b * cin, h, w]), wt, stride: 2, groups: b)
+      y = reshape(y, [b, cout, y.shape[2], y.shape[3]])
+    case .inputScaling:
+      let ws = weight * scale
+      y = convTranspose2d(x * reshape(style, [b, cin, 1, 1]), transpose(ws, [1, 0, 2, 3]), stride: 2)
+      if demodulate {
+        let w2 = sum(square(ws), axes: [2, 3])  // [out, in]
+        let d = rsqrt(matmul(square(style), transpose(w2, [1, 0])) + 1e-8)  // [B, out]
+        y = y * reshape(d, [b, cout, 1, 1])
+      }
     }
     return blur(y, pad: [1, 1, 1, 1])
   }

@@ -41,7 +41,7 @@ struct CompileCommand: ParsableCommand {
 
   func run() throws {
     let start = DispatchTime.now().uptimeNanoseconds
-    var settings = try inversion.settings()
+    let settings = try inversion.settings()
     if inversion.lpips > 0 || inversion.lpipsBackbone != nil {
       throw ValidationFailure("artifacts do not support the LPIPS loss yet (leave out --lpips and --lpips-backbone)")
     }
