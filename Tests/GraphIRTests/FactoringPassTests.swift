@@ -153,4 +153,30 @@ import Testing
     let v = try Interpreter.run(d, inputs: ["x": HostTensor<Double>(shape: [3], values: [0, 1, 2])])["grad:x"]!
     #expect(v.values == [0, 1, 2].map { Double.exp($0) })
   }
+
+  /// Transposed convolutions as stride-1 phase convolutions: same values for the shapes the
+  /// models use (StyleGAN2's k3 s2 and its blur's adjoint, depthwise k4 s1 p1; DCGAN's k4 s2
+  /// p1; AlexNet's adjoint k11 s4 p2) and odd ones (output padding, unequal strides, groups,
+  /// padding larger than the kernel); left alone when the stride exceeds the kernel.
+  @Test(arguments: [
+    (k: 3, s: [2, 2], p: 0, op: 0, groups: 1, phases: 4), (k: 4, s: [2, 2], p: 1, op: 0, groups: 1, phases: 4),
+    (k: 11, s: [4, 4], p: 2, op: 0, groups: 1, phases: 16), (k: 3, s: [2, 2], p: 1, op: 1, groups: 1, phases: 4),
+    (k: 3, s: [2, 1], p: 1, op: 0, groups: 1, phases: 2), (k: 3, s: [2, 2], p: 0, op: 0, groups: 3, phases: 4),
+    (k: 3, s: [1, 1], p: 1, op: 0, groups: 1, phases: 1), (k: 4, s: [1, 1], p: 1, op: 0, groups: 6, phases: 1),
+    (k: 2, s: [1, 1], p: 2, op: 0, groups: 1, phases: 0), (k: 1, s: [2, 2], p: 0, op: 0, groups: 1, phases: 0),
+  ])
+  func transposedConvPhases(k: Int, s: [Int], p: Int, op: Int, groups: Int, phases: Int) throws {
+    let g = Graph()
+    let cin = 6, cout = groups == 6 ? 6 : 4
+    let x = g.input("x", [2, cin, 5, 4]), w = g.input("w", [cin, cout / groups, k, k])
+    let a = ConvAttrs(stride: s, padding: [p, p, p, p], groups: groups, outputPadding: [op, s[1] > 1 ? op : 0])
+    g.output("y", g.add(.convTranspose2d(a), [x, w]))
+    try g.check()
+    let out = DeadCodeElimination().run(TransposedConvPhases().run(g))
+    #expect((out.opCounts["conv_transpose2d"] == nil) == (phases > 0))
+    #expect((out.opCounts["conv2d"] ?? 0) == phases)
+    let feed = Self.feed(g, seed: UInt64(k))
+    let ya = try Interpreter.run(g, inputs: feed)["y"]!, yb = try Interpreter.run(out, inputs: feed)["y"]!
+    #expect(ya.shape == yb.shape && yb.maxRelativeDifference(to: ya) < 1e-12)
+  }
 }

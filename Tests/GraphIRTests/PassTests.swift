@@ -82,7 +82,7 @@ import Testing
     let gg = try gradients(of: loss, wrt: [x, w])
     var seen: [String] = []
     let (opt, records) = try PassPipeline(PassPipeline.standard.passes) { r, _ in seen.append(r.pass) }.run(gg)
-    #expect(seen.prefix(6) == ["constant-folding", "algebraic-simplification", "conv-scale-factoring", "square-sum-factoring", "cse", "dce"])
+    #expect(seen.prefix(7) == ["constant-folding", "algebraic-simplification", "conv-scale-factoring", "square-sum-factoring", "conv-transpose-phases", "cse", "dce"])
     #expect(records.last!.nodesAfter <= records.first!.nodesBefore)
     #expect(opt.nodes.count < gg.nodes.count)
     var rng = SplitMix64(seed: 2)

@@ -62,6 +62,14 @@ public struct FusionPlanner: Sendable {
   }
 
   /// A transpose that only swaps the last two axes (what a GEMM can read with a flag).
+  /// Elementwise and movement ops: each output element reads (at most) one element of each input.
+  static func passesElementsThrough(_ op: Op) -> Bool {
+    switch op {
+    case .reshape, .transpose, .slice, .pad, .reverse: true
+    default: op.isElementwise
+    }
+  }
+
   public static func isLastAxesSwap(_ op: Op) -> Bool {
     guard case .transpose(let p) = op, p.count >= 2 else { return false }
     let r = p.count
@@ -157,7 +165,11 @@ public struct FusionPlanner: Sendable {
       cost[i] = Self.opCost(n.op) + n.inputs.reduce(0) { $0 + (materialized[$1] ? 0 : cost[$1]) }
       if materialized[i] { continue }
       let users = consumers[i]
-      if reuse[i] > 1 && cost[i] > 1 && !users.contains(where: { if case .broadcast = nodes[$0].op { return true } else { return false } }) {
+      // A chain of elementwise ops before a windowed consumer is materialized at its end (where
+      // its cost is highest), not at its first node with more than one op per element.
+      let passesReuseOn = users.count == 1 && !materialized[users[0]] && reuse[users[0]] == reuse[i]
+        && Self.passesElementsThrough(nodes[users[0]].op)
+      if reuse[i] > 1 && cost[i] > 1 && !passesReuseOn && !users.contains(where: { if case .broadcast = nodes[$0].op { return true } else { return false } }) {
         mark(i, .kernel, "\(cost[i]) ops per element would be recomputed \(reuse[i])x by a windowed consumer")
       } else if users.count > 1 && cost[i] > recomputeLimit {
         mark(i, .kernel, "\(users.count) consumers would each recompute \(cost[i]) ops per element")

@@ -29,10 +29,11 @@ public struct PassPipeline {
 
   /// The default pipeline used on every graph before compilation: cleanup, and the
   /// convolution-scale rewrites of `forward` (which matter most before differentiation, see
-  /// `differentiate`, but also make forward-only programs cheaper).
+  /// `differentiate`, but also make forward-only programs cheaper), and transposed
+  /// convolutions as ordinary ones (strided ones split into stride-1 phases).
   public static var standard: PassPipeline {
     PassPipeline([ConstantFolding(), AlgebraicSimplification(), ScaleFactoring(), SquareSumFactoring(),
-                  CommonSubexpressionElimination(), DeadCodeElimination()])
+                  TransposedConvPhases(), CommonSubexpressionElimination(), DeadCodeElimination()])
   }
 
   /// Runs every pass in order, repeating the whole list until the node count stops falling
