@@ -10,11 +10,13 @@ noise strengths N(0, 0.1), activation and RGB biases N(0, 0.1), w+, noises and R
 
 Blur and the skip upsampling run as depthwise convolutions (the fast form). The modulated
 convolution has two exact forms (--modconv):
-  input   conv(x * s, W) * d: the style scales the input, the demodulation the output (what
-          iloc's graph computes; the reference port's `fused=False` path). The default.
+  input   conv(x * s, W) * d: the style scales the input, the demodulation the output (the
+          reference port's `fused=False` path; what iloc's compiler turns the weight form
+          into). The default: PyTorch rewritten by hand, the strongest eager baseline.
   weight  conv(x, W * s * d) with per-sample weights (the reference port's default
-          `fused=True`); its gradient w.r.t. w+ also needs a weight-gradient convolution per
-          layer, about 1.5x the convolution work of `input`.
+          `fused=True`, the form the golden fixtures use and iloc's model is written in);
+          its gradient w.r.t. w+ also needs a weight-gradient convolution per layer, about
+          1.5x the convolution work of `input`.
 After the timing both forms are checked to give the same image (float32, 1e-4).
 
   python3 scripts/bench/pytorch_stylegan2_bench.py --size 64            # eager

@@ -43,6 +43,27 @@ public enum WinogradKernels {
     return e ?? .const(0)
   }
 
+  /// Tile rows and columns get loops of their own when a row has many tiles (then the row's
+  /// bounds checks are invariant in the inner loop and its loads plain strided ones, measured
+  /// 2x faster on 128x128 tiles); with short rows one loop over all tiles vectorizes better.
+  static let separateRowsFrom = 32
+
+  /// (ty, tx) of the tile the loop nest of `tileLoops` is at.
+  static func tileCoordinates(_ alg: inout IndexAlgebra, rows th: Int, columns tw: Int) -> (IntExpr, IntExpr) {
+    if tw >= separateRowsFrom {
+      alg.ranges["ty"] = 0...(th - 1)
+      alg.ranges["tx"] = 0...(tw - 1)
+      return (.variable("ty"), .variable("tx"))
+    }
+    alg.ranges["t"] = 0...(th * tw - 1)
+    return (alg.floorDiv(.variable("t"), tw), alg.mod(.variable("t"), tw))
+  }
+
+  /// The loops over every tile around `body`.
+  static func tileLoops(rows th: Int, columns tw: Int, _ body: [Stmt]) -> [Stmt] {
+    tw >= separateRowsFrom ? [.loop(Loop("ty", th, [.loop(Loop("tx", tw, body))]))] : [.loop(Loop("t", th * tw, body))]
+  }
+
   /// `U[xi, o, c]` (xi = row-major index in the a x a tile) from weights `w`. For a plain conv,
   /// w is [O, C, 3, 3]; for a transposed conv, w is [C, O, 3, 3], read swapped and flipped.
   public static func weightTransform(o: Int, c: Int, transposed: Bool, _ t: Transform) -> Kernel {
@@ -80,8 +101,7 @@ public enum WinogradKernels {
     let tiles = th * tw
     var alg = IndexAlgebra()
     alg.ranges["c"] = 0...(c - 1)
-    alg.ranges["t"] = 0...(tiles - 1)
-    let ty = alg.floorDiv(.variable("t"), tw), tx = alg.mod(.variable("t"), tw)
+    let (ty, tx) = tileCoordinates(&alg, rows: th, columns: tw)
     var stmts: [Stmt] = []
     let plane = alg.mul(alg.add(alg.mul(.scalar(0), c), .variable("c")), h * w)
     for i in 0..<a {
@@ -94,7 +114,7 @@ public enum WinogradKernels {
       }
     }
     for p in 0..<a { for j in 0..<a { stmts.append(.letFloat("s\(p)_\(j)", combine(t.bt[p]) { .variable("d\($0)_\(j)") })) } }
-    let ct = alg.add(alg.mul(.variable("c"), tiles), .variable("t"))
+    let ct = alg.add(alg.mul(.variable("c"), tiles), alg.add(alg.mul(ty, tw), tx))  // t = ty·tw + tx
     for p in 0..<a {
       for q in 0..<a {
         stmts.append(.store(buffer: 0, index: alg.add(ct, .const((p * a + q) * c * tiles)), value: combine(t.bt[q]) { .variable("s\(p)_\($0)") }))
@@ -102,7 +122,7 @@ public enum WinogradKernels {
     }
     return Kernel(name: "winograd\(m)_input",
                   buffers: [KernelBuffer("V", .output, count: a * a * c * tiles), KernelBuffer("x", .input, count: x.elementCount)],
-                  scalars: ["n"], parallel: Loop("c", c, [.loop(Loop("t", tiles, stmts))]))
+                  scalars: ["n"], parallel: Loop("c", c, tileLoops(rows: th, columns: tw, stmts)))
   }
 
   /// Output sample n (scalar 0) of `y` [N, O, ho, wo] from `M[xi, o, t]`.
@@ -113,10 +133,9 @@ public enum WinogradKernels {
     let tiles = th * tw
     var alg = IndexAlgebra()
     alg.ranges["o"] = 0...(o - 1)
-    alg.ranges["t"] = 0...(tiles - 1)
-    let ty = alg.floorDiv(.variable("t"), tw), tx = alg.mod(.variable("t"), tw)
+    let (ty, tx) = tileCoordinates(&alg, rows: th, columns: tw)
     var stmts: [Stmt] = []
-    let ot = alg.add(alg.mul(.variable("o"), tiles), .variable("t"))
+    let ot = alg.add(alg.mul(.variable("o"), tiles), alg.add(alg.mul(ty, tw), tx))
     for p in 0..<a { for q in 0..<a { stmts.append(.letFloat("m\(p)_\(q)", .load(buffer: 1, index: alg.add(ot, .const((p * a + q) * o * tiles))))) } }
     for p in 0..<m { for q in 0..<a { stmts.append(.letFloat("r\(p)_\(q)", combine(t.at[p]) { .variable("m\($0)_\(q)") })) } }
     let base = alg.mul(alg.add(alg.mul(.scalar(0), o), .variable("o")), ho * wo)
@@ -128,6 +147,6 @@ public enum WinogradKernels {
     }
     return Kernel(name: "winograd\(m)_output",
                   buffers: [KernelBuffer("y", .output, count: y.elementCount), KernelBuffer("M", .input, count: a * a * o * tiles)],
-                  scalars: ["n"], parallel: Loop("o", o, [.loop(Loop("t", tiles, stmts))]))
+                  scalars: ["n"], parallel: Loop("o", o, tileLoops(rows: th, columns: tw, stmts)))
   }
 }
