@@ -88,9 +88,9 @@ enum EngineCheck {
     ("conv-winograd-12x8", [("x", [1, 16, 12, 8]), ("w", [18, 16, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
     ("conv-transpose-winograd-8x8", [("x", [1, 16, 8, 8]), ("w", [16, 20, 3, 3])], nil, { x in convTranspose2d(x[0], x[1], padding: 1) }),
     ("conv-winograd-unpadded", [("x", [2, 16, 10, 8]), ("w", [16, 16, 3, 3])], nil, { x in conv2d(x[0], x[1]) }),
-    // rows of at least 32 tiles: the transforms loop over tile rows and columns separately
-    ("conv-winograd-wide", [("x", [1, 16, 6, 66]), ("w", [16, 16, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
-    ("conv-winograd-wide-unpadded", [("x", [2, 16, 8, 70]), ("w", [17, 16, 3, 3])], nil, { x in conv2d(x[0], x[1]) }),
+    // rows of at least 64 tiles: the transforms loop over tile rows and columns separately
+    ("conv-winograd-wide", [("x", [1, 16, 6, 130]), ("w", [16, 16, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
+    ("conv-winograd-wide-unpadded", [("x", [2, 16, 8, 134]), ("w", [17, 16, 3, 3])], nil, { x in conv2d(x[0], x[1]) }),
     ("conv-transpose-winograd", [("x", [1, 16, 6, 6]), ("w", [16, 18, 3, 3])], nil, { x in convTranspose2d(x[0], x[1], padding: 1) }),
     ("conv-1x1", [("x", [2, 40, 4, 4]), ("w", [7, 40, 1, 1])], nil, { x in conv2d(x[0], x[1]) }),
     ("conv-depthwise-direct", [("x", [1, 3, 8, 8]), ("w", [3, 1, 4, 4])], nil, { x in conv2d(x[0], x[1], padding: 2, groups: 3) }),

@@ -44,9 +44,10 @@ public enum WinogradKernels {
   }
 
   /// Tile rows and columns get loops of their own when a row has many tiles (then the row's
-  /// bounds checks are invariant in the inner loop and its loads plain strided ones, measured
-  /// 2x faster on 128x128 tiles); with short rows one loop over all tiles vectorizes better.
-  static let separateRowsFrom = 32
+  /// bounds checks are invariant in the inner loop and its loads plain strided ones: the input
+  /// transform measured 2x faster with 64 and 128 tiles per row); with shorter rows (32 tiles
+  /// measured 1.4x slower) one loop over all tiles vectorizes better.
+  static let separateRowsFrom = 64
 
   /// (ty, tx) of the tile the loop nest of `tileLoops` is at.
   static func tileCoordinates(_ alg: inout IndexAlgebra, rows th: Int, columns tw: Int) -> (IntExpr, IntExpr) {
