@@ -88,6 +88,11 @@ enum EngineCheck {
     ("conv-winograd-12x8", [("x", [1, 16, 12, 8]), ("w", [18, 16, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
     ("conv-transpose-winograd-8x8", [("x", [1, 16, 8, 8]), ("w", [16, 20, 3, 3])], nil, { x in convTranspose2d(x[0], x[1], padding: 1) }),
     ("conv-winograd-unpadded", [("x", [2, 16, 10, 8]), ("w", [16, 16, 3, 3])], nil, { x in conv2d(x[0], x[1]) }),
+    // direct convolutions with long output rows: border and interior columns as separate loops
+    ("depthwise-blur-wide", [("x", [1, 3, 5, 70]), ("w", [3, 1, 4, 4])], nil, { x in conv2d(x[0], x[1], stride: [1, 1], padding: [2, 2, 2, 2], groups: 3) }),
+    ("direct-conv-wide-strided", [("x", [1, 2, 6, 81]), ("w", [3, 2, 3, 3])], nil, { x in conv2d(x[0], x[1], stride: [2, 2], padding: [1, 1, 1, 2]) }),
+    ("direct-conv-vgg-first", [("x", [2, 3, 6, 64]), ("w", [8, 3, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
+    ("direct-conv-wide-unpadded", [("x", [2, 2, 4, 40]), ("w", [2, 2, 3, 3])], nil, { x in conv2d(x[0], x[1]) }),
     // rows of at least 64 tiles: the transforms loop over tile rows and columns separately
     ("conv-winograd-wide", [("x", [1, 16, 6, 130]), ("w", [16, 16, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
     ("conv-winograd-wide-unpadded", [("x", [2, 16, 8, 134]), ("w", [17, 16, 3, 3])], nil, { x in conv2d(x[0], x[1]) }),

@@ -54,12 +54,16 @@ public struct KernelLowering {
   }
 
   /// Splits `shape` into (outer, inner) loop extents: inner is the smallest suffix product of
-  /// at least `minInner` elements (or the whole tensor).
+  /// at least `minInner` elements (or the whole tensor), except that a last axis of at least
+  /// 64 elements (a long enough vector loop) is never merged with the axis before it unless
+  /// that keeps every coordinate a power-of-two division: an inner loop over 257x257 positions
+  /// would divide by 257 for every element that needs its coordinates (a pad or a broadcast).
   static func split(_ shape: Shape, minInner: Int = 1024) -> (outer: Int, inner: Int) {
     let total = shape.elementCount
     var inner = 1
     for d in shape.reversed() {
       if inner >= Swift.min(minInner, total) { break }
+      if inner >= 64 && inner & (inner - 1) != 0 { break }
       inner *= d
     }
     return (total / inner, inner)
