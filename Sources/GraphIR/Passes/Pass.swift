@@ -88,3 +88,19 @@ struct GraphRebuilder {
   /// Copies node `i` with new inputs.
   func copy(_ i: Int, _ inputs: [Int]) -> Int { target.addNode(source.nodes[i].op, inputs) }
 }
+
+/// The factors of a product tree: the leaves under `root` of the `mul` nodes of `root`'s shape,
+/// each with its source, the value it broadcasts when it is a same-rank broadcast (so the
+/// source's unit axes tell along which axes the factor varies). Used by the rewrites that
+/// move factors of a product elsewhere.
+func productFactors(_ g: Graph, _ root: Int) -> [(node: Int, source: Int)] {
+  let shape = g.nodes[root].shape
+  var factors: [(node: Int, source: Int)] = [], stack = [root]
+  while let f = stack.popLast() {
+    if case .binary(.mul) = g.nodes[f].op, g.nodes[f].shape == shape { stack += g.nodes[f].inputs; continue }
+    var src = f
+    if case .broadcast = g.nodes[f].op, g.nodes[g.nodes[f].inputs[0]].shape.count == shape.count { src = g.nodes[f].inputs[0] }
+    factors.append((f, src))
+  }
+  return factors
+}

@@ -51,14 +51,8 @@ public struct ScaleFactoring: GraphPass {
     let ps = g.nodes[product].shape
 
     // the factors of the product tree and where each goes
-    var factors: [Int] = [], stack = [product]
-    while let f = stack.popLast() {
-      if case .binary(.mul) = g.nodes[f].op, g.nodes[f].shape == ps { stack += g.nodes[f].inputs } else { factors.append(f) }
-    }
     var parts: [(source: Int, placement: Placement)] = []
-    for f in factors {
-      var src = f
-      if case .broadcast = g.nodes[f].op, g.nodes[g.nodes[f].inputs[0]].shape.count == ps.count { src = g.nodes[f].inputs[0] }
+    for (_, src) in productFactors(g, product) {
       let ss = g.nodes[src].shape
       let varies = Set(axisOf.compactMap { role, axis in ss[axis] != 1 && ps[axis] != 1 ? role : nil })
       if !varies.isEmpty && varies.isSubset(of: [.group, .input]) { parts.append((src, .input)) }

@@ -34,13 +34,9 @@ public struct SquareSumFactoring: GraphPass {
     let ps = g.nodes[p].shape
     let reduced = Set(axes)
     // the factors of the product tree and the axes each varies along
-    var factors: [(src: Int, varies: Set<Int>)] = [], stack = [p]
-    while let f = stack.popLast() {
-      if case .binary(.mul) = g.nodes[f].op, g.nodes[f].shape == ps { stack += g.nodes[f].inputs; continue }
-      var src = f
-      if case .broadcast = g.nodes[f].op, g.nodes[g.nodes[f].inputs[0]].shape.count == ps.count { src = g.nodes[f].inputs[0] }
+    let factors: [(src: Int, varies: Set<Int>)] = productFactors(g, p).map { _, src in
       let ss = g.nodes[src].shape
-      factors.append((src, Set(ps.indices.filter { ss[$0] != 1 && ps[$0] != 1 })))
+      return (src, Set(ps.indices.filter { ss[$0] != 1 && ps[$0] != 1 }))
     }
     guard factors.count >= 2, factors.count <= 12 else { return nil }
     // the split whose mixed work (the matrix product) is smallest, ties broken by what each
