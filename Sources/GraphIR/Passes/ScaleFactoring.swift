@@ -47,7 +47,7 @@ public struct ScaleFactoring: GraphPass {
     // canonical 5-d view of the weight: conv [G, O, C, kh, kw]; transposed conv [G, C, O, kh, kw]
     let canonical: Shape = [groups, ws[0] / groups, ws[1], ws[2], ws[3]]
     let canonicalRoles: [Role] = transposed ? [.group, .input, .out, .kh, .kw] : [.group, .out, .input, .kh, .kw]
-    guard let (product, axisOf) = productView(g, weight: w, canonical: canonical, roles: canonicalRoles) else { return nil }
+    guard let (product, axisOf, perm) = productView(g, weight: w, canonical: canonical, roles: canonicalRoles) else { return nil }
     let ps = g.nodes[product].shape
 
     // the factors of the product tree and where each goes
@@ -72,7 +72,7 @@ public struct ScaleFactoring: GraphPass {
       weight = weight.map { $0 * v } ?? v
     }
     var wv = weight!
-    if case .transpose(let perm)? = transposeOf(g, weight: w) { wv = transpose(wv, perm) }
+    if let perm { wv = transpose(wv, perm) }
     wv = reshape(wv, [ws[0] / groups, ws[1], ws[2], ws[3]])
 
     // one scale per (sample, channel) of `role`, as [G or 1, channels or 1, 1, 1]
@@ -96,15 +96,18 @@ public struct ScaleFactoring: GraphPass {
 
   /// The product node behind a convolution weight, seen through reshapes and at most one
   /// transpose (the reference's `view(B, O, C, k, k).transpose(1, 2).reshape(B*C, O, k, k)`),
-  /// and the product's axis for each role; nil when the weight is not such a view.
-  static func productView(_ g: Graph, weight w: Int, canonical: Shape, roles: [Role]) -> (Int, [Role: Int])? {
+  /// the product's axis for each role and that transpose's permutation; nil when the weight is
+  /// not such a view.
+  static func productView(_ g: Graph, weight w: Int, canonical: Shape, roles: [Role]) -> (Int, [Role: Int], [Int]?)? {
     var p = w
     while case .reshape = g.nodes[p].op { p = g.nodes[p].inputs[0] }
     var axes = Array(0..<5)  // canonical axis i is axis axes[i] of the product
     var viewShape = canonical
+    var transposePerm: [Int]? = nil
     if case .transpose(let perm) = g.nodes[p].op {
       guard perm.count == 5, g.nodes[p].shape == canonical else { return nil }
       axes = perm
+      transposePerm = perm
       p = g.nodes[p].inputs[0]
       while case .reshape = g.nodes[p].op, g.nodes[g.nodes[p].inputs[0]].shape == g.nodes[p].shape { p = g.nodes[p].inputs[0] }
       viewShape = perm.indices.map { i in canonical[perm.firstIndex(of: i)!] }
@@ -112,20 +115,12 @@ public struct ScaleFactoring: GraphPass {
     guard case .binary(.mul) = g.nodes[p].op else { return nil }
     let ps = g.nodes[p].shape
     if ps == viewShape {
-      return (p, Dictionary(uniqueKeysWithValues: zip(roles, axes)))
+      return (p, Dictionary(uniqueKeysWithValues: zip(roles, axes)), transposePerm)
     }
     // a 4-d product without the group axis (one group, no transpose)
     if canonical[0] == 1, axes == Array(0..<5), ps == Array(canonical.dropFirst()) {
-      return (p, Dictionary(uniqueKeysWithValues: zip(roles.dropFirst(), 0..<4)))
+      return (p, Dictionary(uniqueKeysWithValues: zip(roles.dropFirst(), 0..<4)), nil)
     }
-    return nil
-  }
-
-  /// The transpose in the weight's view chain, if any.
-  static func transposeOf(_ g: Graph, weight w: Int) -> Op? {
-    var p = w
-    while case .reshape = g.nodes[p].op { p = g.nodes[p].inputs[0] }
-    if case .transpose = g.nodes[p].op { return g.nodes[p].op }
     return nil
   }
 }

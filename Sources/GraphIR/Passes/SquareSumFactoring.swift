@@ -42,22 +42,27 @@ public struct SquareSumFactoring: GraphPass {
     // the split whose mixed work (the matrix product) is smallest, ties broken by what each
     // group computes alone; it must mix fewer elements than the product it replaces
     func size(_ axes: Set<Int>) -> Int { axes.reduce(1) { $0 * ps[$1] } }
-    var best: (mixed: Int, alone: Int, a: [Int])? = nil
+    struct Split {
+      var a: [(src: Int, varies: Set<Int>)] = [], b: [(src: Int, varies: Set<Int>)] = []
+      var va = Set<Int>(), vb = Set<Int>()
+    }
+    var best: (mixed: Int, alone: Int, split: Split)? = nil
     for mask in 1..<(1 << factors.count) - 1 {
-      let aIdx = factors.indices.filter { mask & (1 << $0) != 0 }
-      let va = aIdx.reduce(Set<Int>()) { $0.union(factors[$1].varies) }
-      let vb = factors.indices.filter { mask & (1 << $0) == 0 }.reduce(Set<Int>()) { $0.union(factors[$1].varies) }
+      var split = Split()
+      for (k, f) in factors.enumerated() {
+        if mask & (1 << k) != 0 { split.a.append(f); split.va.formUnion(f.varies) } else { split.b.append(f); split.vb.formUnion(f.varies) }
+      }
+      let (va, vb) = (split.va, split.vb)
       let shared = va.intersection(vb).intersection(reduced)
       let (ka, kb) = (va.subtracting(reduced), vb.subtracting(reduced))
       // (a group that varies along nothing is a constant factor of the other, not a split)
       guard !va.isEmpty, !vb.isEmpty, shared.count <= 1, ka.isDisjoint(with: kb) else { continue }
       let mixed = size(ka) * size(shared) * size(kb), alone = size(va) + size(vb)
       guard mixed < ps.elementCount else { continue }
-      if best == nil || (mixed, alone) < (best!.mixed, best!.alone) { best = (mixed, alone, aIdx) }
+      if best == nil || (mixed, alone) < (best!.mixed, best!.alone) { best = (mixed, alone, split) }
     }
-    guard let best else { return nil }
-    let a = best.a.map { factors[$0] }, b = factors.indices.filter { !best.a.contains($0) }.map { factors[$0] }
-    let va = a.reduce(Set<Int>()) { $0.union($1.varies) }, vb = b.reduce(Set<Int>()) { $0.union($1.varies) }
+    guard let split = best?.split else { return nil }
+    let (a, b, va, vb) = (split.a, split.b, split.va, split.vb)
     let shared = va.intersection(vb).intersection(reduced)
     let (ka, kb) = (va.subtracting(reduced), vb.subtracting(reduced))
 
