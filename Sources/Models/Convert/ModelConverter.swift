@@ -26,7 +26,7 @@ public enum ModelConverter {
     /// The generator's description (`GeneratorCheckpoint.summary`).
     public var summary: String
     public var proxy: LatentProxyFit.Result?
-    /// Tensors of the source left out because the safetensors file stores F32 only and the
+    /// Tensors of the source left out because the safetensors file stores floats only and the
     /// generator does not read them (integer buffers such as `num_batches_tracked`).
     public var skipped: [String]
   }
@@ -63,7 +63,7 @@ public enum ModelConverter {
     case .dcgan(let c): stateDict = c.stateDict
     }
     for (k, t) in stateDict.tensors {
-      if t.dtype.isInteger { skipped.append(k) } else { tensors[k] = TensorData(shape: t.shape, values: t.values) }
+      if t.dtype.isInteger { skipped.append(k) } else { tensors[k] = t.dtype.isHalfWidth ? t : TensorData(shape: t.shape, values: t.values) }
     }
 
     var manifest: ModelManifest

@@ -12,6 +12,8 @@ public enum GeneratorCheckpoint {
   /// root) tried in order: the converted model `setup.sh` makes, then the fetched checkpoint.
   public static let shippedModels: [String: [String]] = [
     "dcgan": ["models/dcgan-face64.safetensors", "models/cache/gan_face_generate/weights.tar"],
+    // Trained by scripts/train/train_stylegan2.py, committed (models/README.md).
+    "stylegan2-face64": ["models/stylegan2-face64.safetensors"],
   ]
 
   /// Loads a StyleGAN2 or DCGAN generator from `url`: a checkpoint, a safetensors file, or a

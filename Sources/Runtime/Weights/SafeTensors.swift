@@ -4,7 +4,9 @@ import Foundation
 /// `{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {str: str}}`,
 /// then the raw little-endian tensor bytes (offsets are relative to the end of the header).
 ///
-/// Reading accepts F32, F16, BF16, F64 and the integer/bool dtypes; writing always stores F32.
+/// Reading accepts F32, F16, BF16, F64 and the integer/bool dtypes. Writing stores F32, except
+/// that a tensor read as F16 or BF16 is written back in that dtype when every value still fits it
+/// exactly (a float16 checkpoint converts to a file of the same size, bit for bit).
 public struct SafeTensorsFile: Sendable {
   public var tensors: [String: TensorData]
   /// The free-form `__metadata__` strings.
@@ -91,8 +93,8 @@ public struct SafeTensorsFile: Sendable {
     return head.prefix(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) } < 1 << 32
   }
 
-  /// Encodes all tensors as F32, in sorted key order, with the header padded with spaces to a
-  /// multiple of 8 bytes (as the reference implementation does, so the data stays aligned).
+  /// Encodes all tensors (F32, or F16/BF16 as described above), in sorted key order, with the
+  /// header padded with spaces to a multiple of 8 bytes (as the reference implementation does).
   public func encoded() throws -> Data {
     var entries: [String] = []
     var payload = Data()
@@ -108,10 +110,10 @@ public struct SafeTensorsFile: Sendable {
             + "\(tensor.values.count) values")
       }
       let begin = payload.count
-      tensor.values.withUnsafeBytes { payload.append(contentsOf: $0) }  // little-endian hosts
+      let dtype = Self.appendPayload(tensor, to: &payload)
       let shape = tensor.shape.map(String.init).joined(separator: ",")
       entries.append(
-        "\(jsonString(key)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(begin),\(payload.count)]}")
+        "\(jsonString(key)):{\"dtype\":\"\(dtype)\",\"shape\":[\(shape)],\"data_offsets\":[\(begin),\(payload.count)]}")
     }
     var header = Array("{\(entries.joined(separator: ","))}".utf8)
     while header.count % 8 != 0 { header.append(UInt8(ascii: " ")) }
@@ -120,6 +122,33 @@ public struct SafeTensorsFile: Sendable {
     out.append(contentsOf: header)
     out.append(payload)
     return out
+  }
+
+  /// Appends the tensor's little-endian bytes and returns the dtype name it was stored as: its own
+  /// 16-bit dtype when it was read as one and every value round-trips exactly, else F32.
+  private static func appendPayload(_ tensor: TensorData, to payload: inout Data) -> String {
+    let half: [UInt16]?
+    switch tensor.dtype {
+    case .float16: half = exactBits(tensor.values) { Float16($0).bitPattern } decode: { Float(Float16(bitPattern: $0)) }
+    case .bfloat16: half = exactBits(tensor.values) { UInt16($0.bitPattern >> 16) } decode: { Float(bitPattern: UInt32($0) << 16) }
+    default: half = nil
+    }
+    guard let bits = half else {
+      tensor.values.withUnsafeBytes { payload.append(contentsOf: $0) }  // little-endian hosts
+      return "F32"
+    }
+    bits.withUnsafeBytes { payload.append(contentsOf: $0) }
+    return tensor.dtype == .float16 ? "F16" : "BF16"
+  }
+
+  /// `values` encoded by `encode`, or nil when some value does not decode back to itself.
+  private static func exactBits(_ values: [Float], encode: (Float) -> UInt16, decode: (UInt16) -> Float) -> [UInt16]? {
+    var bits = [UInt16](repeating: 0, count: values.count)
+    for (i, v) in values.enumerated() {
+      bits[i] = encode(v)
+      guard decode(bits[i]).bitPattern == v.bitPattern else { return nil }
+    }
+    return bits
   }
 
   /// Writes `encoded()` to `url`.

@@ -13,6 +13,9 @@ public enum TensorDType: String, Sendable, CaseIterable {
     }
   }
 
+  /// float16 or bfloat16: kept in that width when written to safetensors.
+  public var isHalfWidth: Bool { self == .float16 || self == .bfloat16 }
+
   /// Whether values are integers (kept exactly in `TensorData.integerValues`).
   public var isInteger: Bool {
     switch self {
