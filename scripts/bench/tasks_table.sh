@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Measures every task with ILO, CSGM and PULSE on the shipped DCGAN and the shipped face, on
-# the compiled engine (release build), and prints a markdown table; strips go to docs/tasks/.
+# Measures every task with ILO, CSGM and PULSE on the shipped models (MODELS, default: the DCGAN
+# and the trained StyleGAN2) and the shipped face, on the compiled engine (release build), and
+# prints a markdown table; strips go to docs/tasks/ (DCGAN) and docs/tasks/MODEL/ (others).
 # All methods get the same step budget (230 steps). LPIPS is not reported: it needs trained
 # VGG16 backbone weights, which cannot be downloaded here.
 set -euo pipefail
@@ -17,8 +18,12 @@ declare -A flags=(
   [cs-gaussian]="--measurements 0.1 --operator-seed 1"
   [colorize]=""
 )
-echo "| task | method | PSNR (dB) | SSIM | naive PSNR | wall time (s) |"
-echo "|---|---|---|---|---|---|"
+models=${MODELS:-dcgan stylegan2-face64}
+echo "| model | task | method | PSNR (dB) | SSIM | naive PSNR | wall time (s) |"
+echo "|---|---|---|---|---|---|---|"
+for model in $models; do
+strips=docs/tasks; [ "$model" = dcgan ] || strips=docs/tasks/$model
+mkdir -p "$strips"
 for task in inpaint superres denoise cs-circulant cs-gaussian colorize; do
   f=${flags[$task]}
   case $task in
@@ -33,14 +38,16 @@ for task in inpaint superres denoise cs-circulant cs-gaussian colorize; do
     esac
     out=$work/$task-$method
     start=$(date +%s.%N)
-    $iloc invert --task $task $f --model dcgan --observed "$observed" --ground-truth $face --method $method --steps $steps -o "$out" > "$out.log" 2>&1
+    $iloc invert --task $task $f --model $model --observed "$observed" --ground-truth $face --method $method --steps $steps -o "$out" > "$out.log" 2>&1
     end=$(date +%s.%N)
-    python3 - "$out/report.json" "$task" "$method" "$start" "$end" <<'PY'
+    python3 - "$out/report.json" "$model" "$task" "$method" "$start" "$end" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 f, n = r["final"], r["naive"]
-print(f"| {sys.argv[2]} | {sys.argv[3]} | {f['psnr']:.2f} | {f['ssim']:.3f} | {n['psnr']:.2f} | {float(sys.argv[5]) - float(sys.argv[4]):.1f} |")
+m, t, meth, t0, t1 = sys.argv[2:7]
+print(f"| {m} | {t} | {meth} | {f['psnr']:.2f} | {f['ssim']:.3f} | {n['psnr']:.2f} | {float(t1) - float(t0):.1f} |")
 PY
-    cp "$out/strip.png" "docs/tasks/$task-$method.png"
+    cp "$out/strip.png" "$strips/$task-$method.png"
   done
+done
 done
