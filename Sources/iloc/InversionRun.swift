@@ -77,9 +77,10 @@ struct RunDescription {
 /// before any work) ends the optimization after the current step; the best result so far is
 /// written and the process exits with 128 + the signal number.
 func runAndWriteOutputs(_ inverter: Inverter, to out: OutputDirectory, _ d: RunDescription) throws {
-  inverter.observer = ProgressPrinter()
+  let progress = ProgressPrinter()  // the inverter holds its observer weakly
+  inverter.observer = progress
   StopSignals.install()
-  let result = try inverter.run()
+  let result = try withExtendedLifetime(progress) { try inverter.run() }
   let naive = try NaiveReconstruction.compute(inverter.problem.forward, observation: inverter.problem.observation,
                                               size: inverter.problem.generator.imageSize)
   let report = try makeReport(inverter, result, naive: naive, d)

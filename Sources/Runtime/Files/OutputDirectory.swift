@@ -113,12 +113,10 @@ public final class OutputDirectory {
       u = u.deletingLastPathComponent()
     }
     var isDir: ObjCBool = false
-    if missing.isEmpty || missing[0] != url {
-      let existing = missing.isEmpty ? url : missing[0].deletingLastPathComponent()
-      guard FileManager.default.fileExists(atPath: existing.path, isDirectory: &isDir), isDir.boolValue else {
-        throw FileError(existing == url ? "output directory \(url.path) exists and is not a directory"
-                                        : "cannot create output directory \(url.path): \(existing.path) is not a directory")
-      }
+    let existing = missing.isEmpty ? url : missing[0].deletingLastPathComponent()
+    guard FileManager.default.fileExists(atPath: existing.path, isDirectory: &isDir), isDir.boolValue else {
+      throw FileError(existing == url ? "output directory \(url.path) exists and is not a directory"
+                                      : "cannot create output directory \(url.path): \(existing.path) is not a directory")
     }
     var made: [URL] = []
     for d in missing {
