@@ -16,10 +16,20 @@ import Darwin
 public enum StopSignals {
   public static let handled: [Int32] = [SIGINT, SIGTERM, SIGHUP]
 
-  /// Installs the handler for every signal in `handled` (idempotent).
+  /// Installs the handler for every signal in `handled` (idempotent) and unblocks them: a
+  /// parent may start iloc with signals blocked (Foundation's `Process` does, from a worker
+  /// thread), and a blocked SIGTERM would never stop the run. A signal the parent set to be
+  /// ignored stays ignored (`nohup` ignores SIGHUP; a shell ignores SIGINT in background jobs).
   public static func install() {
     _ = Inverter.interruptRequested  // initialized here, never lazily inside a handler
-    for s in handled { signal(s) { Inverter.interruptRequested.record(signal: $0) } }
+    var unblock = sigset_t()
+    sigemptyset(&unblock)
+    for s in handled {
+      let previous = signal(s) { Inverter.interruptRequested.record(signal: $0) }
+      if unsafeBitCast(previous, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self) { signal(s, SIG_IGN) }
+      sigaddset(&unblock, s)
+    }
+    pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
   }
 
   /// The first stop signal received, if any.
