@@ -94,8 +94,8 @@ public final class Inverter {
     var globalStep = 0
     for r in 0..<roundCount {
       if r > 0 && Self.interruptRequested.isSet {  // stopped between rounds: keep the last round's best
-        return InversionResult(image: lastImage!, prediction: lastPrediction!, roundImages: roundImages, roundStartImages: startImages,
-                               rounds: reports, state: state, interrupted: true)
+        return InversionResult(image: lastImage!, prediction: lastPrediction!, roundImages: roundImages,
+                               roundStartImages: startImages, rounds: reports, state: state, interrupted: true)
       }
       let stage = try StageProgram(problem: problem, round: r, settings: settings, engine: engine)
       observer?.roundStarted(r, of: roundCount, program: stage)

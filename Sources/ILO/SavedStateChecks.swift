@@ -28,7 +28,8 @@ extension SavedState {
     let want: Shape
     do { want = try op.outputShape(batch: 1, size: size) } catch { throw stateError("operator: \(error)") }
     guard m.observationShape == want else {
-      throw stateError("observationShape \(m.observationShape) is not the operator's output shape \(want) for \(size)x\(size) images")
+      throw stateError("observationShape \(m.observationShape) is not the operator's output shape \(want) "
+                       + "for \(size)x\(size) images")
     }
     if let name = m.lpipsNet, LPIPSNet(rawValue: name) == nil { throw stateError("unknown lpipsNet '\(name)'") }
     if let sg = generator as? StyleGAN2Generator { try checkProxy(sg) }
@@ -39,7 +40,9 @@ extension SavedState {
   func checkTensors(for stage: StageProgram) throws {
     for (name, shape) in stage.variables.map({ ($0.name, $0.shape) }) + stage.fixed.map({ ($0.name, $0.shape) }) {
       guard let v = values[name] else { throw stateError("tensor '\(name)' of round \(metadata.round) is missing") }
-      guard v.shape == shape else { throw stateError("tensor '\(name)' has shape \(v.shape), round \(metadata.round) needs \(shape)") }
+      guard v.shape == shape else {
+        throw stateError("tensor '\(name)' has shape \(v.shape), round \(metadata.round) needs \(shape)")
+      }
       guard v.values.allSatisfy(\.isFinite) else { throw stateError("tensor '\(name)' holds non-finite values") }
     }
   }
@@ -47,21 +50,29 @@ extension SavedState {
   /// The operator's parameters against the model's image size, before the operator (and its
   /// mask or matrix) is built: its dimensions are bounded by the model, not by the file.
   func checkOperatorRecord(_ r: OperatorRecord, size: Int) throws {
+    guard r.format == "iloc-operator" && r.version == 1 else {
+      throw stateError("operator: unsupported format \(r.format) version \(r.version)")
+    }
     switch r.task {
     case .inpaint:
       guard let mask = r.mask else { throw stateError("operator: an inpaint operator needs a mask") }
       guard mask.height == size && mask.width == size && (mask.batch ?? 1) == 1 else {
-        throw stateError("operator: the mask is \(mask.batch ?? 1)x\(mask.height)x\(mask.width), the model makes \(size)x\(size) images")
+        let dims = "\(mask.batch ?? 1)x\(mask.height)x\(mask.width)"
+        throw stateError("operator: the mask is \(dims), the model makes \(size)x\(size) images")
       }
     case .csCirculant, .csGaussian:
       guard r.imageSize == size else {
-        throw stateError("operator: measures \(r.imageSize.map { "\($0)x\($0)" } ?? "no") images, the model makes \(size)x\(size)")
+        let measured = r.imageSize.map { "\($0)x\($0)" } ?? "no"
+        throw stateError("operator: measures \(measured) images, the model makes \(size)x\(size)")
       }
       guard let n = r.measurements, n >= 1 && n <= 3 * size * size else {
-        throw stateError("operator: measurements must be in 1...\(3 * size * size), got \(r.measurements.map(String.init) ?? "none")")
+        let got = r.measurements.map(String.init) ?? "none"
+        throw stateError("operator: measurements must be in 1...\(3 * size * size), got \(got)")
       }
     case .superres:
-      guard let f = r.factor, f >= 1 && f <= size else { throw stateError("operator: superres factor must be in 1...\(size)") }
+      guard let f = r.factor, f >= 1 && f <= size else {
+        throw stateError("operator: superres factor must be in 1...\(size)")
+      }
     case .denoise, .colorize: break
     }
   }
@@ -73,7 +84,9 @@ extension SavedState {
       guard v.count == d else { throw stateError("'\(key)' has \(v.count) values, the model's latents have \(d)") }
       guard v.allSatisfy(\.isFinite) else { throw stateError("'\(key)' holds non-finite values") }
     }
-    guard sg.proxy.std.allSatisfy({ $0 >= 0 }) else { throw stateError("'\(LatentProxy.stdKey)' holds negative values") }
+    guard sg.proxy.std.allSatisfy({ $0 >= 0 }) else {
+      throw stateError("'\(LatentProxy.stdKey)' holds negative values")
+    }
   }
 
   func stateError(_ message: String) -> InversionError { InversionError("state file: \(message)") }

@@ -85,9 +85,10 @@ public struct InversionSettings: Codable, Sendable {
     }
     try finite(latentPrior, "--latent-prior")
     for w in lossWeights {
-      for (v, name) in [(w.mse, "--mse"), (w.lpips, "--lpips"), (w.geoCross, "--geocross"), (w.deadZone, "--dead-zone")] {
-        try finite(v, name)
-      }
+      try finite(w.mse, "--mse")
+      try finite(w.lpips, "--lpips")
+      try finite(w.geoCross, "--geocross")
+      try finite(w.deadZone, "--dead-zone")
       try finite(w.deadZoneAlpha, "the dead-zone alpha", positive: true)
     }
     for case .auto(let window, let threshold, let lo, let hi) in rounds {

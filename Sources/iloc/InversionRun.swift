@@ -84,7 +84,9 @@ func runAndWriteOutputs(_ inverter: Inverter, to out: OutputDirectory, _ d: RunD
   let naive = try NaiveReconstruction.compute(inverter.problem.forward, observation: inverter.problem.observation,
                                               size: inverter.problem.generator.imageSize)
   let report = try makeReport(inverter, result, naive: naive, d)
-  try out.commit(last: "report.json") { dir in try writeResultSet(inverter, result, naive: naive, report: report, d, into: dir) }
+  try out.commit(last: "report.json") { dir in
+    try writeResultSet(inverter, result, naive: naive, report: report, d, into: dir)
+  }
   var summary = "wrote \(out.url.path)/{result.png, strip.png, report.json, state.safetensors}"
   if let p = report.final["psnr"], let q = report.naive["psnr"] {
     summary += String(format: "; PSNR %.2f dB (naive %.2f dB), SSIM %.3f", p, q, report.final["ssim"]!)
@@ -98,7 +100,9 @@ func runAndWriteOutputs(_ inverter: Inverter, to out: OutputDirectory, _ d: RunD
 }
 
 /// The JSON report of a finished (or interrupted) run: settings, rounds and metrics.
-func makeReport(_ inverter: Inverter, _ result: InversionResult, naive: HostTensor<Float>, _ d: RunDescription) throws -> RunReport {
+func makeReport(_ inverter: Inverter, _ result: InversionResult, naive: HostTensor<Float>, _ d: RunDescription) throws
+  -> RunReport
+{
   let problem = inverter.problem, settings = inverter.settings
   var report = RunReport(model: d.model, modelDescription: problem.generator.description, task: d.task.rawValue,
                          method: settings.method.rawValue, engine: d.engine, settings: settings, lossTerms: d.terms,

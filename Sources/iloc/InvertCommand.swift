@@ -19,7 +19,10 @@ struct InvertCommand: ParsableCommand {
         iloc invert --task inpaint --model dcgan --observed holes.png --mask black -o out/
         iloc invert --task superres --factor 4 --model dcgan --observed small.png --ground-truth face.png -o out/
         iloc invert --task cs-gaussian --measurements 0.1 --model G.pt --observed face.png -o out/ --method csgm
-      Ctrl-C (SIGINT), SIGTERM and SIGHUP stop after the current step and write the best result so far (exit status 130, 143, 129; report.json says "interrupted" and names the signal). The output directory is locked while a run uses it and its files are replaced as one set.
+      Ctrl-C (SIGINT), SIGTERM and SIGHUP stop after the current step and write the best \
+      result so far (exit status 130, 143, 129; report.json says "interrupted" and names the \
+      signal). The output directory is locked while a run uses it and its files are replaced \
+      as one set. In report.json a non-finite number (the PSNR of an exact match) is null.
       """
   )
 
@@ -39,7 +42,8 @@ struct InvertCommand: ParsableCommand {
     StopSignals.install()
     let settings = try inversion.settings()
     try settings.validateValues()
-    let out = try OutputDirectory(URL(fileURLWithPath: output, isDirectory: true))  // checked and locked before any work
+    // checked and locked before any work
+    let out = try OutputDirectory(URL(fileURLWithPath: output, isDirectory: true))
     let generator = try loadGenerator(model, fitSamples: inversion.fitSamples)
     let size = generator.imageSize
     try settings.validate(maxRounds: generator.maxRounds)

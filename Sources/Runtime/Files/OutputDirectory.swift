@@ -80,7 +80,8 @@ public final class OutputDirectory {
   private func lock() throws {
     guard flock(descriptor, LOCK_EX | LOCK_NB) != 0 else { return }
     if errno == EWOULDBLOCK {
-      throw FileError("output directory \(url.path) is in use by another iloc run; wait for it to finish or choose another -o")
+      throw FileError("output directory \(url.path) is in use by another iloc run; "
+                      + "wait for it to finish or choose another -o")
     }
     throw FileError("cannot lock output directory \(url.path): \(errnoText())")
   }
@@ -115,8 +116,9 @@ public final class OutputDirectory {
     var isDir: ObjCBool = false
     let existing = missing.isEmpty ? url : missing[0].deletingLastPathComponent()
     guard FileManager.default.fileExists(atPath: existing.path, isDirectory: &isDir), isDir.boolValue else {
-      throw FileError(existing == url ? "output directory \(url.path) exists and is not a directory"
-                                      : "cannot create output directory \(url.path): \(existing.path) is not a directory")
+      throw FileError(existing == url
+        ? "output directory \(url.path) exists and is not a directory"
+        : "cannot create output directory \(url.path): \(existing.path) is not a directory")
     }
     var made: [URL] = []
     for d in missing {

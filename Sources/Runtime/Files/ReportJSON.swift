@@ -10,7 +10,8 @@ public enum ReportJSON {
     let marker = "iloc-non-finite-\(UUID().uuidString)"
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: marker, negativeInfinity: marker, nan: marker)
+    encoder.nonConformingFloatEncodingStrategy =
+      .convertToString(positiveInfinity: marker, negativeInfinity: marker, nan: marker)
     let text = String(decoding: try encoder.encode(value), as: UTF8.self)
     return Data(text.replacingOccurrences(of: "\"\(marker)\"", with: "null").utf8)
   }

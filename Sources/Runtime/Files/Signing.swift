@@ -37,7 +37,9 @@ public enum Signing {
     /// to replace either file.
     public func write(to url: URL) throws {
       let pub = URL(fileURLWithPath: url.path + ".pub")
-      if FileManager.default.fileExists(atPath: pub.path) { throw FileError("\(pub.path) exists; remove it first or choose another name") }
+      if FileManager.default.fileExists(atPath: pub.path) {
+        throw FileError("\(pub.path) exists; remove it first or choose another name")
+      }
       try Signing.writeLine(key.rawRepresentation.base64EncodedString(), to: url, permissions: 0o600)
       try Signing.writeLine(key.publicKey.rawRepresentation.base64EncodedString(),
                             to: pub, permissions: 0o644)
@@ -83,6 +85,8 @@ public enum Signing {
     }
     defer { close(fd) }
     let bytes = Array((text + "\n").utf8)
-    guard write(fd, bytes, bytes.count) == bytes.count else { throw FileError("cannot write \(url.path): \(errnoText())") }
+    guard write(fd, bytes, bytes.count) == bytes.count else {
+      throw FileError("cannot write \(url.path): \(errnoText())")
+    }
   }
 }

@@ -89,10 +89,12 @@ struct ArtifactManifest: Codable {
   static func checkSignature(of manifest: Data, in dir: URL, key: Signing.TrustedKey) throws {
     let sig: Data
     do { sig = try ConfinedFile.read(signatureFile, in: dir, limit: 4096) } catch {
-      throw ValidationFailure("artifact \(dir.lastPathComponent) is not signed (no readable \(signatureFile)); refusing it (--trusted-key)")
+      throw ValidationFailure("artifact \(dir.lastPathComponent) is not signed (no readable \(signatureFile)); "
+                              + "refusing it (--trusted-key)")
     }
     guard key.accepts(sig, for: manifest) else {
-      throw ValidationFailure("artifact \(dir.lastPathComponent): the signature does not match the trusted key (another signer, or the manifest was altered); refusing it")
+      throw ValidationFailure("artifact \(dir.lastPathComponent): the signature does not match the trusted key "
+                              + "(another signer, or the manifest was altered); refusing it")
     }
   }
 
@@ -127,7 +129,8 @@ struct ArtifactManifest: Codable {
         throw ValidationFailure("artifact \(name): \(e.message)")
       }
       guard size == rec.bytes else {
-        throw ValidationFailure("artifact \(name): \(file) is truncated or altered (\(size) bytes, the manifest says \(rec.bytes))")
+        throw ValidationFailure("artifact \(name): \(file) is truncated or altered "
+                                + "(\(size) bytes, the manifest says \(rec.bytes))")
       }
       guard try FileDigest.sha256Hex(fileAt: url, limit: size) == rec.sha256 else {
         throw ValidationFailure("artifact \(name): \(file) is corrupted (SHA-256 differs from the manifest)")

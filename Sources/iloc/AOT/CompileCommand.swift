@@ -19,7 +19,8 @@ struct CompileCommand: ParsableCommand {
       flags, and writes into the output directory: kernels.so (all their kernels, linked with
       the system C compiler driver `cc -shared`), weights.safetensors (the generator, with the
       StyleGAN2 latent proxy) and manifest.json (format version, target CPU and features, LLVM
-      version, per-round program layout and buffer plan, the flags, SHA-256 of every file) and, with --sign-key, manifest.sig (an Ed25519 signature over the manifest).
+      version, per-round program layout and buffer plan, the flags, SHA-256 of every file) \
+      and, with --sign-key, manifest.sig (an Ed25519 signature over the manifest).
         iloc compile --model dcgan --task inpaint --mask box:20,16,24,32 --steps 50,50,25,25 -o art/
         iloc run art/ --task inpaint --mask box:20,16,24,32 --observed holes.png -o out/
       The observation is not needed: a synthetic one of the right shape stands in for it.
@@ -38,12 +39,16 @@ struct CompileCommand: ParsableCommand {
   var targetFeatures: String?
   @Option(name: [.short, .customLong("output")], help: "Artifact directory.")
   var output: String
-  @Option(help: "Sign the manifest with this Ed25519 private key (made by `iloc keygen`); `iloc run --trusted-key KEY.pub` then accepts the artifact.")
+  @Option(help: """
+    Sign the manifest with this Ed25519 private key (made by `iloc keygen`); \
+    `iloc run --trusted-key KEY.pub` then accepts the artifact.
+    """)
   var signKey: String?
 
   func run() throws {
     let start = DispatchTime.now().uptimeNanoseconds
-    let signingKey = try signKey.map { try Signing.SigningKey(contentsOf: URL(fileURLWithPath: $0)) }  // before any work
+    // the key is read before any work, so a bad one fails at once
+    let signingKey = try signKey.map { try Signing.SigningKey(contentsOf: URL(fileURLWithPath: $0)) }
     let settings = try inversion.settings()
     try settings.validateValues()
     if inversion.lpips > 0 || inversion.lpipsBackbone != nil {

@@ -8,7 +8,9 @@ struct KeygenCommand: ParsableCommand {
     commandName: "keygen",
     abstract: "Make an Ed25519 key pair for signing artifacts (`iloc compile --sign-key`, `iloc run --trusted-key`).",
     discussion: """
-      Writes the private key to the given path (readable by its owner only) and the public key next to it with .pub appended. Each file is one line of base64 holding the raw 32-byte key (the private key is the RFC 8032 seed). Existing files are never replaced.
+      Writes the private key to the given path (readable by its owner only) and the public key \
+      next to it with .pub appended. Each file is one line of base64 holding the raw 32-byte \
+      key (the private key is the RFC 8032 seed). Existing files are never replaced.
         iloc keygen -o signing-key
         iloc compile --model dcgan --task inpaint --mask box:20,16,24,32 --sign-key signing-key -o art/
         iloc run art/ --trusted-key signing-key.pub --task inpaint --mask box:20,16,24,32 --observed holes.png -o out/
@@ -21,6 +23,7 @@ struct KeygenCommand: ParsableCommand {
     let url = URL(fileURLWithPath: output)
     let key = Signing.SigningKey()
     try key.write(to: url)
-    print("wrote \(url.path) (private key, keep it secret) and \(url.path).pub (public key, give it to `iloc run --trusted-key`)")
+    print("wrote \(url.path) (private key, keep it secret) and \(url.path).pub "
+          + "(public key, give it to `iloc run --trusted-key`)")
   }
 }

@@ -16,8 +16,11 @@ struct RunCommand: ParsableCommand {
     commandName: "run",
     abstract: "Run an inversion from an artifact made by `iloc compile`, with no compiler at run time.",
     discussion: """
-      Checks the artifact first (with --trusted-key its signature, before anything else; then the format version, that every file it lists is a regular file inside the artifact directory with the recorded size and SHA-256, the CPU features it was built for), then writes the same files as `iloc invert`: result.png, strip.png,
-      report.json, state.safetensors. The task flags must describe the task it was compiled for.
+      Checks the artifact first (with --trusted-key its signature, before anything else; then \
+      the format version, that every file it lists is a regular file inside the artifact \
+      directory with the recorded size and SHA-256, the CPU features it was built for), then \
+      writes the same files as `iloc invert`: result.png, strip.png, report.json, \
+      state.safetensors. The task flags must describe the task it was compiled for.
         iloc run art/ --task inpaint --mask box:20,16,24,32 --observed holes.png -o out/
       """
   )
@@ -33,7 +36,10 @@ struct RunCommand: ParsableCommand {
   var seed: UInt64?
   @Option(name: [.short, .customLong("output")], help: "Output directory.")
   var output: String
-  @Option(help: "Accept only an artifact whose manifest is signed by this Ed25519 public key (KEY.pub from `iloc keygen`); checked before any other file is read.")
+  @Option(help: """
+    Accept only an artifact whose manifest is signed by this Ed25519 public key \
+    (KEY.pub from `iloc keygen`); checked before any other file is read.
+    """)
   var trustedKey: String?
 
   func run() throws {
@@ -48,7 +54,8 @@ struct RunCommand: ParsableCommand {
     var settings = manifest.settings
     if let s = seed { settings.seed = s }
     try settings.validateValues()
-    let out = try OutputDirectory(URL(fileURLWithPath: output, isDirectory: true))  // checked and locked before any work
+    // checked and locked before any work
+    let out = try OutputDirectory(URL(fileURLWithPath: output, isDirectory: true))
 
     let kernels = try SharedLibraryKernels(path: dir.appendingPathComponent(ArtifactManifest.kernelLibrary))
     Program.defaultProvider = kernels
