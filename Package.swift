@@ -17,6 +17,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
     .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
   ],
   targets: [
     // LLVM-C (LLVM 19). include/ holds the umbrella header, the modulemap and symlinks to the
@@ -29,12 +30,14 @@ let package = Package(
     .target(name: "GraphIR", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
     /// Fusion planning, lowering to LLVM IR, JIT and AOT objects.
     .target(name: "Codegen", dependencies: ["GraphIR", "CLLVM"]),
-    /// Buffers, executor, OpenBLAS, stage programs, profiler, PNG, weight files.
+    /// Buffers, executor, OpenBLAS, stage programs, profiler, PNG, weight files, output
+    /// directories, SHA-256 and Ed25519 signatures (swift-crypto).
     .target(
       name: "Runtime",
       dependencies: [
         "GraphIR", "Codegen", "COpenBLAS", "CPNG",
         .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        .product(name: "Crypto", package: "swift-crypto"),
       ]),
     /// Model-independent pieces of ILO inversion: forward operators, loss builder, optimizer
     /// steps and projections, switching, image metrics.

@@ -93,6 +93,10 @@ public final class Inverter {
     var state = InversionState(round: 0, values: [:])
     var globalStep = 0
     for r in 0..<roundCount {
+      if r > 0 && Self.interruptRequested.isSet {  // stopped between rounds: keep the last round's best
+        return InversionResult(image: lastImage!, prediction: lastPrediction!, roundImages: roundImages,
+                               roundStartImages: startImages, rounds: reports, state: state, interrupted: true)
+      }
       let stage = try StageProgram(problem: problem, round: r, settings: settings, engine: engine)
       observer?.roundStarted(r, of: roundCount, program: stage)
       let exe = stage.executable
@@ -138,7 +142,8 @@ public final class Inverter {
       var t = 0
       var interrupted = false
       while true {
-        if Self.interruptRequested.isSet { interrupted = true; reason = "interrupted"; break }
+        // every round runs one step, so an interrupted run always has a best iterate to keep
+        if Self.interruptRequested.isSet && t > 0 { interrupted = true; reason = "interrupted"; break }
         for (k, v) in stage.variables.enumerated() { try exe.setInput(v.name, vars[k]) }
         if let noise = problem.forward as? NoiseAddition {
           for (k, ri) in stage.runtimeInputs.enumerated() {
@@ -201,11 +206,19 @@ public final class Inverter {
   }
 }
 
-/// A thread-safe flag a signal handler can set.
+/// A flag a signal handler can set (one aligned 32-bit store), remembering the first signal.
 public final class ManagedFlag: @unchecked Sendable {
   private var value: Int32 = 0
+  private var signalNumber: Int32 = 0
   public init() {}
   public var isSet: Bool { value != 0 }
   public func set() { value = 1 }
-  public func clear() { value = 0 }
+  public func clear() { value = 0; signalNumber = 0 }
+  /// Sets the flag for `signal`; only the first signal is kept.
+  public func record(signal: Int32) {
+    if signalNumber == 0 { signalNumber = signal }
+    value = 1
+  }
+  /// The first signal recorded (nil when set without one, or not set).
+  public var signal: Int32? { signalNumber == 0 ? nil : signalNumber }
 }

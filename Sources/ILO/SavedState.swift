@@ -57,8 +57,10 @@ public struct SavedState {
   }
 
   /// Rebuilds round `metadata.round`'s stage program for `generator` and runs it once at the
-  /// saved state; returns the image. The loss inputs do not influence the image.
+  /// saved state; returns the image. The loss inputs do not influence the image. Every field
+  /// and tensor is checked first (`validate(for:)`, `checkTensors(for:)`).
   public func render(generator: InvertibleGenerator, engine: Engine = .jit) throws -> HostTensor<Float> {
+    try validate(for: generator)
     let op = try metadata.operatorRecord.makeOperator()
     var perceptual: PerceptualLoss?
     if let name = metadata.lpipsNet, let net = LPIPSNet(rawValue: name) {
@@ -71,6 +73,7 @@ public struct SavedState {
     let obs = HostTensor<Float>(zeros: metadata.observationShape)
     let problem = InversionProblem(generator: generator, forward: op, observation: obs, mask: op as? InpaintMask, perceptual: perceptual)
     let stage = try StageProgram(problem: problem, round: metadata.round, settings: metadata.settings, engine: engine)
+    try checkTensors(for: stage)
     for i in stage.graph.inputs where !i.name.hasPrefix("lpips.") && stage.graph.input(named: i.name) != nil {
       if let v = values[i.name] { try stage.executable.setInput(i.name, v.values) }
     }

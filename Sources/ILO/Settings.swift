@@ -71,6 +71,29 @@ public struct InversionSettings: Codable, Sendable {
     for lr in learningRates where !(lr.isFinite && lr > 0) { throw InversionError("--lr must be positive and finite, got \(lr)") }
     for case .fixed(let s) in rounds where s < 1 { throw InversionError("a round needs at least 1 step, got \(s)") }
     guard restarts >= 1 else { throw InversionError("--restarts must be at least 1") }
+    try validateValues()
+  }
+
+  /// Checks every number that needs no model (loss weights, the prior, switching windows and
+  /// thresholds): finite and in range, so a bad flag fails before the first step, not when
+  /// the report is written.
+  public func validateValues() throws {
+    func finite(_ v: Float, _ name: String, positive: Bool = false) throws {
+      guard v.isFinite && (positive ? v > 0 : v >= 0) else {
+        throw InversionError("\(name) must be finite and \(positive ? "positive" : "non-negative"), got \(v)")
+      }
+    }
+    try finite(latentPrior, "--latent-prior")
+    for w in lossWeights {
+      try finite(w.mse, "--mse")
+      try finite(w.lpips, "--lpips")
+      try finite(w.geoCross, "--geocross")
+      try finite(w.deadZone, "--dead-zone")
+      try finite(w.deadZoneAlpha, "the dead-zone alpha", positive: true)
+    }
+    for case .auto(let window, let threshold, let lo, let hi) in rounds {
+      _ = try FlatteningDetector(window: window, threshold: threshold, minSteps: lo, maxSteps: hi)
+    }
   }
 }
 

@@ -72,21 +72,42 @@ struct RunDescription {
   var lpipsNet: String?
 }
 
-/// Runs `inverter` (Ctrl-C stops after the current step) and writes result.png, strip.png,
-/// report.json and state.safetensors into `out`, through a temporary folder moved in at the end.
-func runAndWriteOutputs(_ inverter: Inverter, to out: URL, _ d: RunDescription) throws {
-  let problem = inverter.problem, settings = inverter.settings, generator = problem.generator
-  let op = problem.forward, observation = problem.observation, size = generator.imageSize
-  let progress = ProgressPrinter()
+/// Runs `inverter` and writes result.png, strip.png, state.safetensors and report.json into
+/// `out` as one unit (the report last). A stop signal (`StopSignals`, installed by the command
+/// before any work) ends the optimization after the current step; the best result so far is
+/// written and the process exits with 128 + the signal number.
+func runAndWriteOutputs(_ inverter: Inverter, to out: OutputDirectory, _ d: RunDescription) throws {
+  let progress = ProgressPrinter()  // the inverter holds its observer weakly
   inverter.observer = progress
-  signal(SIGINT) { _ in Inverter.interruptRequested.set() }
-  let result = try inverter.run()
-  signal(SIGINT, SIG_DFL)
+  StopSignals.install()
+  let result = try withExtendedLifetime(progress) { try inverter.run() }
+  let naive = try NaiveReconstruction.compute(inverter.problem.forward, observation: inverter.problem.observation,
+                                              size: inverter.problem.generator.imageSize)
+  let report = try makeReport(inverter, result, naive: naive, d)
+  try out.commit(last: "report.json") { dir in
+    try writeResultSet(inverter, result, naive: naive, report: report, d, into: dir)
+  }
+  var summary = "wrote \(out.url.path)/{result.png, strip.png, report.json, state.safetensors}"
+  if let p = report.final["psnr"], let q = report.naive["psnr"] {
+    summary += String(format: "; PSNR %.2f dB (naive %.2f dB), SSIM %.3f", p, q, report.final["ssim"]!)
+  }
+  print(summary)
+  if result.interrupted {
+    let sig = StopSignals.received ?? SIGINT
+    print("interrupted by \(StopSignals.name(sig)): wrote the best result so far")
+    throw ExitCode(StopSignals.exitStatus(sig))
+  }
+}
 
-  let naive = try NaiveReconstruction.compute(op, observation: observation, size: size)
-  var report = RunReport(model: d.model, modelDescription: generator.description, task: d.task.rawValue, method: settings.method.rawValue,
-                         engine: d.engine, settings: settings, lossTerms: d.terms, rounds: result.rounds,
-                         interrupted: result.interrupted)
+/// The JSON report of a finished (or interrupted) run: settings, rounds and metrics.
+func makeReport(_ inverter: Inverter, _ result: InversionResult, naive: HostTensor<Float>, _ d: RunDescription) throws
+  -> RunReport
+{
+  let problem = inverter.problem, settings = inverter.settings
+  var report = RunReport(model: d.model, modelDescription: problem.generator.description, task: d.task.rawValue,
+                         method: settings.method.rawValue, engine: d.engine, settings: settings, lossTerms: d.terms,
+                         rounds: result.rounds, interrupted: result.interrupted)
+  if result.interrupted { report.signal = StopSignals.received.map(StopSignals.name) }
   let perceptual = problem.perceptual
   for (k, img) in result.roundImages.enumerated() {
     if let t = d.truth {
@@ -94,7 +115,7 @@ func runAndWriteOutputs(_ inverter: Inverter, to out: URL, _ d: RunDescription) 
       if let p = perceptual { report.rounds[k].metrics["lpips"] = try Scoring.lpips(img, t, p) }
     }
   }
-  report.final["measurement_mse"] = try Scoring.measurement(result.prediction, observation)
+  report.final["measurement_mse"] = try Scoring.measurement(result.prediction, problem.observation)
   if let t = d.truth {
     for (k, v) in try Scoring.image(result.image, against: t) { report.final[k] = v }
     for (k, v) in try Scoring.image(naive, against: t) { report.naive[k] = v }
@@ -105,42 +126,24 @@ func runAndWriteOutputs(_ inverter: Inverter, to out: URL, _ d: RunDescription) 
       report.notes.append("LPIPS metric not computed: it needs trained VGG16 backbone weights (--lpips-backbone)")
     }
   }
-  let fm = FileManager.default
-  try fm.createDirectory(at: out, withIntermediateDirectories: true)
-  let tmp = out.appendingPathComponent(".iloc-partial-\(ProcessInfo.processInfo.processIdentifier)")
-  try? fm.removeItem(at: tmp)
-  try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
-  do {
-    try ImageIO.writePNG(result.image, to: tmp.appendingPathComponent("result.png"))
-    var tiles: [HostTensor<Float>] = []
-    if let t = d.truth { tiles.append(t) }
-    tiles.append(naive)
-    tiles += result.roundImages
-    try PNG.write(ImageIO.strip(tiles, size: size), to: tmp.appendingPathComponent("strip.png"))
-    let meta = SavedState.Metadata(round: result.state.round, model: d.model, modelDescription: generator.description, settings: settings,
-                                   operatorRecord: op.record, observationShape: observation.shape, lpipsNet: d.lpipsNet)
-    var stateValues = result.state.values
-    if let sg = generator as? StyleGAN2Generator {  // the proxy is part of the model the state was found for
-      stateValues[LatentProxy.meanKey] = HostTensor(shape: [sg.proxy.mean.count], values: sg.proxy.mean)
-      stateValues[LatentProxy.stdKey] = HostTensor(shape: [sg.proxy.std.count], values: sg.proxy.std)
-    }
-    try SavedState(metadata: meta, values: stateValues).write(to: tmp.appendingPathComponent("state.safetensors"))
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    try enc.encode(report).write(to: tmp.appendingPathComponent("report.json"))
-    for name in ["result.png", "strip.png", "state.safetensors", "report.json"] {
-      let dst = out.appendingPathComponent(name)
-      try? fm.removeItem(at: dst)
-      try fm.moveItem(at: tmp.appendingPathComponent(name), to: dst)
-    }
-    try? fm.removeItem(at: tmp)
-  } catch {
-    try? fm.removeItem(at: tmp)
-    throw error
+  return report
+}
+
+/// Writes the four output files of a run into `dir` (a staging folder).
+func writeResultSet(_ inverter: Inverter, _ result: InversionResult, naive: HostTensor<Float>, report: RunReport,
+                    _ d: RunDescription, into dir: URL) throws {
+  let problem = inverter.problem, generator = problem.generator, size = generator.imageSize
+  try ImageIO.writePNG(result.image, to: dir.appendingPathComponent("result.png"))
+  let tiles = (d.truth.map { [$0] } ?? []) + [naive] + result.roundImages
+  try PNG.write(ImageIO.strip(tiles, size: size), to: dir.appendingPathComponent("strip.png"))
+  let meta = SavedState.Metadata(round: result.state.round, model: d.model, modelDescription: generator.description,
+                                 settings: inverter.settings, operatorRecord: problem.forward.record,
+                                 observationShape: problem.observation.shape, lpipsNet: d.lpipsNet)
+  var stateValues = result.state.values
+  if let sg = generator as? StyleGAN2Generator {  // the proxy is part of the model the state was found for
+    stateValues[LatentProxy.meanKey] = HostTensor(shape: [sg.proxy.mean.count], values: sg.proxy.mean)
+    stateValues[LatentProxy.stdKey] = HostTensor(shape: [sg.proxy.std.count], values: sg.proxy.std)
   }
-  var summary = "wrote \(out.path)/{result.png, strip.png, report.json, state.safetensors}"
-  if let p = report.final["psnr"], let q = report.naive["psnr"] { summary += String(format: "; PSNR %.2f dB (naive %.2f dB), SSIM %.3f", p, q, report.final["ssim"]!) }
-  print(summary)
-  if result.interrupted { print("interrupted: wrote the best result so far"); throw ExitCode(130) }
+  try SavedState(metadata: meta, values: stateValues).write(to: dir.appendingPathComponent("state.safetensors"))
+  try ReportJSON.encode(report).write(to: dir.appendingPathComponent("report.json"))
 }

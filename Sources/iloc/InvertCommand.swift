@@ -19,7 +19,10 @@ struct InvertCommand: ParsableCommand {
         iloc invert --task inpaint --model dcgan --observed holes.png --mask black -o out/
         iloc invert --task superres --factor 4 --model dcgan --observed small.png --ground-truth face.png -o out/
         iloc invert --task cs-gaussian --measurements 0.1 --model G.pt --observed face.png -o out/ --method csgm
-      Ctrl-C stops after the current step and writes the best result so far.
+      Ctrl-C (SIGINT), SIGTERM and SIGHUP stop after the current step and write the best \
+      result so far (exit status 130, 143, 129; report.json says "interrupted" and names the \
+      signal). The output directory is locked while a run uses it and its files are replaced \
+      as one set. In report.json a non-finite number (the PSNR of an exact match) is null.
       """
   )
 
@@ -36,8 +39,11 @@ struct InvertCommand: ParsableCommand {
   @OptionGroup var engineOptions: EngineOptions
 
   func run() throws {
+    StopSignals.install()
     let settings = try inversion.settings()
-    let out = URL(fileURLWithPath: output, isDirectory: true)
+    try settings.validateValues()
+    // checked and locked before any work
+    let out = try OutputDirectory(URL(fileURLWithPath: output, isDirectory: true))
     let generator = try loadGenerator(model, fitSamples: inversion.fitSamples)
     let size = generator.imageSize
     try settings.validate(maxRounds: generator.maxRounds)
@@ -94,6 +100,9 @@ struct RunReport: Encodable {
   var lossTerms: [String]
   var rounds: [RoundReport]
   var interrupted: Bool
+  /// The stop signal that ended an interrupted run ("SIGINT", "SIGTERM", "SIGHUP").
+  var signal: String?
+  /// Metrics; a non-finite value (an exact match's PSNR) is written as null.
   var final: [String: Double] = [:]
   var naive: [String: Double] = [:]
   var notes: [String] = []
@@ -119,7 +128,7 @@ final class ProgressPrinter: InversionObserver {
   }
   func step(_ round: Int, _ step: Int, dataLoss: Float, objective: Float, stepsPerSecond: Double) {
     let line = String(format: "round %d step %4d  loss %.5f  data %.5f  %.1f steps/s", round + 1, step + 1, objective, dataLoss, stepsPerSecond)
-    if tty { print("\r" + line, terminator: ""); fflush(stdout) } else if step % 10 == 0 { print(line) }
+    if tty { print("\r" + line, terminator: ""); fflush(stdout) } else if step % 10 == 0 { print(line); fflush(stdout) }
   }
   func roundFinished(_ report: RoundReport, image: HostTensor<Float>) {
     if tty { print("") }

@@ -18,13 +18,15 @@ struct RenderCommand: ParsableCommand {
   @OptionGroup var engineOptions: EngineOptions
 
   func run() throws {
+    let out = URL(fileURLWithPath: output)
+    try OutputFile.checkWritable(out)  // before any work
     let saved = try SavedState.read(URL(fileURLWithPath: state))
     // the state carries the latent proxy it was found with (a refit could differ)
     var proxy: LatentProxy?
     if let m = saved.values[LatentProxy.meanKey], let s = saved.values[LatentProxy.stdKey] { proxy = LatentProxy(mean: m.values, std: s.values) }
     let generator = try loadGenerator(model ?? saved.metadata.model, fitSamples: fitSamples, proxy: proxy)
     let image = try saved.render(generator: generator, engine: engineOptions.engine)
-    try ImageIO.writePNG(image, to: URL(fileURLWithPath: output))
+    try ImageIO.writePNG(image, to: out)
     print("rendered round \(saved.metadata.round + 1) of \(saved.metadata.modelDescription) -> \(output)")
   }
 }

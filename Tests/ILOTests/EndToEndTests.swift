@@ -76,7 +76,7 @@ struct EndToEndTests {
     #expect(result.rounds.count == 3 && result.state.round == 2)
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iloc-state-\(UUID().uuidString).safetensors")
     defer { try? FileManager.default.removeItem(at: dir) }
-    let saved = SavedState(metadata: .init(round: result.state.round, model: "fixture", modelDescription: "", settings: s,
+    let saved = SavedState(metadata: .init(round: result.state.round, model: "fixture", modelDescription: g.description, settings: s,
                                            operatorRecord: p.forward.record, observationShape: p.observation.shape, lpipsNet: nil),
                            values: result.state.values)
     try saved.write(to: dir)

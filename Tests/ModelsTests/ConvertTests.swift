@@ -219,17 +219,20 @@ import Testing
     }
   }
 
-  /// Known-answer vectors (FIPS 180-4 examples and Python's hashlib for the padding edges).
-  @Test func sha256KnownAnswers() {
-    #expect(SHA256.hex(Data()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-    #expect(SHA256.hex(Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-    #expect(SHA256.hex(Data(repeating: 0x61, count: 55)) == "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318")
-    #expect(SHA256.hex(Data(repeating: 0x61, count: 56)) == "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a")
-    #expect(SHA256.hex(Data(repeating: 0x61, count: 64)) == "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb")
-    var h = SHA256()  // fed in uneven pieces
-    let bytes = Data((0..<1280).map { UInt8($0 % 256) })
-    for cut in stride(from: 0, to: 1280, by: 97) { h.update(bytes[cut..<Swift.min(cut + 97, 1280)]) }
-    #expect(h.hexDigest() == "d414b085826eb06778483ba35564dc849e643359f69ed9747878ba6e54985bed")
+  /// Known-answer vectors (FIPS 180-4 examples and Python's hashlib for the padding edges and
+  /// for a file read in several chunks, whole and up to a limit).
+  @Test func sha256KnownAnswers() throws {
+    #expect(FileDigest.sha256Hex(Data()) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    #expect(FileDigest.sha256Hex(Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    #expect(FileDigest.sha256Hex(Data(repeating: 0x61, count: 55)) == "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318")
+    #expect(FileDigest.sha256Hex(Data(repeating: 0x61, count: 56)) == "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a")
+    #expect(FileDigest.sha256Hex(Data(repeating: 0x61, count: 64)) == "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb")
+    let dir = try Fixtures.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let file = dir.appendingPathComponent("bytes.bin")  // 2.5 MiB + 77: three chunks, the last partial
+    try Data((0..<(2_621_440 + 77)).map { UInt8($0 % 251) }).write(to: file)
+    #expect(try FileDigest.sha256Hex(fileAt: file) == "3a652c00cc22958c9da64fd2e357895a88dc309bbe874653143db86a91cc2bca")
+    #expect(try FileDigest.sha256Hex(fileAt: file, limit: 1_048_577) == "5769f52bc3eef28afa39c6fc68cadb7d0bd69812ae3a3d71452f519ec3c7aa56")
   }
 
   /// `dcgan` resolves to the converted model when present, else to the cached checkpoint.

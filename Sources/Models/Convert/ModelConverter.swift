@@ -53,7 +53,8 @@ public enum ModelConverter {
     let checkpoint = try GeneratorCheckpoint.load(source)
     // A converted model given by its JSON: hash the weights file it names.
     let sourceFile = source.pathExtension.lowercased() == "json" ? checkpoint.manifest?.weightsURL(relativeTo: source) ?? source : source
-    let origin = ModelManifest.Source(file: sourceFile.lastPathComponent, sha256: try SHA256.hex(fileAt: sourceFile))
+    let digest = try FileDigest.sha256Hex(fileAt: sourceFile)
+    let origin = ModelManifest.Source(file: sourceFile.lastPathComponent, sha256: digest)
 
     var tensors: [String: TensorData] = [:]
     var skipped: [String] = []

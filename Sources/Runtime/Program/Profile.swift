@@ -45,11 +45,8 @@ public struct ProfileReport: Codable, Sendable {
     return s
   }
 
-  public func json() throws -> Data {
-    let e = JSONEncoder()
-    e.outputFormatting = [.prettyPrinted, .sortedKeys]
-    return try e.encode(self)
-  }
+  /// The profile as JSON (a non-finite number, e.g. a percentage of a zero total, as null).
+  public func json() throws -> Data { try ReportJSON.encode(self) }
 }
 
 extension Program {

@@ -61,11 +61,46 @@ struct ArtifactManifest: Codable {
   /// Checksums of every file of the artifact except this manifest.
   var files: [String: FileRecord]
 
-  /// Reads and checks an artifact directory before anything in it is loaded: the format
-  /// version, every file's size and SHA-256, the CPU features. Errors are one line.
-  static func verify(_ dir: URL) throws -> ArtifactManifest {
+  static let signatureFile = "manifest.sig"
+  /// A manifest larger than this is not one (a real one is a few hundred KB).
+  static let manifestLimit = 64 << 20
+
+  /// Reads and checks an artifact directory before anything in it is loaded: with a trusted
+  /// key, the manifest's signature first (before any other file is read); then the format
+  /// version, every listed file (a plain name inside the directory, a regular file of the
+  /// recorded size, then its SHA-256), the CPU features. Errors are one line.
+  static func verify(_ dir: URL, trustedKey: Signing.TrustedKey? = nil) throws -> ArtifactManifest {
+    let data = try readManifest(dir)
+    if let key = trustedKey { try checkSignature(of: data, in: dir, key: key) }
+    let m = try decode(data, dir: dir)
+    try checkFiles(m, dir: dir)
+    try checkTarget(m, dir: dir)
+    return m
+  }
+
+  /// The manifest's bytes (a regular file of bounded size inside `dir`).
+  static func readManifest(_ dir: URL) throws -> Data {
+    do { return try ConfinedFile.read(fileName, in: dir, limit: manifestLimit) } catch let e as FileError {
+      throw ValidationFailure("\(dir.path) is not an iloc artifact: \(e.message)")
+    }
+  }
+
+  /// Refuses an unsigned artifact, or one whose manifest is not signed by `key`.
+  static func checkSignature(of manifest: Data, in dir: URL, key: Signing.TrustedKey) throws {
+    let sig: Data
+    do { sig = try ConfinedFile.read(signatureFile, in: dir, limit: 4096) } catch {
+      throw ValidationFailure("artifact \(dir.lastPathComponent) is not signed (no readable \(signatureFile)); "
+                              + "refusing it (--trusted-key)")
+    }
+    guard key.accepts(sig, for: manifest) else {
+      throw ValidationFailure("artifact \(dir.lastPathComponent): the signature does not match the trusted key "
+                              + "(another signer, or the manifest was altered); refusing it")
+    }
+  }
+
+  /// The manifest from its bytes: the header first, for a clear message on another version.
+  static func decode(_ data: Data, dir: URL) throws -> ArtifactManifest {
     let url = dir.appendingPathComponent(fileName)
-    guard let data = try? Data(contentsOf: url) else { throw ValidationFailure("\(dir.path) is not an iloc artifact: no readable \(fileName)") }
     struct Header: Decodable { var format: String?; var formatVersion: Int? }
     guard let h = try? JSONDecoder().decode(Header.self, from: data) else {
       throw ValidationFailure("\(url.path) is corrupted or truncated (not valid JSON)")
@@ -74,27 +109,37 @@ struct ArtifactManifest: Codable {
     guard h.formatVersion == currentVersion else {
       throw ValidationFailure("artifact \(dir.lastPathComponent) has format version \(h.formatVersion.map(String.init) ?? "none"); this iloc reads version \(currentVersion) (recompile it with `iloc compile`)")
     }
-    let m: ArtifactManifest
     let dec = JSONDecoder()
     dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    do { m = try dec.decode(ArtifactManifest.self, from: data) } catch {
+    do { return try dec.decode(ArtifactManifest.self, from: data) } catch {
       throw ValidationFailure("\(url.path) is corrupted: \(error.localizedDescription)")
     }
-    for name in [kernelLibrary, weightsFile] where m.files[name] == nil {
-      throw ValidationFailure("artifact \(dir.lastPathComponent): the manifest lists no checksum for \(name)")
+  }
+
+  /// Every listed file: confined to `dir`, a regular file, the recorded size (checked before
+  /// a byte is hashed), then the recorded SHA-256.
+  static func checkFiles(_ m: ArtifactManifest, dir: URL) throws {
+    let name = dir.lastPathComponent
+    for required in [kernelLibrary, weightsFile] where m.files[required] == nil {
+      throw ValidationFailure("artifact \(name): the manifest lists no checksum for \(required)")
     }
-    for (name, rec) in m.files.sorted(by: { $0.key < $1.key }) {
-      let f = dir.appendingPathComponent(name)
-      guard let attrs = try? FileManager.default.attributesOfItem(atPath: f.path), let size = attrs[.size] as? Int else {
-        throw ValidationFailure("artifact \(dir.lastPathComponent): \(name) is missing")
+    for (file, rec) in m.files.sorted(by: { $0.key < $1.key }) {
+      let (url, size): (URL, Int)
+      do { (url, size) = try ConfinedFile.check(file, in: dir) } catch let e as FileError {
+        throw ValidationFailure("artifact \(name): \(e.message)")
       }
       guard size == rec.bytes else {
-        throw ValidationFailure("artifact \(dir.lastPathComponent): \(name) is truncated or altered (\(size) bytes, the manifest says \(rec.bytes))")
+        throw ValidationFailure("artifact \(name): \(file) is truncated or altered "
+                                + "(\(size) bytes, the manifest says \(rec.bytes))")
       }
-      guard try SHA256.hex(fileAt: f) == rec.sha256 else {
-        throw ValidationFailure("artifact \(dir.lastPathComponent): \(name) is corrupted (SHA-256 differs from the manifest)")
+      guard try FileDigest.sha256Hex(fileAt: url, limit: size) == rec.sha256 else {
+        throw ValidationFailure("artifact \(name): \(file) is corrupted (SHA-256 differs from the manifest)")
       }
     }
+  }
+
+  /// The architecture and CPU features the kernels need, against this machine.
+  static func checkTarget(_ m: ArtifactManifest, dir: URL) throws {
     #if arch(x86_64)
     let arch = "x86_64"
     #elseif arch(arm64)
@@ -112,18 +157,24 @@ struct ArtifactManifest: Codable {
     guard missing.isEmpty else {
       throw ValidationFailure("artifact \(dir.lastPathComponent) was built for CPU \(m.target.cpu); this CPU lacks \(missing.joined(separator: ", ")) (rebuild with --target-cpu for an older CPU, e.g. x86-64-v3)")
     }
-    return m
   }
 
-  func write(to dir: URL) throws {
+  /// Writes manifest.json and, with `key`, manifest.sig (the Ed25519 signature over the
+  /// manifest's exact bytes, which list every other file's SHA-256). A stale signature from
+  /// an earlier build is removed when the new manifest is not signed.
+  func write(to dir: URL, signingKey key: Signing.SigningKey? = nil) throws {
     let enc = JSONEncoder()
     enc.outputFormatting = [.prettyPrinted, .sortedKeys]
     enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    try enc.encode(self).write(to: dir.appendingPathComponent(Self.fileName), options: .atomic)
+    let data = try enc.encode(self)
+    let sig = dir.appendingPathComponent(Self.signatureFile)
+    try? FileManager.default.removeItem(at: sig)
+    try data.write(to: dir.appendingPathComponent(Self.fileName), options: .atomic)
+    if let key { try Data((try key.signature(for: data) + "\n").utf8).write(to: sig, options: .atomic) }
   }
 
   static func record(_ url: URL) throws -> FileRecord {
     let size = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
-    return FileRecord(bytes: size, sha256: try SHA256.hex(fileAt: url))
+    return FileRecord(bytes: size, sha256: try FileDigest.sha256Hex(fileAt: url))
   }
 }

@@ -19,7 +19,8 @@ struct CompileCommand: ParsableCommand {
       flags, and writes into the output directory: kernels.so (all their kernels, linked with
       the system C compiler driver `cc -shared`), weights.safetensors (the generator, with the
       StyleGAN2 latent proxy) and manifest.json (format version, target CPU and features, LLVM
-      version, per-round program layout and buffer plan, the flags, SHA-256 of every file).
+      version, per-round program layout and buffer plan, the flags, SHA-256 of every file) \
+      and, with --sign-key, manifest.sig (an Ed25519 signature over the manifest).
         iloc compile --model dcgan --task inpaint --mask box:20,16,24,32 --steps 50,50,25,25 -o art/
         iloc run art/ --task inpaint --mask box:20,16,24,32 --observed holes.png -o out/
       The observation is not needed: a synthetic one of the right shape stands in for it.
@@ -38,10 +39,18 @@ struct CompileCommand: ParsableCommand {
   var targetFeatures: String?
   @Option(name: [.short, .customLong("output")], help: "Artifact directory.")
   var output: String
+  @Option(help: """
+    Sign the manifest with this Ed25519 private key (made by `iloc keygen`); \
+    `iloc run --trusted-key KEY.pub` then accepts the artifact.
+    """)
+  var signKey: String?
 
   func run() throws {
     let start = DispatchTime.now().uptimeNanoseconds
+    // the key is read before any work, so a bad one fails at once
+    let signingKey = try signKey.map { try Signing.SigningKey(contentsOf: URL(fileURLWithPath: $0)) }
     let settings = try inversion.settings()
+    try settings.validateValues()
     if inversion.lpips > 0 || inversion.lpipsBackbone != nil {
       throw ValidationFailure("artifacts do not support the LPIPS loss yet (leave out --lpips and --lpips-backbone)")
     }
@@ -121,7 +130,7 @@ struct CompileCommand: ParsableCommand {
       flags: Array(CommandLine.arguments.dropFirst()), kernels: files.map(\.symbol), stages: stages,
       files: [ArtifactManifest.kernelLibrary: try ArtifactManifest.record(library),
               ArtifactManifest.weightsFile: try ArtifactManifest.record(weights)])
-    try manifest.write(to: dir)
+    try manifest.write(to: dir, signingKey: signingKey)
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     let soBytes = manifest.files[ArtifactManifest.kernelLibrary]!.bytes
     print(String(format: "compiled %d kernels of %d programs for %@ (%@) into %@: %@ %.1f MB, %@, %@ in %.1f s",

@@ -16,9 +16,11 @@ struct RunCommand: ParsableCommand {
     commandName: "run",
     abstract: "Run an inversion from an artifact made by `iloc compile`, with no compiler at run time.",
     discussion: """
-      Checks the artifact first (format version, SHA-256 of every file, the CPU features it was
-      built for), then writes the same files as `iloc invert`: result.png, strip.png,
-      report.json, state.safetensors. The task flags must describe the task it was compiled for.
+      Checks the artifact first (with --trusted-key its signature, before anything else; then \
+      the format version, that every file it lists is a regular file inside the artifact \
+      directory with the recorded size and SHA-256, the CPU features it was built for), then \
+      writes the same files as `iloc invert`: result.png, strip.png, report.json, \
+      state.safetensors. The task flags must describe the task it was compiled for.
         iloc run art/ --task inpaint --mask box:20,16,24,32 --observed holes.png -o out/
       """
   )
@@ -34,16 +36,26 @@ struct RunCommand: ParsableCommand {
   var seed: UInt64?
   @Option(name: [.short, .customLong("output")], help: "Output directory.")
   var output: String
+  @Option(help: """
+    Accept only an artifact whose manifest is signed by this Ed25519 public key \
+    (KEY.pub from `iloc keygen`); checked before any other file is read.
+    """)
+  var trustedKey: String?
 
   func run() throws {
     let start = DispatchTime.now().uptimeNanoseconds
+    StopSignals.install()
     let dir = URL(fileURLWithPath: artifact, isDirectory: true)
-    let manifest = try ArtifactManifest.verify(dir)
+    let key = try trustedKey.map { try Signing.TrustedKey(contentsOf: URL(fileURLWithPath: $0)) }
+    let manifest = try ArtifactManifest.verify(dir, trustedKey: key)
     guard taskOptions.task.rawValue == manifest.task else {
       throw ValidationFailure("artifact \(dir.lastPathComponent) was compiled for task \(manifest.task), not \(taskOptions.task.rawValue)")
     }
     var settings = manifest.settings
     if let s = seed { settings.seed = s }
+    try settings.validateValues()
+    // checked and locked before any work
+    let out = try OutputDirectory(URL(fileURLWithPath: output, isDirectory: true))
 
     let kernels = try SharedLibraryKernels(path: dir.appendingPathComponent(ArtifactManifest.kernelLibrary))
     Program.defaultProvider = kernels
@@ -55,7 +67,7 @@ struct RunCommand: ParsableCommand {
     let problem = InversionProblem(generator: generator, forward: op, observation: observation, mask: op as? InpaintMask)
     let inverter = try Inverter(problem: problem, settings: settings, engine: .jit)
     try runAndWriteOutputs(
-      inverter, to: URL(fileURLWithPath: output, isDirectory: true),
+      inverter, to: out,
       RunDescription(model: manifest.model, task: taskOptions.task, engine: "aot", terms: manifest.lossTerms, truth: truth, lpipsNet: nil))
     let compilers = KernelCompiler.instancesCreated
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
