@@ -17,7 +17,15 @@ public struct StyleGAN2Checkpoint {
   /// architecture (`not a StyleGAN2 generator: missing key 'style.1.weight'`), a missing or
   /// mis-shaped tensor.
   /// `lrMul` is the mapping network's learning-rate multiplier, which checkpoints do not store.
+  /// NVIDIA network pickles (`.pkl`, recognised by content) are read by `NetworkPickle`, which
+  /// also supplies the mapping's learning-rate multiplier stored in them.
   public init(contentsOf url: URL, lrMul: Float = 0.01) throws {
+    if NetworkPickle.looksLikeNetworkPickle(url) {
+      let pickle = try NetworkPickle(contentsOf: url)
+      try self.init(stateDict: pickle.stateDict, lrMul: pickle.lrMul)
+      networkPickle = pickle.info
+      return
+    }
     let sd = try CheckpointLoading.load(url, prefixes: ["g_ema", ""], marker: "style.1.weight",
                                         extras: ["latent_avg", LatentProxy.meanKey, LatentProxy.stdKey],
                                         architecture: "StyleGAN2 generator")
@@ -39,6 +47,9 @@ public struct StyleGAN2Checkpoint {
 
   /// The fitted latent proxy (`latent_proxy.mean` / `.std`), present in converted models.
   public let latentProxy: LatentProxy?
+
+  /// What was read from an NVIDIA network pickle, when loaded from one.
+  public internal(set) var networkPickle: NetworkPickle.Info?
 
   /// The description read from the `.json` beside a converted model, if loaded from one.
   public internal(set) var manifest: ModelManifest?

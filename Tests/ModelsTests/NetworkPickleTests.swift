@@ -1,0 +1,80 @@
+import Foundation
+import GraphIR
+import Models
+import Runtime
+import Testing
+
+/// NVIDIA network pickles (`scripts/fixtures/make_nvidia_pickles.py`): a stylegan2-ada-pytorch
+/// pickle and a TensorFlow StyleGAN2 pickle of tiny random-weight generators (size 32), each
+/// with the same weights as a reference-port `.pt` and goldens computed in float64 by an
+/// implementation of that family working on its own layout.
+@Suite struct NetworkPickleTests {
+  static let families = ["ada", "tf"]
+
+  static func pickle(_ family: String) -> URL { Fixtures.url("nvidia/\(family)_s32.pkl") }
+
+  /// The image of `synthesisGraph` for the golden's w+ rows and noise maps.
+  static func image(_ c: StyleGAN2Checkpoint, _ golden: [String: HostTensor<Float>]) throws -> HostTensor<Float> {
+    let mg = try StyleGAN2(config: c.config).synthesisGraph(batch: golden["w_plus"]!.shape[0])
+    var feed = try mg.bind(c.stateDict)
+    feed["w_plus"] = golden["w_plus"]
+    for i in 0..<c.config.noiseCount { feed["noise.\(i)"] = golden["noise.\(i)"] }
+    return try Interpreter.run(mg.graph, inputs: feed, outputs: ["image"])["image"]!
+  }
+
+  /// The pickle gives the reference-layout tensors of the equivalent `.pt` and the same image.
+  @Test(arguments: families)
+  func sameAsTheReferenceCheckpoint(_ family: String) throws {
+    let pkl = try StyleGAN2Checkpoint(contentsOf: Self.pickle(family))
+    let pt = try StyleGAN2Checkpoint(contentsOf: Fixtures.url("nvidia/\(family)_s32.pt"))
+    #expect(pkl.config == pt.config)
+    #expect(pkl.config.size == 32 && pkl.config.styleDim == 32 && pkl.config.mappingLayers == 2)
+    #expect(pkl.config.channels == [4: 16, 8: 16, 16: 16, 32: 8])
+    var keys = Array(pt.config.weightShapes.keys) + ["latent_avg"]
+    keys += (0..<pt.config.noiseCount).map { "noises.noise_\($0)" }
+    for key in keys {
+      guard let a = pkl.stateDict[key], let b = pt.stateDict[key] else {
+        Issue.record("\(family): '\(key)' missing (pickle \(pkl.stateDict[key] != nil), pt \(pt.stateDict[key] != nil))"); continue
+      }
+      expectClose(HostTensor(shape: a.shape, values: a.values), HostTensor(shape: b.shape, values: b.values),
+                  "\(family) \(key)", tol: 1e-6)
+    }
+    let golden = try Fixtures.golden("nvidia/\(family)_s32_golden.safetensors")
+    expectClose(try Self.image(pkl, golden), try Self.image(pt, golden), "\(family) image pkl vs pt", tol: 1e-5)
+  }
+
+  /// Image (w+ rows and z), mapping and mean latent against the family's own implementation.
+  @Test(arguments: families)
+  func matchesTheFamilyGolden(_ family: String) throws {
+    let c = try StyleGAN2Checkpoint(contentsOf: Self.pickle(family))
+    let golden = try Fixtures.golden("nvidia/\(family)_s32_golden.safetensors")
+    expectClose(try Self.image(c, golden), golden["image"], "\(family) image")
+    #expect(c.latentAverage == golden["latent_avg"]!.values)
+    let z = golden["z"]!
+    let mg = try StyleGAN2(config: c.config).generatorGraph(batch: z.shape[0])
+    var feed = try mg.bind(c.stateDict)
+    feed["z"] = z
+    for i in 0..<c.config.noiseCount { feed["noise.\(i)"] = golden["noise.\(i)"] }
+    let out = try Interpreter.run(mg.graph, inputs: feed, outputs: ["image", "w_plus"])
+    expectClose(out["image"], golden["image_z"], "\(family) image from z")
+    let w = out["w_plus"]!
+    let rows = c.config.latentCount, d = c.config.styleDim
+    let firstRows = (0..<z.shape[0]).flatMap { b in w.values[(b * rows * d)..<(b * rows * d + d)] }
+    expectClose(HostTensor(shape: [z.shape[0], d], values: firstRows), golden["w"], "\(family) mapping")
+  }
+
+  /// The detected format and architecture are reported.
+  @Test func reportsFormatAndArchitecture() throws {
+    let ada = try #require(try StyleGAN2Checkpoint(contentsOf: Self.pickle("ada")).networkPickle)
+    #expect(ada.format == .adaPytorch && ada.network == "G_ema")
+    #expect(ada.details["resolution"] == "32" && ada.details["channels"] == "4:16 8:16 16:16 32:8")
+    #expect(ada.details["channel_base"] == "256" && ada.details["lr_multiplier"] == "0.01")
+    #expect(ada.mapping.contains { $0.hasPrefix("mapping.w_avg -> latent_avg") })
+    let tf = try #require(try StyleGAN2Checkpoint(contentsOf: Self.pickle("tf")).networkPickle)
+    #expect(tf.format == .tensorflow && tf.network == "Gs" && tf.details["mapping_layers"] == "2")
+    guard case .styleGAN2(let g) = try GeneratorCheckpoint.load(Self.pickle("tf")) else {
+      Issue.record("the TF pickle did not load as a StyleGAN2 generator"); return
+    }
+    #expect(g.networkPickle?.format == .tensorflow)
+  }
+}
