@@ -24,7 +24,7 @@ struct InvertCommand: ParsableCommand {
   )
 
   @OptionGroup var taskOptions: TaskOptions
-  @Option(help: "Generator: a StyleGAN2 or DCGAN checkpoint, or a shipped model name (dcgan).")
+  @Option(help: "Generator: a StyleGAN2 or DCGAN checkpoint (.pt, .safetensors, or an NVIDIA StyleGAN2 .pkl), or a shipped model name (dcgan).")
   var model = "dcgan"
   @Option(help: "The observation: a PNG (for cs-* tasks an image to measure, or a .safetensors written by `iloc degrade`).")
   var observed: String

@@ -36,6 +36,14 @@ public struct NetworkPickle: Sendable {
     public var mapping: [String]
     /// What the pickle asks for that iloc does not reproduce exactly (empty when nothing).
     public var notes: [String]
+
+    /// The report `iloc convert` prints: format and network, the architecture read, the name
+    /// mapping used, and any notes.
+    public var reportLines: [String] {
+      let facts = details.keys.sorted().map { "\($0) \(details[$0]!)" }.joined(separator: ", ")
+      return ["read \(format.title), network \(network): \(facts)", "mapping onto the reference layout:"]
+        + mapping.map { "  " + $0 } + notes.map { "note: " + $0 }
+    }
   }
 
   public var info: Info
