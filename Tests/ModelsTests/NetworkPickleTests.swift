@@ -78,3 +78,37 @@ import Testing
     #expect(g.networkPickle?.format == .tensorflow)
   }
 }
+
+/// stylegan2-ada-pytorch's `conv_clamp`, read from the pickle and applied on both engines; kept
+/// through `iloc convert`'s JSON.
+@Suite struct ConvClampTests {
+  static let pickle = Fixtures.url("nvidia/ada_clamp_s32.pkl")
+
+  @Test(arguments: Engine.allCases)
+  func clampedImageMatchesTheGolden(_ engine: Engine) throws {
+    let c = try StyleGAN2Checkpoint(contentsOf: Self.pickle)
+    #expect(c.config.convClamp == 0.75)
+    let golden = try Fixtures.golden("nvidia/ada_clamp_s32_golden.safetensors")
+    let plain = try Fixtures.golden("nvidia/ada_s32_golden.safetensors")
+    #expect(golden["image"]!.maxRelativeDifference(to: plain["image"]!) > 0.1, "the clamp should change the image")
+    let mg = try StyleGAN2(config: c.config).synthesisGraph(batch: 2)
+    var feed = try mg.bind(c.stateDict)
+    feed["w_plus"] = golden["w_plus"]
+    for i in 0..<c.config.noiseCount { feed["noise.\(i)"] = golden["noise.\(i)"] }
+    expectClose(try runGraph(engine, mg.graph, inputs: feed, outputs: ["image"])["image"], golden["image"], "clamped image (\(engine))")
+  }
+
+  @Test func convertKeepsTheClamp() throws {
+    let dir = try Fixtures.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    var o = ModelConverter.Options()
+    o.fitSamples = 100
+    o.engine = .interp
+    let report = try ModelConverter.convert(Self.pickle, to: dir.appendingPathComponent("m.safetensors"), options: o)
+    #expect(report.manifest.convClamp == 0.75 && report.summary.contains("conv_clamp 0.75"))
+    guard case .styleGAN2(let c) = try GeneratorCheckpoint.load(dir.appendingPathComponent("m.json")) else {
+      Issue.record("not a StyleGAN2 model"); return
+    }
+    #expect(c.config.convClamp == 0.75)
+  }
+}

@@ -94,10 +94,7 @@ enum ADANetworkPickle {
     try g.tensors(source: source, into: &ada)
     let sd = StateDict(source: source, tensors: ada)
     let (out, details) = try convert(sd, syn: syn, source: source)
-    var notes: [String] = []
-    if let clamp = blockClamp(syn, source: source) {
-      notes.append("conv_clamp \(clamp) is not applied: iloc computes in float32 and does not clamp activations")
-    }
+    let clamp = blockClamp(syn, source: source)
     let lr = try map.submodule("fc0", source: source)?.attribute("bias_gain")?.doubleValue ?? 0.01
     var d = details
     d["lr_multiplier"] = String(lr)
@@ -106,7 +103,13 @@ enum ADANetworkPickle {
       if let v = g.attribute("_init_kwargs")?.lookup("synthesis_kwargs")?.lookup(key) { d[key] = v.reportText }
     }
     return NetworkPickle(format: .adaPytorch, network: "G_ema", details: d.compactMapValues { $0 }, mapping: mapping,
-                         notes: notes, stateDict: out, lrMul: Float(lr))
+                         notes: notes(syn, source: source), stateDict: out, lrMul: Float(lr), convClamp: clamp.map(Float.init))
+  }
+
+  /// What iloc computes differently from the pickle's own code.
+  private static func notes(_ syn: PersistentModule, source: String) -> [String] {
+    let fp16 = syn.attribute("num_fp16_res")?.intValue ?? 0
+    return fp16 > 0 ? ["num_fp16_res \(fp16): iloc computes every resolution in float32"] : []
   }
 
   /// The clamp of the first synthesis layer (`conv_clamp`, None when off).

@@ -51,6 +51,8 @@ public struct NetworkPickle: Sendable {
   public var stateDict: StateDict
   /// The mapping network's learning-rate multiplier (applied at run time by both formats).
   public var lrMul: Float
+  /// `conv_clamp` of stylegan2-ada models (None in the StyleGAN2 release).
+  public var convClamp: Float?
 
   /// True when `url` starts like a plain pickle (not a torch zip or legacy `torch.save` file).
   public static func looksLikeNetworkPickle(_ url: URL) -> Bool { PickleDecoding.isPlainPickle(url) }
@@ -76,9 +78,9 @@ public struct NetworkPickle: Sendable {
   }
 
   init(format: Format, network: String, details: [String: String], mapping: [String], notes: [String],
-       stateDict: StateDict, lrMul: Float) {
+       stateDict: StateDict, lrMul: Float, convClamp: Float?) {
     info = Info(format: format, network: network, details: details, mapping: mapping, notes: notes)
-    self.stateDict = stateDict; self.lrMul = lrMul
+    self.stateDict = stateDict; self.lrMul = lrMul; self.convClamp = convClamp
   }
 
   /// A short description of a decoded value for error messages, e.g. `a call to os.system`.

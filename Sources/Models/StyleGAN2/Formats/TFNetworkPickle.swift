@@ -49,9 +49,9 @@ enum TFNetworkPickle {
     let (out, details) = try convert(StateDict(source: source, tensors: vars), source: source)
     var d = details
     d["mapping_lrmul"] = String(lr)
-    for key in ["resolution", "fmap_base", "fmap_max", "architecture", "label_size"] { d[key] = kwargs[key]?.reportText }
+    for key in ["resolution", "fmap_base", "fmap_max", "architecture", "label_size", "conv_clamp"] { d[key] = kwargs[key]?.reportText }
     return NetworkPickle(format: .tensorflow, network: "Gs", details: d.compactMapValues { $0 }, mapping: mapping,
-                         notes: [], stateDict: out, lrMul: Float(lr))
+                         notes: [], stateDict: out, lrMul: Float(lr), convClamp: kwargs["conv_clamp"]?.doubleValue.map(Float.init))
   }
 
   private static func entries(_ v: PickleValue) -> [(key: PickleValue, value: PickleValue)] {
