@@ -46,7 +46,11 @@ struct PersistentModule {
       for (k, v) in entries {
         guard let name = k.stringValue, case .object(let o) = v else { continue }  // None: absent bias
         let key = prefix + name
-        guard let t = try TorchCheckpoint.embeddedTensor(o, key: key) else {
+        let decoded: TensorData?
+        do { decoded = try TorchCheckpoint.embeddedTensor(o, key: key) } catch let e as WeightError {
+          throw ModelError("\(source): \(e.message)")
+        }
+        guard let t = decoded else {
           throw ModelError("\(source): '\(path).\(name)' is \(NetworkPickle.describe(v)), expected a tensor")
         }
         out[key] = t
