@@ -38,7 +38,7 @@ struct InvertCommand: ParsableCommand {
   func run() throws {
     let settings = try inversion.settings()
     let out = URL(fileURLWithPath: output, isDirectory: true)
-    let generator = try loadGenerator(model, fitSamples: inversion.fitSamples)
+    let generator = try loadGenerator(model, fitSamples: inversion.fitSamples, proxy: try inversion.givenLatentProxy())
     let size = generator.imageSize
     try settings.validate(maxRounds: generator.maxRounds)
     let (op, observation) = try makeObservation(observed, taskOptions: taskOptions, size: size, compatReference: settings.compatReference)

@@ -58,18 +58,44 @@ indirect enum Py {
   /// A float32 tensor as torch pickles it outside `torch.save`: `_rebuild_tensor_v2` over
   /// `torch.storage._load_from_bytes(legacy torch.save of the storage)`.
   static func tensor(_ shape: [Int], _ values: [Float]) -> Py {
-    var blob = [UInt8]([0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E])
-    blob += Py.int(1001).pickled
-    blob += Py.dict([("protocol_version", .int(1001)), ("little_endian", .bool(true))]).pickled
-    blob += Py.persid(.tuple([.str("storage"), .global("torch", "FloatStorage"), .str("0"), .str("cuda:0"), .int(values.count)])).pickled
-    blob += Py.list([.str("0")]).pickled
-    blob += withUnsafeBytes(of: UInt64(values.count).littleEndian, Array.init)
-    blob += values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
+    let blob = legacyTorchSave(storage(key: "0", count: values.count), storages: [values])
+    return rebuild(.call(.global("torch.storage", "_load_from_bytes"), [.bytes(blob)]), shape)
+  }
+
+  /// The persistent id of a float storage on `cuda:0` (the location is ignored by readers).
+  static func storage(key: String, count: Int) -> Py {
+    .persid(.tuple([.str("storage"), .global("torch", "FloatStorage"), .str(key), .str("cuda:0"), .int(count), .none]))
+  }
+
+  /// `_rebuild_tensor_v2(storage, 0, shape, contiguous strides, False, OrderedDict())`.
+  static func rebuild(_ storage: Py, _ shape: [Int]) -> Py {
     var strides: [Int] = [], step = 1
     for d in shape.reversed() { strides.insert(step, at: 0); step *= d }
     return .call(.global("torch._utils", "_rebuild_tensor_v2"),
-                 [.call(.global("torch.storage", "_load_from_bytes"), [.bytes(blob)]), .int(0), .tuple(shape.map(Py.int)),
-                  .tuple(strides.map(Py.int)), .bool(false), .call(.global("collections", "OrderedDict"), [])])
+                 [storage, .int(0), .tuple(shape.map(Py.int)), .tuple(strides.map(Py.int)), .bool(false),
+                  .call(.global("collections", "OrderedDict"), [])])
+  }
+
+  /// A legacy-format `torch.save` stream: magic number, protocol, sys_info, `object`, the
+  /// storage keys "0", "1", ..., then each storage as an element count and float32 values.
+  static func legacyTorchSave(_ object: Py, storages: [[Float]]) -> [UInt8] {
+    var blob = [UInt8]([0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E])
+    blob += Py.int(1001).pickled
+    blob += Py.dict([("protocol_version", .int(1001)), ("little_endian", .bool(true))]).pickled
+    blob += object.pickled
+    blob += Py.list(storages.indices.map { .str(String($0)) }).pickled
+    for values in storages {
+      blob += withUnsafeBytes(of: UInt64(values.count).littleEndian, Array.init)
+      blob += values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
+    }
+    return blob
+  }
+
+  /// ILO's / PULSE's `gaussian_fit.pt`: `{'mean': [D], 'std': [D]}` saved on CUDA, legacy format.
+  static func gaussianFit(mean: [Float], std: [Float]) -> [UInt8] {
+    let object = Py.dict([("mean", rebuild(storage(key: "0", count: mean.count), [mean.count])),
+                          ("std", rebuild(storage(key: "1", count: std.count), [std.count]))])
+    return legacyTorchSave(object, storages: [mean, std])
   }
 
   /// A `torch_utils.persistence` module: `_reconstruct_persistent_obj(meta)`.

@@ -70,7 +70,7 @@ struct CompileCommand: ParsableCommand {
     // Build every program `iloc invert` builds, recording their kernels (JIT-compiled here).
     let recorder = RecordingKernelProvider(base: Program.sharedCompiler)
     Program.defaultProvider = recorder
-    let generator = try loadGenerator(model, fitSamples: inversion.fitSamples)
+    let generator = try loadGenerator(model, fitSamples: inversion.fitSamples, proxy: try inversion.givenLatentProxy())
     let imageSize = generator.imageSize
     if let s = size, s != imageSize { throw ValidationFailure("--size \(s), but \(model) makes \(imageSize)x\(imageSize) images") }
     try settings.validate(maxRounds: generator.maxRounds)
