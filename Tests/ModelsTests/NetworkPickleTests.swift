@@ -92,6 +92,7 @@ import Testing
     #expect(ada.details["resolution"] == "32" && ada.details["channels"] == "4:16 8:16 16:16 32:8")
     #expect(ada.details["channel_base"] == "256" && ada.details["lr_multiplier"] == "0.01")
     #expect(ada.mapping.contains { $0.hasPrefix("mapping.w_avg -> latent_avg") })
+    #expect(ada.notes == ["blocks b16, b32 run in float16 in the original (num_fp16_res); iloc computes every block in float32"])
     let tf = try #require(try StyleGAN2Checkpoint(contentsOf: Self.pickle("tf")).networkPickle)
     #expect(tf.format == .tensorflow && tf.network == "Gs" && tf.details["mapping_layers"] == "2")
     guard case .styleGAN2(let g) = try GeneratorCheckpoint.load(Self.pickle("tf")) else {

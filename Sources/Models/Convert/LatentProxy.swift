@@ -40,12 +40,14 @@ public struct LatentProxy: Equatable, Sendable {
         throw ModelError("\(sd.source): a latent proxy needs both '\(m)' and '\(s)'")
       }
       guard mean.shape.count == 1, mean.shape == std.shape else {
-        throw ModelError("\(sd.source): latent proxy '\(m)' / '\(s)' have shapes \(mean.shape.shapeText) and \(std.shape.shapeText), expected two [D]")
+        throw ModelError("\(sd.source): latent proxy '\(m)' / '\(s)' have shapes \(mean.shape.shapeText) and "
+          + "\(std.shape.shapeText), expected two [D]")
       }
       let proxy = StateDict(source: sd.source, tensors: [meanKey: mean, stdKey: std])
       return try read(from: proxy, styleDim: mean.shape[0])!
     }
-    throw ModelError("\(sd.source): not a latent proxy file: no 'mean' and 'std' (gaussian_fit.pt) or '\(meanKey)' and '\(stdKey)'")
+    throw ModelError("\(sd.source): not a latent proxy file: no 'mean' and 'std' (gaussian_fit.pt) "
+      + "or '\(meanKey)' and '\(stdKey)'")
   }
 
   /// Reads the proxy from a state dict holding both tensors with shape [styleDim]; nil when

@@ -36,7 +36,9 @@ public struct StyleGAN2Checkpoint {
   /// Validates an already loaded generator state dict.
   public init(stateDict: StateDict, lrMul: Float = 0.01, convClamp: Float? = nil) throws {
     var config = try StyleGAN2Config(stateDict: stateDict, lrMul: lrMul)
-    if let c = convClamp, !(c > 0 && c.isFinite) { throw ModelError("\(stateDict.source): conv_clamp \(c) is not a positive number") }
+    if let c = convClamp, !(c > 0 && c.isFinite) {
+      throw ModelError("\(stateDict.source): conv_clamp \(c) is not a positive number")
+    }
     config.convClamp = convClamp
     self.config = config
     if let avg = stateDict["latent_avg"], avg.shape != [config.styleDim] {

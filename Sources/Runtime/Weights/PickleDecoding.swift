@@ -46,7 +46,8 @@ public enum PickleDecoding {
     default: throw WeightError("array '\(key)': numpy array data is not bytes")
     }
     guard let count = elementCount(shape), raw.count == count * dtype.byteCount else {
-      throw WeightError("array '\(key)': \(raw.count) data bytes for shape \(describeShape(shape)) of \(dtype.rawValue)")
+      throw WeightError(
+        "array '\(key)': \(raw.count) data bytes for shape \(describeShape(shape)) of \(dtype.rawValue)")
     }
     let fortran = state[3].intValue == 1
     let indices: ElementIndices = fortran && shape.count > 1

@@ -406,7 +406,9 @@ extension TorchCheckpoint {
         let offset = a[1].intValue, let shape = a[2].elements?.compactMap(\.intValue),
         let stride = a[3].elements?.compactMap(\.intValue),
         shape.count == a[2].elements?.count, stride.count == a[3].elements?.count
-      else { throw WeightError("tensor '\(key)': not a tensor over an embedded storage (torch.storage._load_from_bytes)") }
+      else {
+        throw WeightError("tensor '\(key)': not a tensor over an embedded storage (torch.storage._load_from_bytes)")
+      }
       return try withErrorContext("tensor '\(key)'") {
         try decodeEmbedded(Data(bytes), offset: offset, shape: shape, stride: stride)
       }

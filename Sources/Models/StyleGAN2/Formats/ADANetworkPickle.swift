@@ -16,7 +16,8 @@ struct PersistentModule {
 
   init(_ value: PickleValue, path: String, source: String) throws {
     guard case .object(let o) = value, o.qualifiedName == Self.reconstructor, o.args.count == 1 else {
-      throw ModelError("\(source): '\(path)' is \(NetworkPickle.describe(value)), expected a \(Self.reconstructor) module")
+      let found = NetworkPickle.describe(value)
+      throw ModelError("\(source): '\(path)' is \(found), expected a \(Self.reconstructor) module")
     }
     let meta = o.args[0]
     guard meta.lookup("type")?.stringValue == "class", let name = meta.lookup("class_name")?.stringValue,
@@ -80,9 +81,12 @@ enum ADANetworkPickle {
     "mapping.w_avg -> latent_avg",
     "synthesis.b4.const [C,4,4] -> input.input [1,C,4,4]",
     "synthesis.b4.conv1 -> conv1; synthesis.b{R}.conv0 (up), .conv1 -> convs.{2k-2}, convs.{2k-1} (R = 4*2^k)",
-    "  .weight [O,I,3,3] * sqrt(I*9) -> .conv.weight [1,O,I,3,3]; .affine.weight, .bias -> .conv.modulation.weight, .bias",
-    "  .noise_strength [] -> .noise.weight [1]; .bias -> .activate.bias; .noise_const [R,R] -> noises.noise_{n} [1,1,R,R]",
-    "synthesis.b4.torgb -> to_rgb1; synthesis.b{R}.torgb -> to_rgbs.{k-1}: .weight [3,C,1,1] -> .conv.weight [1,3,C,1,1], .bias [3] -> .bias [1,3,1,1]",
+    "  .weight [O,I,3,3] * sqrt(I*9) -> .conv.weight [1,O,I,3,3]",
+    "  .affine.weight, .bias -> .conv.modulation.weight, .bias",
+    "  .noise_strength [] -> .noise.weight [1]; .bias -> .activate.bias",
+    "  .noise_const [R,R] -> noises.noise_{n} [1,1,R,R]",
+    "synthesis.b4.torgb -> to_rgb1; synthesis.b{R}.torgb -> to_rgbs.{k-1}",
+    "  .weight [3,C,1,1] -> .conv.weight [1,3,C,1,1]; .bias [3] -> .bias [1,3,1,1]; .affine as above",
   ]
 
   static func read(_ tree: PickleValue, source: String) throws -> NetworkPickle {
@@ -90,7 +94,9 @@ enum ADANetworkPickle {
     guard g.className == "Generator" else {
       throw ModelError("\(source): G_ema is a \(g.className), expected a Generator")
     }
-    guard let syn = try g.submodule("synthesis", source: source), let map = try g.submodule("mapping", source: source) else {
+    guard let syn = try g.submodule("synthesis", source: source),
+      let map = try g.submodule("mapping", source: source)
+    else {
       throw ModelError("\(source): G_ema has no 'synthesis' or 'mapping' network")
     }
     try refuseUnsupported(g, syn, map, source: source)
@@ -107,35 +113,46 @@ enum ADANetworkPickle {
       if let v = g.attribute("_init_kwargs")?.lookup("synthesis_kwargs")?.lookup(key) { d[key] = v.reportText }
     }
     return NetworkPickle(format: .adaPytorch, network: "G_ema", details: d.compactMapValues { $0 }, mapping: mapping,
-                         notes: notes(syn, source: source), stateDict: out, lrMul: Float(lr), convClamp: clamp.map(Float.init))
+                         notes: notes(syn, source: source), stateDict: out, lrMul: Float(lr),
+                         convClamp: clamp.map(Float.init))
   }
 
   /// What iloc computes differently from the pickle's own code.
   private static func notes(_ syn: PersistentModule, source: String) -> [String] {
-    let fp16 = syn.attribute("num_fp16_res")?.intValue ?? 0
-    return fp16 > 0 ? ["num_fp16_res \(fp16): iloc computes every resolution in float32"] : []
+    let fp16 = syn.submoduleNames.filter { name in
+      (try? syn.submodule(name, source: source))?.attribute("use_fp16")?.intValue == 1
+    }
+    guard !fp16.isEmpty else { return [] }
+    return ["blocks \(fp16.joined(separator: ", ")) run in float16 in the original (num_fp16_res); "
+            + "iloc computes every block in float32"]
   }
 
   /// The clamp of the first synthesis layer (`conv_clamp`, None when off).
   private static func blockClamp(_ syn: PersistentModule, source: String) -> Double? {
-    (try? syn.submodule("b4", source: source)?.submodule("conv1", source: source))??.attribute("conv_clamp")?.doubleValue
+    let layer = try? syn.submodule("b4", source: source)?.submodule("conv1", source: source)
+    return layer?.attribute("conv_clamp")?.doubleValue
   }
 
   /// One-line refusals for what iloc does not implement.
   private static func refuseUnsupported(_ g: PersistentModule, _ syn: PersistentModule, _ map: PersistentModule,
                                         source: String) throws {
-    if syn.className != "SynthesisNetwork" || syn.submoduleNames.contains("input") || syn.submoduleNames.contains(where: { $0.hasPrefix("L") }) {
-      throw ModelError("\(source): G_ema.synthesis is a StyleGAN3 (stylegan3-t/-r) synthesis network (\(syn.className) with \(syn.submoduleNames.prefix(3).joined(separator: ", ")), ...): not supported; iloc implements the StyleGAN2 generator only")
+    let names = syn.submoduleNames
+    if syn.className != "SynthesisNetwork" || names.contains("input") || names.contains(where: { $0.hasPrefix("L") }) {
+      throw ModelError("\(source): G_ema.synthesis is a StyleGAN3 (stylegan3-t/-r) synthesis network "
+        + "(\(syn.className) with \(names.prefix(3).joined(separator: ", ")), ...): not supported; "
+        + "iloc implements the StyleGAN2 generator only")
     }
     let cdim = g.attribute("c_dim")?.intValue ?? map.attribute("c_dim")?.intValue ?? 0
     if cdim > 0 || map.submoduleNames.contains("embed") {
-      throw ModelError("\(source): a conditional generator (c_dim \(cdim)): not supported; iloc has no class-label input")
+      throw ModelError("\(source): a conditional generator (c_dim \(cdim)): not supported; "
+        + "iloc has no class-label input")
     }
     for name in syn.submoduleNames {
       guard let b = try syn.submodule(name, source: source) else { continue }
       let arch = b.attribute("architecture")?.stringValue ?? "skip"
       if arch != "skip" {
-        throw ModelError("\(source): G_ema uses the '\(arch)' generator architecture (\(b.path)): not supported; iloc implements the 'skip' generator (StyleGAN2 config-e/f, stylegan2-ada-pytorch default)")
+        throw ModelError("\(source): G_ema uses the '\(arch)' generator architecture (\(b.path)): not supported; "
+          + "iloc implements the 'skip' generator (StyleGAN2 config-e/f, stylegan2-ada-pytorch default)")
       }
     }
     if let ch = g.attribute("img_channels")?.intValue, ch != 3 {
@@ -159,7 +176,9 @@ enum ADANetworkPickle {
     try m.map("mapping.w_avg", [wdim], to: "latent_avg", [wdim])
     var res = [4]
     while sd["synthesis.b\(res.last! * 2).conv1.weight"] != nil { res.append(res.last! * 2) }
-    guard res.count >= 2 else { throw ModelError("\(source): missing tensor 'synthesis.b8.conv1.weight' (a generator needs at least 8x8)") }
+    guard res.count >= 2 else {
+      throw ModelError("\(source): missing tensor 'synthesis.b8.conv1.weight' (a generator needs at least 8x8)")
+    }
     if let r = syn.attribute("img_resolution")?.intValue, r != res.last! {
       throw ModelError("\(source): img_resolution is \(r) but the synthesis network has blocks up to \(res.last!)")
     }
@@ -169,7 +188,8 @@ enum ADANetworkPickle {
     var noise = 0
     for (k, r) in res.enumerated() {
       let p = "synthesis.b\(r)"
-      let layers = k == 0 ? [("conv1", "conv1", ch[4]!)] : [("conv0", "convs.\(2 * k - 2)", ch[r / 2]!), ("conv1", "convs.\(2 * k - 1)", ch[r]!)]
+      let layers = k == 0 ? [("conv1", "conv1", ch[4]!)]
+        : [("conv0", "convs.\(2 * k - 2)", ch[r / 2]!), ("conv1", "convs.\(2 * k - 1)", ch[r]!)]
       for (name, target, cin) in layers {
         try mapLayer(&m, "\(p).\(name)", to: target, cin: cin, cout: ch[r]!, wdim: wdim, res: r, noise: noise)
         noise += 1
@@ -187,7 +207,8 @@ enum ADANetworkPickle {
 
   private static func mapLayer(_ m: inout LayoutMapper, _ p: String, to t: String, cin: Int, cout: Int, wdim: Int,
                                res: Int, noise: Int) throws {
-    try m.map(p + ".weight", [cout, cin, 3, 3], to: t + ".conv.weight", [1, cout, cin, 3, 3], scale: Double(cin * 9).squareRoot())
+    try m.map(p + ".weight", [cout, cin, 3, 3], to: t + ".conv.weight", [1, cout, cin, 3, 3],
+              scale: Double(cin * 9).squareRoot())
     try m.map(p + ".affine.weight", [cin, wdim], to: t + ".conv.modulation.weight", [cin, wdim])
     try m.map(p + ".affine.bias", [cin], to: t + ".conv.modulation.bias", [cin])
     try m.map(p + ".noise_strength", [], to: t + ".noise.weight", [1])

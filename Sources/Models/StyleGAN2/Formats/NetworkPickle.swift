@@ -73,7 +73,8 @@ public struct NetworkPickle: Sendable {
     } else if let items = tree.elements, items.count == 3, items.allSatisfy(TFNetworkPickle.isNetwork) {
       self = try TFNetworkPickle.read(items[2], source: name)
     } else {
-      throw ModelError("\(name): not a StyleGAN2 network pickle: expected a dict with 'G_ema' (stylegan2-ada-pytorch) or the tuple (G, D, Gs) of dnnlib.tflib.network.Network (TensorFlow), found \(Self.describe(tree))")
+      throw ModelError("\(name): not a StyleGAN2 network pickle: expected a dict with 'G_ema' (stylegan2-ada-pytorch) "
+        + "or the tuple (G, D, Gs) of dnnlib.tflib.network.Network (TensorFlow), found \(Self.describe(tree))")
     }
   }
 
@@ -90,7 +91,8 @@ public struct NetworkPickle: Sendable {
     case .dict(let entries):
       let keys = entries.prefix(6).map { $0.key.stringValue ?? "?" }
       return "a dict with keys \(keys.joined(separator: ", "))\(entries.count > 6 ? ", ..." : "")"
-    case .tuple(let items): return "a tuple of \(items.count) (\(items.prefix(3).map(describe).joined(separator: "; ")))"
+    case .tuple(let items):
+      return "a tuple of \(items.count) (\(items.prefix(3).map(describe).joined(separator: "; ")))"
     case .list(let items): return "a list of \(items.count)"
     case .global(let m, let n): return "the global \(m).\(n)"
     case .none: return "None"

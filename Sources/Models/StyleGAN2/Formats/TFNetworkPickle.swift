@@ -20,10 +20,12 @@ enum TFNetworkPickle {
     "G_mapping/Dense{i}/weight [in,out] (transposed), /bias -> style.{i+1}.weight, .bias",
     "dlatent_avg -> latent_avg",
     "G_synthesis/4x4/Const/const -> input.input",
-    "G_synthesis/4x4/Conv -> conv1; {R}x{R}/Conv0_up (kernel flipped), {R}x{R}/Conv1 -> convs.{2k-2}, convs.{2k-1} (R = 4*2^k)",
-    "  /weight [3,3,I,O] -> .conv.weight [1,O,I,3,3]; /mod_weight [D,I] (transposed) -> .conv.modulation.weight; /mod_bias + 1 -> .conv.modulation.bias",
+    "G_synthesis/4x4/Conv -> conv1; {R}x{R}/Conv0_up (kernel flipped), {R}x{R}/Conv1 -> convs.{2k-2}, convs.{2k-1}",
+    "  /weight [3,3,I,O] -> .conv.weight [1,O,I,3,3] (R = 4*2^k)",
+    "  /mod_weight [D,I] (transposed) -> .conv.modulation.weight; /mod_bias + 1 -> .conv.modulation.bias",
     "  /noise_strength -> .noise.weight [1]; /bias -> .activate.bias; G_synthesis/noise{n} -> noises.noise_{n}",
-    "G_synthesis/4x4/ToRGB -> to_rgb1; {R}x{R}/ToRGB -> to_rgbs.{k-1}: /weight [1,1,C,3] -> .conv.weight [1,3,C,1,1], /bias -> .bias [1,3,1,1]",
+    "G_synthesis/4x4/ToRGB -> to_rgb1; {R}x{R}/ToRGB -> to_rgbs.{k-1}",
+    "  /weight [1,1,C,3] -> .conv.weight [1,3,C,1,1]; /bias -> .bias [1,3,1,1]; /mod_* as above",
   ]
 
   static func isNetwork(_ v: PickleValue) -> Bool {
@@ -33,7 +35,9 @@ enum TFNetworkPickle {
 
   static func read(_ gs: PickleValue, source: String) throws -> NetworkPickle {
     let state = try networkState(gs, path: "Gs", source: source)
-    guard let components = state["components"] else { throw ModelError("\(source): Gs has no components (expected mapping and synthesis)") }
+    guard let components = state["components"] else {
+      throw ModelError("\(source): Gs has no components (expected mapping and synthesis)")
+    }
     var vars = try variables(state, prefix: "", path: "Gs", source: source)
     var kwargs: [String: PickleValue] = [:]
     for e in state["static_kwargs"].map(entries) ?? [] { if let k = e.key.stringValue { kwargs[k] = e.value } }
@@ -42,16 +46,21 @@ enum TFNetworkPickle {
       let s = try networkState(c, path: "Gs.components.\(part)", source: source)
       let name = s["name"]?.stringValue ?? "G_\(part)"
       vars.merge(try variables(s, prefix: name + "/", path: name, source: source)) { a, _ in a }
-      for e in s["static_kwargs"].map(entries) ?? [] { if let k = e.key.stringValue, kwargs[k] == nil { kwargs[k] = e.value } }
+      for e in s["static_kwargs"].map(entries) ?? [] {
+        if let k = e.key.stringValue, kwargs[k] == nil { kwargs[k] = e.value }
+      }
     }
     try refuseUnsupported(kwargs, vars, source: source)
     let lr = kwargs["mapping_lrmul"]?.doubleValue ?? 0.01
     let (out, details) = try convert(StateDict(source: source, tensors: vars), source: source)
     var d = details
     d["mapping_lrmul"] = String(lr)
-    for key in ["resolution", "fmap_base", "fmap_max", "architecture", "label_size", "conv_clamp"] { d[key] = kwargs[key]?.reportText }
+    for key in ["resolution", "fmap_base", "fmap_max", "architecture", "label_size", "conv_clamp"] {
+      d[key] = kwargs[key]?.reportText
+    }
     return NetworkPickle(format: .tensorflow, network: "Gs", details: d.compactMapValues { $0 }, mapping: mapping,
-                         notes: [], stateDict: out, lrMul: Float(lr), convClamp: kwargs["conv_clamp"]?.doubleValue.map(Float.init))
+                         notes: [], stateDict: out, lrMul: Float(lr),
+                         convClamp: kwargs["conv_clamp"]?.doubleValue.map(Float.init))
   }
 
   private static func entries(_ v: PickleValue) -> [(key: PickleValue, value: PickleValue)] {
@@ -75,8 +84,12 @@ enum TFNetworkPickle {
   }
 
   /// The network's own variables (name -> array), keyed `prefix + name`.
-  private static func variables(_ state: PickleValue, prefix: String, path: String, source: String) throws -> [String: TensorData] {
-    guard let list = state["variables"]?.elements else { throw ModelError("\(source): '\(path)' has no variables list") }
+  private static func variables(_ state: PickleValue, prefix: String, path: String, source: String) throws
+    -> [String: TensorData]
+  {
+    guard let list = state["variables"]?.elements else {
+      throw ModelError("\(source): '\(path)' has no variables list")
+    }
     var out: [String: TensorData] = [:]
     for item in list {
       guard let pair = item.elements, pair.count == 2, let name = pair[0].stringValue else {
@@ -93,13 +106,16 @@ enum TFNetworkPickle {
     return out
   }
 
-  private static func refuseUnsupported(_ kwargs: [String: PickleValue], _ vars: [String: TensorData], source: String) throws {
+  private static func refuseUnsupported(_ kwargs: [String: PickleValue], _ vars: [String: TensorData],
+                                        source: String) throws {
     if let arch = kwargs["architecture"]?.stringValue, arch != "skip" {
-      throw ModelError("\(source): Gs uses the '\(arch)' generator architecture: not supported; iloc implements the 'skip' generator (StyleGAN2 config-e/f)")
+      throw ModelError("\(source): Gs uses the '\(arch)' generator architecture: not supported; "
+        + "iloc implements the 'skip' generator (StyleGAN2 config-e/f)")
     }
     let labels = kwargs["label_size"]?.intValue ?? 0
     if labels > 0 || vars["G_mapping/LabelConcat/weight"] != nil {
-      throw ModelError("\(source): a conditional generator (label_size \(labels)): not supported; iloc has no class-label input")
+      throw ModelError("\(source): a conditional generator (label_size \(labels)): not supported; "
+        + "iloc has no class-label input")
     }
     if let ch = kwargs["num_channels"]?.intValue, ch != 3 {
       throw ModelError("\(source): a generator of \(ch)-channel images: not supported; iloc expects RGB (3 channels)")
@@ -126,10 +142,12 @@ enum TFNetworkPickle {
     var noise = 0
     for (k, r) in res.enumerated() {
       let p = "G_synthesis/\(r)x\(r)"
-      let layers = k == 0 ? [("Conv", "conv1", ch[4]!)] : [("Conv0_up", "convs.\(2 * k - 2)", ch[r / 2]!), ("Conv1", "convs.\(2 * k - 1)", ch[r]!)]
+      let layers = k == 0 ? [("Conv", "conv1", ch[4]!)]
+        : [("Conv0_up", "convs.\(2 * k - 2)", ch[r / 2]!), ("Conv1", "convs.\(2 * k - 1)", ch[r]!)]
       for (name, target, cin) in layers {
         let q = "\(p)/\(name)", c = ch[r]!
-        try m.map(q + "/weight", [3, 3, cin, c], to: target + ".conv.weight", [1, c, cin, 3, 3], .hwioToOIHW(flip: name == "Conv0_up"))
+        try m.map(q + "/weight", [3, 3, cin, c], to: target + ".conv.weight", [1, c, cin, 3, 3],
+                  .hwioToOIHW(flip: name == "Conv0_up"))
         try mapModulation(&m, q, to: target, cin: cin, d: d)
         try m.map(q + "/noise_strength", [], to: target + ".noise.weight", [1])
         try m.map(q + "/bias", [c], to: target + ".activate.bias", [c])
