@@ -109,6 +109,19 @@ import Testing
                         ["a conditional generator (label_size 10): not supported"])
   }
 
+  /// NumPy arrays as numpy 2 names them (`numpy._core`) and in Fortran order decode too.
+  @Test func numpyArrayVariants() throws {
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let data = Data(Py.list([.numpy([2, 3], [1, 2, 3, 4, 5, 6], module: "numpy._core.multiarray"),
+                             .numpy([2, 3], [1, 4, 2, 5, 3, 6], fortran: true)]).pickled)
+    let items = try #require(try PickleDecoding.load(data, name: "arrays.pkl").elements)
+    for (i, item) in items.enumerated() {
+      let t = try #require(try PickleDecoding.numpyArray(item, key: "a\(i)"))
+      #expect(t.shape == [2, 3] && t.values == [1, 2, 3, 4, 5, 6], "array \(i): \(t.values)")
+    }
+    #expect(try PickleDecoding.numpyArray(.int(3), key: "x") == nil)
+  }
+
   /// A cut-off fixture: one line from the unpickler, through the CLI too.
   @Test func truncatedPickle() throws {
     defer { try? FileManager.default.removeItem(at: dir) }

@@ -85,6 +85,21 @@ import Testing
     }
   }
 
+  /// A generator trained without a W average (`w_avg_beta=None`) loads without `latent_avg`
+  /// (`iloc convert` then fits it); made by renaming the fixture's `w_avg` buffer in place.
+  @Test func withoutWAverage() throws {
+    var bytes = [UInt8](try Data(contentsOf: Self.pickle("ada")))
+    let needle: [UInt8] = [0x8C, 0x05] + Array("w_avg".utf8)
+    let at = try #require((0...(bytes.count - needle.count)).first { Array(bytes[$0..<$0 + needle.count]) == needle })
+    bytes.replaceSubrange((at + 2)..<(at + 7), with: Array("w_xyz".utf8))
+    let dir = try Fixtures.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let url = dir.appendingPathComponent("no_avg.pkl")
+    try Data(bytes).write(to: url)
+    let c = try StyleGAN2Checkpoint(contentsOf: url), full = try StyleGAN2Checkpoint(contentsOf: Self.pickle("ada"))
+    #expect(c.latentAverage == nil && full.latentAverage != nil && c.config == full.config)
+  }
+
   /// The detected format and architecture are reported.
   @Test func reportsFormatAndArchitecture() throws {
     let ada = try #require(try StyleGAN2Checkpoint(contentsOf: Self.pickle("ada")).networkPickle)

@@ -47,12 +47,12 @@ indirect enum Py {
   static func system(_ command: String) -> Py { .call(.global("os", "system"), [.str(command)]) }
 
   /// A float32 NumPy array as numpy 1.x pickles it.
-  static func numpy(_ shape: [Int], _ values: [Float]) -> Py {
+  static func numpy(_ shape: [Int], _ values: [Float], module: String = "numpy.core.multiarray", fortran: Bool = false) -> Py {
     let dtype = Py.build(.call(.global("numpy", "dtype"), [.str("f4"), .bool(false), .bool(true)]),
                          .tuple([.int(3), .str("<"), .none, .none, .none, .int(-1), .int(-1), .int(0)]))
     let raw = values.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
-    return .build(.call(.global("numpy.core.multiarray", "_reconstruct"), [.global("numpy", "ndarray"), .tuple([.int(0)]), .bytes([0x62])]),
-                  .tuple([.int(1), .tuple(shape.map(Py.int)), dtype, .bool(false), .bytes(raw)]))
+    return .build(.call(.global(module, "_reconstruct"), [.global("numpy", "ndarray"), .tuple([.int(0)]), .bytes([0x62])]),
+                  .tuple([.int(1), .tuple(shape.map(Py.int)), dtype, .bool(fortran), .bytes(raw)]))
   }
 
   /// A float32 tensor as torch pickles it outside `torch.save`: `_rebuild_tensor_v2` over

@@ -173,7 +173,9 @@ enum ADANetworkPickle {
       try m.map("mapping.fc\(i).weight", [wdim, wdim], to: "style.\(i + 1).weight", [wdim, wdim])
       try m.map("mapping.fc\(i).bias", [wdim], to: "style.\(i + 1).bias", [wdim])
     }
-    try m.map("mapping.w_avg", [wdim], to: "latent_avg", [wdim])
+    if sd["mapping.w_avg"] != nil {  // absent when trained with w_avg_beta None (convert then fits it)
+      try m.map("mapping.w_avg", [wdim], to: "latent_avg", [wdim])
+    }
     var res = [4]
     while sd["synthesis.b\(res.last! * 2).conv1.weight"] != nil { res.append(res.last! * 2) }
     guard res.count >= 2 else {
