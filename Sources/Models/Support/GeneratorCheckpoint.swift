@@ -111,7 +111,7 @@ public enum GeneratorCheckpoint {
     switch self {
     case .styleGAN2(let c):
       "StyleGAN2 \(c.config.size)x\(c.config.size) (style \(c.config.styleDim), \(c.config.mappingLayers) mapping layers"
-        + (c.config.convClamp.map { ", conv_clamp \($0)" } ?? "") + ")"
+        + (c.config.convClamp.map { String(format: ", conv_clamp %g", Double($0)) } ?? "") + ")"
     case .dcgan(let c): "DCGAN 64x64 (latent \(c.model.latentDim))"
     }
   }

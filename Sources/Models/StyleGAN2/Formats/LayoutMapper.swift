@@ -39,14 +39,12 @@ struct LayoutMapper {
   mutating func map(_ from: String, _ shape: [Int], to: String, _ targetShape: [Int],
                     _ transform: Transform = .copy, scale: Double = 1, add: Double = 0) throws {
     let t = try require(from, shape)
-    var values = t.values
+    var values: [Float]
     switch transform {
-    case .copy: break
-    case .transpose: values = Self.permute(values, shape, [1, 0])
+    case .copy: values = t.values
+    case .transpose: values = Self.oihw(t.values, kh: 1, kw: 1, cin: shape[0], cout: shape[1], flip: false)
     case .hwioToOIHW(let flip):
-      var s = shape
-      if flip { values = Self.flipSpatial(values, shape); s = shape }
-      values = Self.permute(values, s, [3, 2, 0, 1])
+      values = Self.oihw(t.values, kh: shape[0], kw: shape[1], cin: shape[2], cout: shape[3], flip: flip)
     }
     if scale != 1 || add != 0 { values = values.map { Float(Double($0) * scale + add) } }
     target[to] = TensorData(shape: targetShape, values: values)
@@ -55,30 +53,21 @@ struct LayoutMapper {
   /// The target tensors as a state dict named after the source file.
   var stateDict: StateDict { StateDict(source: source.source, tensors: target) }
 
-  /// Row-major permutation of axes: result axis i is source axis `perm[i]`.
-  static func permute(_ values: [Float], _ shape: [Int], _ perm: [Int]) -> [Float] {
-    let rank = shape.count
-    var strides = [Int](repeating: 1, count: rank)
-    for i in stride(from: rank - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * shape[i + 1] }
-    let outShape = perm.map { shape[$0] }, outStrides = perm.map { strides[$0] }
-    var out = [Float](), index = [Int](repeating: 0, count: rank)
-    out.reserveCapacity(values.count)
-    for _ in 0..<values.count {
-      out.append(values[zip(index, outStrides).reduce(0) { $0 + $1.0 * $1.1 }])
-      var d = rank - 1
-      while d >= 0 { index[d] += 1; if index[d] < outShape[d] { break }; index[d] = 0; d -= 1 }
-    }
-    return out
-  }
-
-  /// Reverses axes 0 and 1 of a [kh, kw, ...] tensor.
-  static func flipSpatial(_ values: [Float], _ shape: [Int]) -> [Float] {
-    let (kh, kw) = (shape[0], shape[1]), inner = values.count / Swift.max(kh * kw, 1)
-    var out = values
-    for y in 0..<kh {
-      for x in 0..<kw {
-        let src = (y * kw + x) * inner, dst = ((kh - 1 - y) * kw + (kw - 1 - x)) * inner
-        out[dst..<dst + inner] = values[src..<src + inner]
+  /// [kh, kw, in, out] -> [out, in, kh, kw], optionally reversing both spatial axes (with
+  /// kh = kw = 1 this is the transpose of an [in, out] matrix).
+  static func oihw(_ v: [Float], kh: Int, kw: Int, cin: Int, cout: Int, flip: Bool) -> [Float] {
+    var out = [Float](repeating: 0, count: v.count)
+    v.withUnsafeBufferPointer { src in
+      out.withUnsafeMutableBufferPointer { dst in
+        for y in 0..<kh {
+          for x in 0..<kw {
+            let (ty, tx) = flip ? (kh - 1 - y, kw - 1 - x) : (y, x)
+            for i in 0..<cin {
+              let from = ((y * kw + x) * cin + i) * cout
+              for o in 0..<cout { dst[((o * cin + i) * kh + ty) * kw + tx] = src[from + o] }
+            }
+          }
+        }
       }
     }
     return out
