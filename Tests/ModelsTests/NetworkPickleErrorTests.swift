@@ -50,6 +50,9 @@ import Testing
         [.system("touch \(marker)"), .int(0), .tuple([]), .tuple([])]))]))])),
                         ["tensor 'mapping.fc0.weight': not a tensor over an embedded storage"])
     #expect(!FileManager.default.fileExists(atPath: marker), "a payload ran")
+    try expectLoadError(Self.generator(mapping: .module("MappingNetwork", modules: [
+      ("fc0", .module("FullyConnectedLayer", parameters: [("weight", .str("not a tensor"))]))])),
+                        ["'G_ema.mapping.fc0.weight' is a plain value, expected a tensor"])
     try expectLoadError(Self.generator("Discriminator"), ["G_ema is a Discriminator, expected a Generator"])
     try expectLoadError(.dict([("G_ema", .call(.global("torch_utils.persistence", "_reconstruct_persistent_obj"), [.dict([("type", .str("function"))])]))]),
                         ["malformed torch_utils.persistence metadata"])

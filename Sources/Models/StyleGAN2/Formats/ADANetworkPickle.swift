@@ -45,12 +45,12 @@ struct PersistentModule {
     for group in ["_parameters", "_buffers"] {
       guard case .dict(let entries)? = state[group] else { continue }
       for (k, v) in entries {
-        guard let name = k.stringValue, case .object(let o) = v else { continue }  // None: absent bias
+        guard let name = k.stringValue, !isNone(v) else { continue }  // None: an absent bias
         let key = prefix + name
-        let decoded: TensorData?
-        do { decoded = try TorchCheckpoint.embeddedTensor(o, key: key) } catch let e as WeightError {
-          throw ModelError("\(source): \(e.message)")
-        }
+        var decoded: TensorData?
+        do {
+          if case .object(let o) = v { decoded = try TorchCheckpoint.embeddedTensor(o, key: key) }
+        } catch let e as WeightError { throw ModelError("\(source): \(e.message)") }
         guard let t = decoded else {
           throw ModelError("\(source): '\(path).\(name)' is \(NetworkPickle.describe(v)), expected a tensor")
         }
