@@ -12,18 +12,21 @@ struct ConvertCommand: ParsableCommand {
     abstract: "Convert a StyleGAN2 or DCGAN checkpoint to safetensors + JSON (and fit the StyleGAN2 latent proxy).",
     discussion: """
       Reads a PyTorch checkpoint (StyleGAN2 in the rosinality layout with g_ema and latent_avg,
-      the DCGAN-tutorial layout, or a bare state dict) and writes the generator tensors under
+      the DCGAN-tutorial layout, or a bare state dict) or an NVIDIA StyleGAN2 network pickle
+      (.pkl of the TensorFlow release or of stylegan2-ada-pytorch / stylegan3, read without
+      executing anything) and writes the generator tensors under
       their checkpoint names to <output>.safetensors, and a description to <output>.json.
       For StyleGAN2 it fits the latent proxy: the per-coordinate mean and std of
       LeakyReLU_5(mapping(z)) over --fit-samples seeded normal z (tensors latent_proxy.mean
       and latent_proxy.std); without latent_avg in the checkpoint, the mean of mapping(z) is
       stored under that name. Same input and seed give the same bytes.
         iloc convert stylegan2-ffhq-256.pt -o models/ffhq256.safetensors
+        iloc convert stylegan2-ffhq-config-f.pkl -o models/ffhq1024.safetensors
         iloc convert models/cache/gan_face_generate/weights.tar -o models/dcgan-face64.safetensors
       """
   )
 
-  @Argument(help: "The checkpoint (.pt/.pth/.tar, or .safetensors with the same keys).")
+  @Argument(help: "The checkpoint (.pt/.pth/.tar, .safetensors with the same keys, or an NVIDIA .pkl).")
   var checkpoint: String
 
   @Option(name: [.short, .customLong("output")], help: "Output file, ending in .safetensors (the .json goes beside it).")
@@ -73,6 +76,7 @@ struct ConvertCommand: ParsableCommand {
       }
     }
     print("\(report.summary) from \(report.manifest.source.file) (sha256 \(report.manifest.source.sha256.prefix(16))...)")
+    for line in report.manifest.networkPickle?.reportLines ?? [] { print(line) }
     if let fit = report.proxy {
       let p = report.manifest.latentProxy!
       print(String(format: "latent proxy: %d samples, seed %llu, %@ engine, %.1f s; mean of means %.4f, mean of stds %.4f; latent_avg %@",

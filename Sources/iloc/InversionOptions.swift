@@ -39,6 +39,14 @@ struct InversionOptions: ParsableArguments {
   @Option(help: "CSGM: weight of ||z||^2.") var latentPrior: Float = 0
   @Option(help: "Random restarts of the first round (the lowest data loss is carried on).") var restarts = 1
   @Option(help: "StyleGAN2: samples for fitting the latent proxy when the model file has none.") var fitSamples = 20000
+  @Option(help: ArgumentHelp("StyleGAN2: the latent proxy to use instead of the model's: ILO's/PULSE's "
+                              + "gaussian_fit.pt ({'mean', 'std'}) or a converted model."))
+  var latentProxy: String?
+
+  /// The `--latent-proxy` file's proxy, if given.
+  func givenLatentProxy() throws -> LatentProxy? {
+    try latentProxy.map { try LatentProxy.load(URL(fileURLWithPath: $0)) }
+  }
 
   func parseList<T>(_ s: String, _ name: String, _ f: (Substring) -> T?) throws -> [T] {
     let v = s.split(separator: ",").map { f($0.trimmingCharacters(in: .whitespaces)[...]) }

@@ -27,7 +27,7 @@ struct InvertCommand: ParsableCommand {
   )
 
   @OptionGroup var taskOptions: TaskOptions
-  @Option(help: "Generator: a StyleGAN2 or DCGAN checkpoint, or a shipped model name (dcgan).")
+  @Option(help: "Generator: a StyleGAN2 or DCGAN checkpoint (.pt, .safetensors, or an NVIDIA StyleGAN2 .pkl), or a shipped model name (dcgan).")
   var model = "dcgan"
   @Option(help: "The observation: a PNG (for cs-* tasks an image to measure, or a .safetensors written by `iloc degrade`).")
   var observed: String
@@ -44,7 +44,7 @@ struct InvertCommand: ParsableCommand {
     try settings.validateValues()
     // checked and locked before any work
     let out = try OutputDirectory(URL(fileURLWithPath: output, isDirectory: true))
-    let generator = try loadGenerator(model, fitSamples: inversion.fitSamples)
+    let generator = try loadGenerator(model, fitSamples: inversion.fitSamples, proxy: try inversion.givenLatentProxy())
     let size = generator.imageSize
     try settings.validate(maxRounds: generator.maxRounds)
     let (op, observation) = try makeObservation(observed, taskOptions: taskOptions, size: size, compatReference: settings.compatReference)

@@ -19,7 +19,7 @@ struct SampleCommand: ParsableCommand {
       """
   )
 
-  @Option(help: "A checkpoint file (StyleGAN2 or DCGAN, .pt/.pth/.tar/.safetensors), a converted model (.safetensors or .json), or a shipped model name (dcgan).")
+  @Option(help: "A checkpoint file (StyleGAN2 or DCGAN, .pt/.pth/.tar/.safetensors, or an NVIDIA StyleGAN2 .pkl), a converted model (.safetensors or .json), or a shipped model name (dcgan).")
   var model: String = "dcgan"
 
   @Option(help: "Random seed.")

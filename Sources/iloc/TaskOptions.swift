@@ -81,8 +81,16 @@ struct TaskOptions: ParsableArguments {
 func loadGenerator(_ model: String, fitSamples: Int, proxy given: LatentProxy? = nil) throws -> InvertibleGenerator {
   let url = try GeneratorCheckpoint.resolve(model, searchRoots: modelSearchRoots())
   switch try GeneratorCheckpoint.load(url) {
-  case .dcgan(let c): return DCGANGenerator(checkpoint: c)
+  case .dcgan(let c):
+    if given != nil {
+      throw ValidationFailure("a latent proxy applies to StyleGAN2 models only; \(url.lastPathComponent) is a DCGAN")
+    }
+    return DCGANGenerator(checkpoint: c)
   case .styleGAN2(let c):
+    if let g = given, g.mean.count != c.config.styleDim {
+      throw ValidationFailure("the latent proxy has \(g.mean.count) coordinates but \(url.lastPathComponent) "
+        + "has style dimension \(c.config.styleDim)")
+    }
     if let proxy = given ?? c.latentProxy { return StyleGAN2Generator(checkpoint: c, proxy: proxy) }
     print("note: \(url.lastPathComponent) has no latent proxy (convert it with `iloc convert`); fitting one on \(fitSamples) samples")
     return StyleGAN2Generator(checkpoint: c, proxy: try LatentProxyFit.fit(c, samples: fitSamples, seed: 0).proxy)

@@ -29,6 +29,27 @@ public struct LatentProxy: Equatable, Sendable {
     }
   }
 
+  /// Reads a latent proxy file: ILO's and PULSE's `gaussian_fit.pt`, a torch file holding
+  /// `{'mean': [D], 'std': [D]}` of LeakyReLU_5(mapping(z)) (the same recipe; saved on CUDA, the
+  /// storage location is ignored), or any weight file with `latent_proxy.mean` / `.std` (a
+  /// converted model). One-line errors for other files, half a proxy, bad shapes or values.
+  public static func load(_ url: URL) throws -> LatentProxy {
+    let sd = try loadStateDict(url)
+    for (m, s) in [("mean", "std"), (meanKey, stdKey)] where sd[m] != nil || sd[s] != nil {
+      guard let mean = sd[m], let std = sd[s] else {
+        throw ModelError("\(sd.source): a latent proxy needs both '\(m)' and '\(s)'")
+      }
+      guard mean.shape.count == 1, mean.shape == std.shape else {
+        throw ModelError("\(sd.source): latent proxy '\(m)' / '\(s)' have shapes \(mean.shape.shapeText) and "
+          + "\(std.shape.shapeText), expected two [D]")
+      }
+      let proxy = StateDict(source: sd.source, tensors: [meanKey: mean, stdKey: std])
+      return try read(from: proxy, styleDim: mean.shape[0])!
+    }
+    throw ModelError("\(sd.source): not a latent proxy file: no 'mean' and 'std' (gaussian_fit.pt) "
+      + "or '\(meanKey)' and '\(stdKey)'")
+  }
+
   /// Reads the proxy from a state dict holding both tensors with shape [styleDim]; nil when
   /// neither is present. One-line errors for half a proxy, wrong shapes or bad values.
   static func read(from sd: StateDict, styleDim: Int) throws -> LatentProxy? {

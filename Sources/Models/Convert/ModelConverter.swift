@@ -80,6 +80,8 @@ public enum ModelConverter {
       manifest.channelMultiplier = [1, 2, 4].first { cm in
         (try? StyleGAN2Config(size: cfg.size, channelMultiplier: cm, styleDim: cfg.styleDim, mappingLayers: cfg.mappingLayers))?.channels == cfg.channels
       }
+      manifest.networkPickle = c.networkPickle
+      manifest.convClamp = cfg.convClamp.map { Double(String($0))! }
       manifest.nLatent = cfg.latentCount
       manifest.nNoise = cfg.noiseCount
       guard options.fitSamples >= 2 else { throw ModelError("--fit-samples must be at least 2, got \(options.fitSamples)") }

@@ -60,6 +60,11 @@ public struct ModelManifest: Codable, Equatable, Sendable {
   /// "checkpoint" (copied) or "fitted" (mean of mapping(z) over the proxy samples).
   public var latentAvg: String?
   public var latentProxy: ProxyInfo?
+  /// stylegan2-ada-pytorch's `conv_clamp` (synthesis outputs clamped to ±c); absent: none.
+  public var convClamp: Double?
+  /// Set when the source was an NVIDIA network pickle: its format, the network read, the
+  /// architecture found and the name mapping used.
+  public var networkPickle: NetworkPickle.Info?
 
   // DCGAN
   public var nz: Int?
@@ -71,7 +76,8 @@ public struct ModelManifest: Codable, Equatable, Sendable {
     case format, architecture, weights, size, channels, source, nz, ngf, nc
     case formatVersion = "format_version", tensorCount = "tensor_count", styleDim = "style_dim", nMlp = "n_mlp"
     case lrMlp = "lr_mlp", channelMultiplier = "channel_multiplier", nLatent = "n_latent", nNoise = "n_noise"
-    case latentAvg = "latent_avg", latentProxy = "latent_proxy"
+    case latentAvg = "latent_avg", latentProxy = "latent_proxy", networkPickle = "network_pickle"
+    case convClamp = "conv_clamp"
   }
 
   /// `model.safetensors` -> `model.json` (same directory).

@@ -92,7 +92,8 @@ public struct StyleGAN2 {
                        bias: p(prefix + ".conv.modulation.bias", [cin]), scale: 1 / Float(d).squareRoot())
   }
 
-  /// StyledConv: modulated 3x3 conv (demodulated, optionally upsampling), noise, fused lrelu.
+  /// StyledConv: modulated 3x3 conv (demodulated, optionally upsampling), noise, fused lrelu,
+  /// and the optional clamp.
   func styledConv(_ prefix: String, _ x: Tensor, _ cout: Int, style w: Tensor, noise: Tensor, up: Bool, _ p: WeightInputs) -> Tensor {
     let cin = x.shape[1]
     let weight = reshape(p(prefix + ".conv.weight", [1, cout, cin, 3, 3]), [cout, cin, 3, 3])
@@ -100,15 +101,22 @@ public struct StyleGAN2 {
     let y = up ? StyleGAN2Layers.modulatedConv2dUp(x, weight: weight, style: s)
       : modulatedConv2d(x, weight: weight, style: s)
     let n = injectNoise(y, noise: noise, strength: p(prefix + ".noise.weight", [1]))
-    return fusedLeakyRelu(n, bias: p(prefix + ".activate.bias", [cout]))
+    return clamped(fusedLeakyRelu(n, bias: p(prefix + ".activate.bias", [cout])))
   }
 
-  /// ToRGB: modulated 1x1 conv without demodulation, plus bias, plus the upsampled skip.
+  /// `x` clamped to ±`convClamp` when the configuration has one (stylegan2-ada-pytorch models).
+  func clamped(_ x: Tensor) -> Tensor {
+    guard let c = config.convClamp else { return x }
+    return minimum(maximum(x, x.graph.scalar(-c)), x.graph.scalar(c))
+  }
+
+  /// ToRGB: modulated 1x1 conv without demodulation, plus bias (then the optional clamp), plus
+  /// the upsampled skip.
   func toRGB(_ prefix: String, _ x: Tensor, style w: Tensor, skip: Tensor?, _ p: WeightInputs) -> Tensor {
     let cin = x.shape[1]
     let weight = reshape(p(prefix + ".conv.weight", [1, 3, cin, 1, 1]), [3, cin, 1, 1])
     var y = modulatedConv2d(x, weight: weight, style: modulation(prefix, w, cin, p), demodulate: false)
-    y = y + p(prefix + ".bias", [1, 3, 1, 1])
+    y = clamped(y + p(prefix + ".bias", [1, 3, 1, 1]))
     if let skip { y = y + StyleGAN2Layers.upsampleSkip(skip) }
     return y
   }

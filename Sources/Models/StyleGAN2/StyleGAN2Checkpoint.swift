@@ -17,16 +17,30 @@ public struct StyleGAN2Checkpoint {
   /// architecture (`not a StyleGAN2 generator: missing key 'style.1.weight'`), a missing or
   /// mis-shaped tensor.
   /// `lrMul` is the mapping network's learning-rate multiplier, which checkpoints do not store.
-  public init(contentsOf url: URL, lrMul: Float = 0.01) throws {
+  /// NVIDIA network pickles (`.pkl`, recognised by content) are read by `NetworkPickle`, which
+  /// also supplies the mapping's learning-rate multiplier stored in them.
+  /// `convClamp` is stylegan2-ada-pytorch's `conv_clamp` (pickles store it; other files do not).
+  public init(contentsOf url: URL, lrMul: Float = 0.01, convClamp: Float? = nil) throws {
+    if NetworkPickle.looksLikeNetworkPickle(url) {
+      let pickle = try NetworkPickle(contentsOf: url)
+      try self.init(stateDict: pickle.stateDict, lrMul: pickle.lrMul, convClamp: pickle.convClamp)
+      networkPickle = pickle.info
+      return
+    }
     let sd = try CheckpointLoading.load(url, prefixes: ["g_ema", ""], marker: "style.1.weight",
                                         extras: ["latent_avg", LatentProxy.meanKey, LatentProxy.stdKey],
                                         architecture: "StyleGAN2 generator")
-    try self.init(stateDict: sd, lrMul: lrMul)
+    try self.init(stateDict: sd, lrMul: lrMul, convClamp: convClamp)
   }
 
   /// Validates an already loaded generator state dict.
-  public init(stateDict: StateDict, lrMul: Float = 0.01) throws {
-    config = try StyleGAN2Config(stateDict: stateDict, lrMul: lrMul)
+  public init(stateDict: StateDict, lrMul: Float = 0.01, convClamp: Float? = nil) throws {
+    var config = try StyleGAN2Config(stateDict: stateDict, lrMul: lrMul)
+    if let c = convClamp, !(c > 0 && c.isFinite) {
+      throw ModelError("\(stateDict.source): conv_clamp \(c) is not a positive number")
+    }
+    config.convClamp = convClamp
+    self.config = config
     if let avg = stateDict["latent_avg"], avg.shape != [config.styleDim] {
       throw ModelError("\(stateDict.source): tensor 'latent_avg' has shape \(avg.shape.shapeText), expected [\(config.styleDim)]")
     }
@@ -39,6 +53,9 @@ public struct StyleGAN2Checkpoint {
 
   /// The fitted latent proxy (`latent_proxy.mean` / `.std`), present in converted models.
   public let latentProxy: LatentProxy?
+
+  /// What was read from an NVIDIA network pickle, when loaded from one.
+  public internal(set) var networkPickle: NetworkPickle.Info?
 
   /// The description read from the `.json` beside a converted model, if loaded from one.
   public internal(set) var manifest: ModelManifest?

@@ -17,6 +17,10 @@ public struct StyleGAN2Config: Equatable, Sendable {
   public var lrMul: Float
   /// Channels by resolution, for every power of two from 4 to `size`.
   public var channels: [Int: Int]
+  /// stylegan2-ada-pytorch's `conv_clamp`: every synthesis conv output (after its activation)
+  /// and every ToRGB output (before the skip is added) is clamped to [−c, c]. nil (the
+  /// reference port, the TensorFlow release): no clamping.
+  public var convClamp: Float? = nil
 
   /// A configuration with explicit channels. Throws when `size` is not a power of two >= 8 or a
   /// resolution lacks a positive channel count.

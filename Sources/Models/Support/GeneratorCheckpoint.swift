@@ -46,7 +46,8 @@ public enum GeneratorCheckpoint {
     switch m.architecture {
     case "stylegan2":
       var c: StyleGAN2Checkpoint
-      do { c = try StyleGAN2Checkpoint(contentsOf: url, lrMul: Float(m.lrMlp ?? 0.01)) } catch let e as ModelError { throw wrongArchitecture(e) }
+      do { c = try StyleGAN2Checkpoint(contentsOf: url, lrMul: Float(m.lrMlp ?? 0.01),
+                                                  convClamp: m.convClamp.map { Float($0) }) } catch let e as ModelError { throw wrongArchitecture(e) }
       let found = c.config
       if m.size != found.size { throw mismatch("size", m.size, found.size) }
       if let d = m.styleDim, d != found.styleDim { throw mismatch("style_dim", d, found.styleDim) }
@@ -109,7 +110,8 @@ public enum GeneratorCheckpoint {
   public var summary: String {
     switch self {
     case .styleGAN2(let c):
-      "StyleGAN2 \(c.config.size)x\(c.config.size) (style \(c.config.styleDim), \(c.config.mappingLayers) mapping layers)"
+      "StyleGAN2 \(c.config.size)x\(c.config.size) (style \(c.config.styleDim), \(c.config.mappingLayers) mapping layers"
+        + (c.config.convClamp.map { String(format: ", conv_clamp %g", Double($0)) } ?? "") + ")"
     case .dcgan(let c): "DCGAN 64x64 (latent \(c.model.latentDim))"
     }
   }

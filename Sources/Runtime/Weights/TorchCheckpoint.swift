@@ -183,8 +183,11 @@ public final class TorchCheckpoint {
   private static let legacyMagic: [UInt8] = [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]
 
   private static func openLegacy(_ url: URL) throws -> (PickleValue, StorageSource) {
-    let file = try Data(contentsOf: url, options: .alwaysMapped)
-    return try file.withUnsafeBytes { raw -> (PickleValue, StorageSource) in
+    try openLegacy(data: try Data(contentsOf: url, options: .alwaysMapped))
+  }
+
+  private static func openLegacy(data file: Data) throws -> (PickleValue, StorageSource) {
+    try file.withUnsafeBytes { raw -> (PickleValue, StorageSource) in
       var reader = Unpickler(raw)
       let magic = try? reader.load()
       guard case .bigInt(let bytes)? = magic, bytes == legacyMagic else {
@@ -377,5 +380,56 @@ private enum StorageSource {
       throw WeightError("corrupt zip entry (\(error))")
     }
     return data
+  }
+}
+
+// MARK: Tensors embedded in other pickles
+
+extension TorchCheckpoint {
+  /// Decodes a tensor pickled with plain `pickle.dump` rather than `torch.save`, as network
+  /// pickles hold them (stylegan2-ada-pytorch, stylegan3): `_rebuild_tensor_v2(storage, offset,
+  /// size, stride, ...)`, possibly inside `_rebuild_parameter`, whose storage is
+  /// `torch.storage._load_from_bytes(b)` with `b` a legacy-format `torch.save` of the storage
+  /// (its location tag, e.g. `cuda:0`, is ignored). Nothing is executed. Returns nil when
+  /// `object` is not a tensor rebuild; throws a one-line error naming `key` when it is malformed.
+  public static func embeddedTensor(_ object: PickleObject, key: String) throws -> TensorData? {
+    switch object.qualifiedName {
+    case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state":
+      guard case .object(let data)? = object.args.first, let t = try embeddedTensor(data, key: key) else {
+        throw WeightError("tensor '\(key)': malformed _rebuild_parameter arguments")
+      }
+      return t
+    case "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor":
+      let a = object.args
+      guard a.count >= 4, case .object(let holder) = a[0],
+        holder.qualifiedName == "torch.storage._load_from_bytes", case .bytes(let bytes)? = holder.args.first,
+        let offset = a[1].intValue, let shape = a[2].elements?.compactMap(\.intValue),
+        let stride = a[3].elements?.compactMap(\.intValue),
+        shape.count == a[2].elements?.count, stride.count == a[3].elements?.count
+      else {
+        throw WeightError("tensor '\(key)': not a tensor over an embedded storage (torch.storage._load_from_bytes)")
+      }
+      return try withErrorContext("tensor '\(key)'") {
+        try decodeEmbedded(Data(bytes), offset: offset, shape: shape, stride: stride)
+      }
+    default:
+      return nil
+    }
+  }
+
+  /// Reads the one storage of a legacy `torch.save` stream and gathers the view from it.
+  private static func decodeEmbedded(_ data: Data, offset: Int, shape: [Int], stride: [Int]) throws -> TensorData {
+    let (tree, source) = try openLegacy(data: data)
+    guard case .persistentID(let pid) = tree, let ref = try StorageRef(pid) else {
+      throw WeightError("embedded storage is not a torch storage")
+    }
+    guard let dtype = ref.dtype else { throw WeightError("unsupported storage type \(ref.typeName)") }
+    let (start, overflow) = offset.addingReportingOverflow(ref.viewOffset)
+    guard !overflow else { throw WeightError("storage offset overflows") }
+    let indices = try ElementIndices.view(offset: start, shape: shape, stride: stride, storageCount: ref.numel)
+    let (byteCount, tooBig) = ref.numel.multipliedReportingOverflow(by: dtype.byteCount)
+    guard !tooBig else { throw WeightError("storage size overflows") }
+    let bytes = try source.bytes(of: ref.key, count: byteCount)
+    return bytes.withUnsafeBytes { decodeTensor($0, dtype: dtype, shape: shape, indices: indices) }
   }
 }

@@ -49,6 +49,8 @@ struct ArtifactManifest: Codable {
   var imageSize: Int
   /// StyleGAN2 mapping-network learning-rate multiplier (needed to read the weights back).
   var lrMul: Float?
+  /// StyleGAN2 `conv_clamp` of stylegan2-ada models (part of the compiled graphs).
+  var convClamp: Float? = nil
   var task: String
   var operatorRecord: OperatorRecord?
   var settings: InversionSettings
