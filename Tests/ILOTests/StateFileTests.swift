@@ -37,7 +37,7 @@ struct StateFileTests {
       ("unknown LPIPS net", "unknown lpipsNet", { $0.metadata.lpipsNet = "resnet" }),
       ("missing state tensor", "tensor 'h' of round 1 is missing", { $0.values["h"] = nil }),
       ("wrong tensor shape", "tensor 'z' has shape", { s in s.values["z"] = HostTensor(shape: [1, 2], values: [0, 0]) }),
-      ("short latent proxy", "has 3 values", { s in s.values["latent_proxy.mean"] = HostTensor(shape: [3], values: [0, 0, 0]) }),
+      ("short latent proxy", "latent proxy has 3", { s in s.values["latent_proxy.mean"] = HostTensor(shape: [3], values: [0, 0, 0]) }),
     ]
     for (what, phrase, edit) in cases {
       var bad = good
