@@ -17,6 +17,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
     .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
   ],
   targets: [
     // LLVM-C (LLVM 19). include/ holds the umbrella header, the modulemap and symlinks to the
@@ -28,7 +29,7 @@ let package = Package(
     /// Tensor IR, builder DSL, shape rules, VJP rules, passes, reference interpreter.
     .target(name: "GraphIR", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
     /// Fusion planning, lowering to LLVM IR, JIT and AOT objects.
-    .target(name: "Codegen", dependencies: ["GraphIR", "CLLVM"]),
+    .target(name: "Codegen", dependencies: ["GraphIR", "CLLVM", .product(name: "Crypto", package: "swift-crypto")]),
     /// Buffers, executor, OpenBLAS, stage programs, profiler, PNG, weight files.
     .target(
       name: "Runtime",
