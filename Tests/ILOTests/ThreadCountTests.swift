@@ -6,25 +6,6 @@ import Testing
 @Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: TestModels.iloc.path) && TestModels.dcganURL != nil,
                 "skipped: needs the iloc executable and the DCGAN weights (bash models/fetch.sh)"))
 struct ThreadCountTests {
-  /// Runs `iloc` with `ILOC_THREADS` (and a private kernel cache) set; returns the exit status
-  /// and stderr.
-  static func run(_ args: [String], threads: Int, cache: URL) throws -> (status: Int32, stderr: String) {
-    let p = Process()
-    p.executableURL = TestModels.iloc
-    p.arguments = args
-    var env = ProcessInfo.processInfo.environment
-    env["ILOC_THREADS"] = String(threads)
-    env["ILOC_CACHE_DIR"] = cache.path
-    p.environment = env
-    let err = cache.deletingLastPathComponent().appendingPathComponent("stderr-\(threads).txt")
-    FileManager.default.createFile(atPath: err.path, contents: nil)
-    p.standardError = try FileHandle(forWritingTo: err)
-    p.standardOutput = FileHandle.nullDevice
-    try p.run()
-    p.waitUntilExit()
-    return (p.terminationStatus, try String(contentsOf: err, encoding: .utf8))
-  }
-
   /// Compressed sensing with 400 Gaussian measurements: its adjoint is a 1x12288x400 product,
   /// the shape where OpenBLAS's own threading gave different bits with 1 and 2 threads.
   @Test func invertGivesTheSameBitsWith1_2_3And5Threads() throws {
@@ -35,9 +16,9 @@ struct ThreadCountTests {
     var outputs: [Int: [Data]] = [:]
     for threads in [1, 2, 3, 5] {
       let out = d.appendingPathComponent("out\(threads)")
-      let r = try Self.run(["invert", "--model", "dcgan", "--task", "cs-gaussian", "--measurements", "400",
-                            "--observed", face, "--steps", "3", "-o", out.path],
-                           threads: threads, cache: d.appendingPathComponent("kernels"))
+      let r = try ILOCProcess.run(["invert", "--model", "dcgan", "--task", "cs-gaussian", "--measurements", "400",
+                                   "--observed", face, "--steps", "3", "-o", out.path],
+                                  environment: ["ILOC_THREADS": "\(threads)", "ILOC_CACHE_DIR": d.appendingPathComponent("kernels").path])
       #expect(r.status == 0, "ILOC_THREADS=\(threads): \(r.stderr)")
       outputs[threads] = try ["result.png", "state.safetensors"].map { try Data(contentsOf: out.appendingPathComponent($0)) }
     }

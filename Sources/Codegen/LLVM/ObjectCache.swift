@@ -75,17 +75,27 @@ struct ObjectCache: Sendable {
   /// cannot be created or written (a file in the way, a read-only file system, permissions).
   init(opening directory: URL) throws {
     self.directory = directory
-    let fm = FileManager.default
-    do {
-      try fm.createDirectory(at: directory, withIntermediateDirectories: true)
-    } catch {
-      throw CodegenError.io("cannot create it (\(Self.reason(error)))")
-    }
+    try Self.makeDirectory(directory)
     let probe = directory.appendingPathComponent(".write-probe-\(getpid())-\(UUID().uuidString)")
-    guard fm.createFile(atPath: probe.path, contents: Data()) else {
-      throw CodegenError.io("cannot write in it")
+    let fd = open(probe.path, O_CREAT | O_EXCL | O_WRONLY, 0o600)
+    guard fd >= 0 else { throw CodegenError.io("cannot write in it (\(String(cString: strerror(errno))))") }
+    close(fd)
+    unlink(probe.path)
+  }
+
+  /// `mkdir -p`, failing with the first problem in words (the POSIX reason, or which path
+  /// is a file where a directory should be).
+  private static func makeDirectory(_ url: URL) throws {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
+      if isDirectory.boolValue { return }
+      throw CodegenError.io("cannot create it (\(url.path) is a file, not a directory)")
     }
-    try? fm.removeItem(at: probe)
+    let parent = url.deletingLastPathComponent()
+    if parent.path != url.path { try makeDirectory(parent) }
+    if mkdir(url.path, 0o755) != 0 && errno != EEXIST {
+      throw CodegenError.io("cannot create it (\(String(cString: strerror(errno))))")
+    }
   }
 
   func url(for key: ObjectCacheKey) -> URL {
