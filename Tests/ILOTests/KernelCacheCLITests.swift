@@ -84,7 +84,8 @@ struct KernelCacheCLITests {
     defer { try? FileManager.default.removeItem(at: d) }
     let notADirectory = d.appendingPathComponent("file")
     try Data("x".utf8).write(to: notADirectory)
-    let r = try ILOCProcess.run(Self.invert(d.appendingPathComponent("out")), environment: ["ILOC_CACHE_DIR": notADirectory.path])
+    let r = try ILOCProcess.run(Self.invert(d.appendingPathComponent("out")),
+                                environment: ["ILOC_CACHE_DIR": notADirectory.path])
     #expect(r.status == 0, "\(r.stderr)")
     let warned = Self.warnings(r.stderr)
     #expect(warned.count == 1 && warned[0].contains("kernel cache \(notADirectory.path)"), "\(r.stderr)")

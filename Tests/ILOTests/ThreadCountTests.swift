@@ -18,9 +18,12 @@ struct ThreadCountTests {
       let out = d.appendingPathComponent("out\(threads)")
       let r = try ILOCProcess.run(["invert", "--model", "dcgan", "--task", "cs-gaussian", "--measurements", "400",
                                    "--observed", face, "--steps", "3", "-o", out.path],
-                                  environment: ["ILOC_THREADS": "\(threads)", "ILOC_CACHE_DIR": d.appendingPathComponent("kernels").path])
+                                  environment: ["ILOC_THREADS": "\(threads)",
+                                                "ILOC_CACHE_DIR": d.appendingPathComponent("kernels").path])
       #expect(r.status == 0, "ILOC_THREADS=\(threads): \(r.stderr)")
-      outputs[threads] = try ["result.png", "state.safetensors"].map { try Data(contentsOf: out.appendingPathComponent($0)) }
+      outputs[threads] = try ["result.png", "state.safetensors"].map {
+        try Data(contentsOf: out.appendingPathComponent($0))
+      }
     }
     for threads in [2, 3, 5] {
       #expect(outputs[threads]![0] == outputs[1]![0], "result.png differs between 1 and \(threads) threads")

@@ -29,10 +29,11 @@ import Testing
     for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
       var c = c0
       a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
-        BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: pa.baseAddress!, lda: transA ? m : k,
-                   b: pb.baseAddress!, ldb: transB ? k : n, beta: 1, c: pc.baseAddress!, ldc: n)
+        BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: pa.baseAddress!,
+                   lda: transA ? m : k, b: pb.baseAddress!, ldb: transB ? k : n, beta: 1, c: pc.baseAddress!, ldc: n)
       } } }
-      let truth = Self.reference(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, b: b, beta: 1, c: c0)
+      let truth = Self.reference(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, b: b,
+                                 beta: 1, c: c0)
       let err = zip(c, truth).map { abs(Double($0) - $1) / max(1, abs($1)) }.max() ?? 0
       #expect(err < 1e-4, "\(m)x\(n)x\(k) transA \(transA) transB \(transB): relative error \(err)")
     }
@@ -41,7 +42,8 @@ import Testing
   /// The partition depends on the extent and the work only, covers the range exactly once,
   /// and keeps long chunks whole vectors.
   @Test func partitionCoversTheRangeInAlignedChunks() {
-    for (extent, work) in [(0, 0), (1, 1 << 30), (17, 1 << 30), (1000, 100), (1000, 1 << 20), (12288, 1 << 26), (97, 1 << 24)] {
+    let cases = [(0, 0), (1, 1 << 30), (17, 1 << 30), (1000, 100), (1000, 1 << 20), (12288, 1 << 26), (97, 1 << 24)]
+    for (extent, work) in cases {
       let p = Partition(extent: extent, work: work)
       let covered = (0..<p.count).flatMap { Array(p[$0]) }
       #expect(covered == Array(0..<extent), "extent \(extent) work \(work)")

@@ -305,7 +305,8 @@ public final class KernelCompiler: @unchecked Sendable {
     case .miss: return nil
     case .damaged(let why):
       cache.remove(key)
-      warn("kernel cache \(cache.directory.path): entry \(cache.url(for: key).lastPathComponent) \(why); deleted and recompiled")
+      let name = cache.url(for: key).lastPathComponent
+      warn("kernel cache \(cache.directory.path): entry \(name) \(why); deleted and recompiled")
       return nil
     }
   }

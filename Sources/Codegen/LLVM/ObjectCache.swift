@@ -113,7 +113,9 @@ struct ObjectCache: Sendable {
   /// The object inside an entry's bytes, or what is wrong with them.
   static func verify(_ entry: Data, key: ObjectCacheKey) -> Lookup {
     let bytes = [UInt8](entry)
-    guard bytes.count >= headerSize, Array(bytes[0..<8]) == magic else { return .damaged("is not a kernel cache entry") }
+    guard bytes.count >= headerSize, Array(bytes[0..<8]) == magic else {
+      return .damaged("is not a kernel cache entry")
+    }
     guard Array(bytes[8..<40]) == key.digest else { return .damaged("belongs to another kernel") }
     let length = bytes[40..<48].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
     guard length == UInt64(bytes.count - headerSize), length > 0 else { return .damaged("is truncated") }

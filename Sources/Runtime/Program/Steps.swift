@@ -199,7 +199,8 @@ final class ConvolutionGEMMStep: ProgramStep {
         for gi in 0..<g {
           // dW_g [og, cg*kk] (+)= gy_g [og, q] x col_g^T [q, cg*kk]
           BLAS.sgemm(transB: true, m: og, n: cg * kk, k: q, a: ctx.ptr(w + (s * o + gi * og) * q), lda: q,
-                     b: col + gi * cg * kk * q, ldb: q, beta: s == 0 ? 0 : 1, c: ctx.ptr(y + gi * og * cg * kk), ldc: cg * kk)
+                     b: col + gi * cg * kk * q, ldb: q, beta: s == 0 ? 0 : 1,
+                     c: ctx.ptr(y + gi * og * cg * kk), ldc: cg * kk)
         }
       }
     }
