@@ -29,7 +29,7 @@ let package = Package(
     /// Tensor IR, builder DSL, shape rules, VJP rules, passes, reference interpreter.
     .target(name: "GraphIR", dependencies: [.product(name: "RealModule", package: "swift-numerics")]),
     /// Fusion planning, lowering to LLVM IR, JIT and AOT objects.
-    .target(name: "Codegen", dependencies: ["GraphIR", "CLLVM"]),
+    .target(name: "Codegen", dependencies: ["GraphIR", "CLLVM", .product(name: "Crypto", package: "swift-crypto")]),
     /// Buffers, executor, OpenBLAS, stage programs, profiler, PNG, weight files, output
     /// directories, SHA-256 and Ed25519 signatures (swift-crypto).
     .target(

@@ -10,11 +10,16 @@ public struct CompilerOptions: Sendable {
   /// Target features ("+avx2,+fma,..."); nil means the host's features (only when `cpu` is nil
   /// too; with an explicit cpu, nil means that cpu's defaults).
   public var features: String?
+  /// Where warnings go (a damaged cache entry, an unusable cache directory): one line each,
+  /// without a trailing newline. Default: `warning: <line>` on stderr.
+  public var warn: @Sendable (String) -> Void
 
-  public init(cacheDirectory: URL? = KernelCompiler.defaultCacheDirectory, cpu: String? = nil, features: String? = nil) {
+  public init(cacheDirectory: URL? = KernelCompiler.defaultCacheDirectory, cpu: String? = nil, features: String? = nil,
+              warn: @escaping @Sendable (String) -> Void = KernelCompiler.printWarning) {
     self.cacheDirectory = cacheDirectory
     self.cpu = cpu
     self.features = features
+    self.warn = warn
   }
 }
 
@@ -24,8 +29,10 @@ public struct CompilerOptions: Sendable {
 /// Pipeline per kernel (each step timed in `CompileReport`):
 /// 1. `IREmitter` builds a module in a fresh LLVM context (target triple, data layout,
 ///    `target-cpu`/`target-features`, and `prefer-vector-width=512` when AVX-512F exists).
-/// 2. The unoptimized IR text, the CPU, features, LLVM version and cache format version are
-///    hashed (128-bit FNV-1a); a cached object with that key is linked directly.
+/// 2. The kernel text, the unoptimized IR text, the CPU, features, LLVM and iloc versions
+///    and the cache format version are hashed (SHA-256); a cached object with that key is
+///    verified (`ObjectCache`) and linked directly. A damaged entry is deleted, rebuilt and
+///    reported in one warning line; an unusable cache directory means no cache and one warning.
 /// 3. Otherwise `default<O3>` runs, the widest vector type is recorded in a global
 ///    `<symbol>_vector_width`, an object is emitted (PIC, so it also links into shared
 ///    libraries) and stored in the cache.
@@ -46,12 +53,17 @@ public struct CompilerOptions: Sendable {
 /// and `sqrt`, `rsqrt` and division are correctly rounded.
 public final class KernelCompiler: @unchecked Sendable {
   /// Bump when the lowering changes in a way the IR text would not show (it always shows).
-  public static let cacheFormatVersion = 1
+  public static let cacheFormatVersion = 2
 
   /// `$ILOC_CACHE_DIR`, else `~/.cache/iloc/kernels`.
   public static var defaultCacheDirectory: URL {
     cacheDirectory(environment: ProcessInfo.processInfo.environment,
                    home: FileManager.default.homeDirectoryForCurrentUser)
+  }
+
+  /// Writes `warning: <line>` to stderr (the default `CompilerOptions.warn`).
+  public static func printWarning(_ line: String) {
+    FileHandle.standardError.write(Data(("warning: " + line + "\n").utf8))
   }
 
   /// The cache directory rule, separated from the process environment for testing.
@@ -66,7 +78,9 @@ public final class KernelCompiler: @unchecked Sendable {
   public let features: String
   /// "major.minor.patch" of the LLVM library in use.
   public let llvmVersion: String
-  public let cacheDirectory: URL?
+  /// Where compiled objects are cached: the options' directory, or nil when there is none or
+  /// it cannot be used (then a warning said so).
+  public var cacheDirectory: URL? { lock.lock(); defer { lock.unlock() }; return cache?.directory }
   /// 512 when the target has AVX-512F (then set as `prefer-vector-width`), else nil.
   public let preferredVectorBits: Int?
 
@@ -74,6 +88,9 @@ public final class KernelCompiler: @unchecked Sendable {
   private let targetMachine: LLVMTargetMachineRef
   private let jit: LLVMOrcLLJITRef
   private let lock = NSLock()
+  private let warn: @Sendable (String) -> Void
+  /// The disk cache; set to nil (with one warning) when writing to it fails.
+  private var cache: ObjectCache?
   private var loaded: [String: (address: UInt64, vectorWidth: Int, bytes: Int)] = [:]
 
   /// Native target, asm printer and parser, registered once per process (thread-safe
@@ -113,7 +130,8 @@ public final class KernelCompiler: @unchecked Sendable {
     var major: UInt32 = 0, minor: UInt32 = 0, patch: UInt32 = 0
     LLVMGetVersion(&major, &minor, &patch)
     llvmVersion = "\(major).\(minor).\(patch)"
-    cacheDirectory = options.cacheDirectory
+    warn = options.warn
+    cache = Self.openCache(options.cacheDirectory, warn: options.warn)
     preferredVectorBits = features.split(separator: ",").contains("+avx512f") ? 512 : nil
 
     var target: LLVMTargetRef?
@@ -160,7 +178,7 @@ public final class KernelCompiler: @unchecked Sendable {
     do {
       address = try link(object, symbol: symbol)
     } catch where report.cacheHit {
-      // An unreadable cache entry: rebuild it rather than fail.
+      // A verified entry that still does not link (it should not happen): rebuild, not fail.
       (object, report) = try makeObject(kernel, symbol: symbol, useCache: false)
       address = try link(object, symbol: symbol)
     }
@@ -246,10 +264,9 @@ public final class KernelCompiler: @unchecked Sendable {
     var start = ContinuousClock.now
     let m = try buildModule(kernel, symbol: symbol)
     defer { m.dispose() }
-    let key = cacheKey(irText: Self.printModule(m.module))
+    let key = cacheKey(kernel, irText: Self.printModule(m.module))
     report.irBuildMilliseconds = Self.ms(since: start)
-    let cache = cacheDirectory.map { ObjectCache(directory: $0) }
-    if useCache, let cache, let data = cache.load(key), !data.isEmpty {
+    if useCache, let data = cachedObject(key) {
       report.cacheHit = true
       report.objectBytes = data.count
       return (data, report)
@@ -264,9 +281,46 @@ public final class KernelCompiler: @unchecked Sendable {
     let data = try emitObject(m.module)
     report.codegenMilliseconds = Self.ms(since: start)
     report.objectBytes = data.count
-    // The cache is an optimization: an unwritable directory must not fail the compile.
-    try? cache?.store(key, data)
+    storeObject(data, key: key)
     return (data, report)
+  }
+
+  /// The cache directory of `options`, created and checked; nil (and one warning) if unusable.
+  private static func openCache(_ directory: URL?, warn: (String) -> Void) -> ObjectCache? {
+    guard let directory else { return nil }
+    do {
+      return try ObjectCache(opening: directory)
+    } catch {
+      warn("kernel cache \(directory.path): \(error); compiling without a cache")
+      return nil
+    }
+  }
+
+  /// The verified object of `key` from the disk cache; a damaged entry is deleted and
+  /// reported (one warning line), and the caller rebuilds it.
+  private func cachedObject(_ key: ObjectCacheKey) -> Data? {
+    guard let cache else { return nil }
+    switch cache.load(key) {
+    case .hit(let data): return data
+    case .miss: return nil
+    case .damaged(let why):
+      cache.remove(key)
+      let name = cache.url(for: key).lastPathComponent
+      warn("kernel cache \(cache.directory.path): entry \(name) \(why); deleted and recompiled")
+      return nil
+    }
+  }
+
+  /// Stores an object in the disk cache. The cache is an optimization: a failed write never
+  /// fails the compile; it turns the cache off, with one warning.
+  private func storeObject(_ data: Data, key: ObjectCacheKey) {
+    guard let c = cache else { return }
+    do {
+      try c.store(key, data)
+    } catch {
+      warn("kernel cache \(c.directory.path): \(error); compiling without a cache from now on")
+      cache = nil
+    }
   }
 
   /// A module and the context it lives in; `dispose` frees both (module first).
@@ -352,16 +406,9 @@ public final class KernelCompiler: @unchecked Sendable {
     return address
   }
 
-  private func cacheKey(irText: String) -> String {
-    var h = FNV1a128()
-    h.combine("iloc-kernel-object")
-    h.combine("\(Self.cacheFormatVersion)")
-    h.combine(llvmVersion)
-    h.combine(triple)
-    h.combine(cpu)
-    h.combine(features)
-    h.combine(irText)
-    return h.hex
+  private func cacheKey(_ kernel: Kernel, irText: String) -> ObjectCacheKey {
+    ObjectCacheKey(["iloc-kernel-object", "\(Self.cacheFormatVersion)", ILOCVersion.string, llvmVersion, triple, cpu,
+                    features, kernel.description, irText])
   }
 
   // MARK: helpers

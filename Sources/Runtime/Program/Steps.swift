@@ -1,5 +1,4 @@
 import Codegen
-import COpenBLAS
 import Foundation
 import GraphIR
 
@@ -76,7 +75,7 @@ final class BuiltinStep: ProgramStep {
   }
 }
 
-/// Batched matrix product through `cblas_sgemm`; an operand that is a swap of the last two
+/// Batched matrix product through `BLAS.sgemm`; an operand that is a swap of the last two
 /// axes of a stored matrix is read in place with the GEMM's transpose flag.
 final class MatmulStep: ProgramStep {
   let a: Int, b: Int, c: Int, batch: Int, m: Int, n: Int, k: Int
@@ -93,10 +92,8 @@ final class MatmulStep: ProgramStep {
   }
   override func run(_ ctx: RunContext) throws {
     for i in 0..<batch {
-      cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                  Int32(m), Int32(n), Int32(k), 1,
-                  ctx.ptr(a + i * m * k), Int32(transA ? m : k), ctx.ptr(b + i * k * n), Int32(transB ? k : n), 0,
-                  ctx.ptr(c + i * m * n), Int32(n))
+      BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: ctx.ptr(a + i * m * k), lda: transA ? m : k,
+                 b: ctx.ptr(b + i * k * n), ldb: transB ? k : n, c: ctx.ptr(c + i * m * n), ldc: n)
     }
   }
 }
@@ -175,9 +172,8 @@ final class ConvolutionGEMMStep: ProgramStep {
         let col: UnsafeMutablePointer<Float>
         if gather != nil { try runGather([ctx.scratch, ctx.ptr(x)], n: s); col = ctx.scratch } else { col = ctx.ptr(x + s * c * hw) }
         for gi in 0..<g {
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(og), Int32(q), Int32(cg * kk), 1,
-                      ctx.ptr(w + gi * og * cg * kk), Int32(cg * kk), col + gi * cg * kk * q, Int32(q), 0,
-                      ctx.ptr(y + (s * o + gi * og) * q), Int32(q))
+          BLAS.sgemm(m: og, n: q, k: cg * kk, a: ctx.ptr(w + gi * og * cg * kk), lda: cg * kk,
+                     b: col + gi * cg * kk * q, ldb: q, c: ctx.ptr(y + (s * o + gi * og) * q), ldc: q)
         }
       }
     case .transposed:
@@ -188,9 +184,8 @@ final class ConvolutionGEMMStep: ProgramStep {
         let col = gather != nil ? ctx.scratch : ctx.ptr(y + s * cout * yhw)
         for gi in 0..<g {
           // col_g [cog*kk, hw] = W_g^T [cog*kk, cig] x X_g [cig, hw]; W_g is [cig, cog*kk]
-          cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(cog * kk), Int32(hw), Int32(cig), 1,
-                      ctx.ptr(w + gi * cig * cog * kk), Int32(cog * kk), ctx.ptr(x + (s * cin + gi * cig) * hw), Int32(hw), 0,
-                      col + gi * cog * kk * hw, Int32(hw))
+          BLAS.sgemm(transA: true, m: cog * kk, n: hw, k: cig, a: ctx.ptr(w + gi * cig * cog * kk), lda: cog * kk,
+                     b: ctx.ptr(x + (s * cin + gi * cig) * hw), ldb: hw, c: col + gi * cog * kk * hw, ldc: hw)
         }
         if gather != nil { try runGather([ctx.ptr(y), ctx.scratch], n: s) }
       }
@@ -203,9 +198,9 @@ final class ConvolutionGEMMStep: ProgramStep {
         if gather != nil { try runGather([ctx.scratch, ctx.ptr(x)], n: s); col = ctx.scratch } else { col = ctx.ptr(x + s * c * hw) }
         for gi in 0..<g {
           // dW_g [og, cg*kk] (+)= gy_g [og, q] x col_g^T [q, cg*kk]
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(og), Int32(cg * kk), Int32(q), 1,
-                      ctx.ptr(w + (s * o + gi * og) * q), Int32(q), col + gi * cg * kk * q, Int32(q), s == 0 ? 0 : 1,
-                      ctx.ptr(y + gi * og * cg * kk), Int32(cg * kk))
+          BLAS.sgemm(transB: true, m: og, n: cg * kk, k: q, a: ctx.ptr(w + (s * o + gi * og) * q), lda: q,
+                     b: col + gi * cg * kk * q, ldb: q, beta: s == 0 ? 0 : 1,
+                     c: ctx.ptr(y + gi * og * cg * kk), ldc: cg * kk)
         }
       }
     }
@@ -306,8 +301,7 @@ final class WinogradStep: ProgramStep {
     for n in 0..<xShape[0] {
       try launchKernel(kernels[1].0, kernels[1].1, [v, ctx.ptr(x)], scalars: [Int64(n)])
       for k in 0..<xi {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(o), Int32(t), Int32(c), 1,
-                    u + k * o * c, Int32(c), v + k * c * t, Int32(t), 0, m + k * o * t, Int32(t))
+        BLAS.sgemm(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * c * t, ldb: t, c: m + k * o * t, ldc: t)
       }
       try launchKernel(kernels[2].0, kernels[2].1, [ctx.ptr(y), m], scalars: [Int64(n)])
     }
