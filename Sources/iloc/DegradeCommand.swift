@@ -24,7 +24,7 @@ struct DegradeCommand: ParsableCommand {
   @Option(help: "Also write the operator description (JSON).") var operatorOut: String?
 
   func run() throws {
-    let x = try ImageIO.readTensor(URL(fileURLWithPath: input))
+    let x = try taskOptions.readImage(input)
     guard x.shape[2] == x.shape[3] else { throw ValidationFailure("\(input) is \(x.shape[3])x\(x.shape[2]); images must be square") }
     let op = try taskOptions.makeOperator(size: x.shape[2], observation: x, compatReference: false)
     var y = try applyOperator(op, to: x)
