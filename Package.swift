@@ -66,7 +66,10 @@ let package = Package(
       dependencies: ["Codegen", "GraphIR", .product(name: "Numerics", package: "swift-numerics")]),
     .testTarget(
       name: "RuntimeTests",
-      dependencies: ["Runtime", "GraphIR", .product(name: "Numerics", package: "swift-numerics")],
+      dependencies: [
+        "Runtime", "GraphIR", .product(name: "Numerics", package: "swift-numerics"),
+        .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+      ],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "ILOTests",
