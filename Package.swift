@@ -46,6 +46,15 @@ let package = Package(
     /// The ILO algorithm and its baselines: per-round stage programs, the optimizer loop,
     /// reports and saved states.
     .target(name: "ILO", dependencies: ["GraphIR", "Runtime", "Models", "Inversion"]),
+    /// Fuzzing of every reader a user's file reaches: seeds, mutations, an in-process driver.
+    .target(
+      name: "ReaderFuzz",
+      dependencies: [
+        "GraphIR", "Runtime", "Models", "Inversion", "ILO",
+        .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+      ]),
+    /// `iloc-fuzz`: the in-process fuzz driver, or a libFuzzer target (see scripts/fuzz.sh).
+    .executableTarget(name: "iloc-fuzz", dependencies: ["ReaderFuzz"]),
     .executableTarget(
       name: "iloc",
       dependencies: [
@@ -74,6 +83,7 @@ let package = Package(
     .testTarget(
       name: "ILOTests",
       dependencies: ["ILO", "Models", "Inversion", "Runtime", "GraphIR"]),
+    .testTarget(name: "ReaderFuzzTests", dependencies: ["ReaderFuzz", "Runtime"]),
     .testTarget(
       name: "ModelsTests",
       dependencies: ["Models", "Runtime", "GraphIR", .product(name: "Numerics", package: "swift-numerics")],

@@ -55,7 +55,7 @@ struct TaskOptions: ParsableArguments {
     }
     switch task {
     case .inpaint:
-      if mask == nil { print("note: inpaint without --mask: using --mask black (the observation's black pixels are missing)") }
+      if mask == nil { print("note: no --mask given: using --mask black (the observation's black pixels are missing)") }
       let spec = mask ?? "black"
       if spec == "black" {
         guard let y = observation else { throw ValidationFailure("--mask black needs the observed image") }

@@ -68,7 +68,7 @@ struct CLIValueTests {
     defer { try? FileManager.default.removeItem(at: dir) }
     let r = try CLITests.run(degrade(["--task", "inpaint"]))
     #expect(r.status == 0, "stderr: \(r.stderr)")
-    #expect(r.stdout.contains("using --mask black"), "stdout: \(r.stdout)")
+    #expect(r.stdout.contains("no --mask given: using --mask black"), "stdout: \(r.stdout)")
     let help = try CLITests.run(["degrade", "--help"])
     #expect(help.stdout.replacingOccurrences(of: "\n", with: " ").contains("Default: black"), "\(help.stdout)")
   }

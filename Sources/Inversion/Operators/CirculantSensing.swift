@@ -63,7 +63,8 @@ public struct CirculantSensing: ForwardOperator, Equatable {
     let n = try validate(imageSize: s, measurements: 1, task: task)
     guard m.isFinite, m > 0, m < 1 || (m == m.rounded() && m <= Double(n)) else {
       throw InversionError(
-        "\(task.rawValue): measurements must be a count in 1...\(n) or a fraction in (0, 1) for \(s)x\(s) RGB, got \(m)")
+        "\(task.rawValue): measurements must be a count in 1...\(n) or a fraction in (0, 1) "
+          + "for \(s)x\(s) RGB, got \(m)")
     }
     return m < 1 ? Swift.max(1, Int(m * Double(n))) : Int(m)
   }

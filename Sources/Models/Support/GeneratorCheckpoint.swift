@@ -47,11 +47,14 @@ public enum GeneratorCheckpoint {
       do { c = try StyleGAN2Checkpoint(contentsOf: url, lrMul: Float(m.lrMlp ?? 0.01)) } catch let e as ModelError { throw wrongArchitecture(e) }
       let found = c.config
       if m.size != found.size { throw mismatch("size", m.size, found.size) }
-      if m.tensorCount != c.stateDict.tensors.count { throw mismatch("tensor_count", m.tensorCount, c.stateDict.tensors.count) }
+      let count = c.stateDict.tensors.count
+      if m.tensorCount != count { throw mismatch("tensor_count", m.tensorCount, count) }
       if let d = m.styleDim, d != found.styleDim { throw mismatch("style_dim", d, found.styleDim) }
       if let n = m.nMlp, n != found.mappingLayers { throw mismatch("n_mlp", n, found.mappingLayers) }
       let ch = Dictionary(uniqueKeysWithValues: found.channels.map { (String($0.key), $0.value) })
-      if m.channels != ch { throw mismatch("channels", m.channelsByResolution, found.channels.sorted { $0.key < $1.key }.map(\.value)) }
+      if m.channels != ch {
+        throw mismatch("channels", m.channelsByResolution, found.channels.sorted { $0.key < $1.key }.map(\.value))
+      }
       if m.latentProxy != nil && c.latentProxy == nil {
         throw ModelError("\(manifestName) declares a latent proxy but \(url.lastPathComponent) lacks '\(LatentProxy.meanKey)' / '\(LatentProxy.stdKey)'")
       }
@@ -63,7 +66,8 @@ public enum GeneratorCheckpoint {
       let found = c.model
       let size = found.resolution(ofBlock: DCGAN.blockCount - 1)
       if m.size != size { throw mismatch("size", m.size, size) }
-      if m.tensorCount != c.stateDict.tensors.count { throw mismatch("tensor_count", m.tensorCount, c.stateDict.tensors.count) }
+      let count = c.stateDict.tensors.count
+      if m.tensorCount != count { throw mismatch("tensor_count", m.tensorCount, count) }
       if let nz = m.nz, nz != found.latentDim { throw mismatch("nz", nz, found.latentDim) }
       let ch = Dictionary(uniqueKeysWithValues: found.channels.enumerated().map { (String(found.resolution(ofBlock: $0.offset)), $0.element) })
       if m.channels != ch { throw mismatch("channels", m.channelsByResolution, found.channels) }

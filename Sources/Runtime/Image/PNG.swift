@@ -32,7 +32,9 @@ public enum PNG {
 
   /// Decodes PNG bytes; `name` is used in error messages. Images over `maxPixels` pixels, or
   /// whose declared size the file's bytes cannot hold, are refused before any allocation.
-  public static func decode(_ data: Data, name: String = "image", maxPixels: Int = defaultMaxPixels) throws -> RGBImage {
+  public static func decode(_ data: Data, name: String = "image", maxPixels: Int = defaultMaxPixels) throws
+    -> RGBImage
+  {
     // Both libpng calls run inside one closure: the reader keeps the memory pointer given to
     // begin_read, which is only valid there.
     try data.withUnsafeBytes { raw -> RGBImage in
@@ -69,7 +71,8 @@ public enum PNG {
     }
     let minimumRowBytes = h + (pixels + 7) / 8
     guard minimumRowBytes <= 1032 * fileBytes + 1024 else {
-      throw ImageError("\(name): claims \(w)x\(h) pixels, more than its \(fileBytes) bytes can hold (damaged or crafted file)")
+      throw ImageError(
+        "\(name): claims \(w)x\(h) pixels, more than its \(fileBytes) bytes can hold (damaged or crafted file)")
     }
   }
 

@@ -61,7 +61,8 @@ struct ZipEntryReader {
     }
     guard checksum == entry.checksum else {
       throw WeightError(
-        "zip entry '\(entry.path)' is corrupt: CRC-32 \(hex(checksum)) does not match the stored \(hex(entry.checksum))")
+        "zip entry '\(entry.path)' is corrupt: CRC-32 \(hex(checksum)) does not match the stored "
+          + hex(entry.checksum))
     }
     return data
   }

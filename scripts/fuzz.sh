@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The long fuzz budget of iloc's readers (issue 10, item 13).
+#
+#   bash scripts/fuzz.sh [INPUTS]            in-process seeded mutation, every reader (default 100000 each)
+#   bash scripts/fuzz.sh --libfuzzer [RUNS]  libFuzzer (coverage-guided, AddressSanitizer), every reader
+#
+# A crash stops the run with a non-zero exit: the in-process driver leaves the input under
+# $TMPDIR/iloc-fuzz-PID/ (file readers) and can regenerate any input from its seed; libFuzzer
+# writes crash-* files into the current directory. Add each as a seed and a regression test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+readers="png safetensors state torch-zip legacy-pickle model-json operator"
+
+if [[ "${1:-}" == "--libfuzzer" ]]; then
+  runs="${2:-100000}"
+  swift build -c release --product iloc-fuzz --build-path .build/fuzz \
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DILOC_LIBFUZZER
+  swift build -c release --product iloc-fuzz
+  for r in $readers; do
+    corpus=".build/fuzz-corpus/$r"
+    mkdir -p "$corpus"
+    .build/release/iloc-fuzz seeds "$r" "$corpus"
+    log=".build/fuzz-corpus/$r.log"
+    if ! ILOC_FUZZ_READER="$r" .build/fuzz/release/iloc-fuzz "$corpus" -runs="$runs" -timeout=10 \
+      -rss_limit_mb=4096 -max_len=65536 -print_final_stats=1 >"$log" 2>&1; then
+      tail -40 "$log"
+      echo "$r: libFuzzer found a problem (see $log and the crash-*/timeout-*/oom-* file above)"
+      exit 1
+    fi
+    echo "$r: $(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}') inputs, 0 crashes"
+  done
+else
+  swift build -c release --product iloc-fuzz
+  .build/release/iloc-fuzz run all --inputs "${1:-100000}" --seed "${SEED:-1}"
+fi
