@@ -53,8 +53,10 @@ let package = Package(
         "GraphIR", "Runtime", "Models", "Inversion", "ILO",
         .product(name: "ZIPFoundation", package: "ZIPFoundation"),
       ]),
+    /// libFuzzer's driver entry point, declared for `iloc-fuzz`'s libFuzzer build.
+    .target(name: "CLibFuzzer"),
     /// `iloc-fuzz`: the in-process fuzz driver, or a libFuzzer target (see scripts/fuzz.sh).
-    .executableTarget(name: "iloc-fuzz", dependencies: ["ReaderFuzz"]),
+    .executableTarget(name: "iloc-fuzz", dependencies: ["ReaderFuzz", "CLibFuzzer"]),
     .executableTarget(
       name: "iloc",
       dependencies: [

@@ -14,7 +14,7 @@ readers="png safetensors state torch-zip legacy-pickle model-json operator"
 if [[ "${1:-}" == "--libfuzzer" ]]; then
   runs="${2:-100000}"
   swift build -c release --product iloc-fuzz --build-path .build/fuzz \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DILOC_LIBFUZZER
+    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DILOC_LIBFUZZER -Xswiftc -use-ld=lld
   swift build -c release --product iloc-fuzz
   for r in $readers; do
     corpus=".build/fuzz-corpus/$r"

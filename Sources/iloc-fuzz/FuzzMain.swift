@@ -1,6 +1,10 @@
 import Foundation
 import ReaderFuzz
 
+#if ILOC_LIBFUZZER
+import CLibFuzzer
+#endif
+
 // Fuzzing iloc's readers. Two ways to run it:
 //
 // In process, seeded (any build):
@@ -9,7 +13,8 @@ import ReaderFuzz
 //
 // With libFuzzer (coverage-guided; the reader is chosen by ILOC_FUZZ_READER):
 //   swift build -c release --product iloc-fuzz -Xswiftc -sanitize=fuzzer,address \
-//     -Xswiftc -DILOC_LIBFUZZER --build-path .build/fuzz
+//     -Xswiftc -DILOC_LIBFUZZER -Xswiftc -use-ld=lld --build-path .build/fuzz
+// (gold fails on this link with an internal error; lld links it)
 //   ILOC_FUZZ_READER=png .build/fuzz/release/iloc-fuzz corpus/ -runs=100000
 // (see scripts/fuzz.sh, which does both steps for every reader).
 
@@ -31,12 +36,21 @@ let libFuzzerReader: FuzzReader = {
   return reader
 }()
 
-/// libFuzzer's entry point: one input, read by the chosen reader; errors are fine.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+/// One libFuzzer input, read by the chosen reader; errors are fine.
+func fuzzOneInput(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
   let data = bytes.map { Data(bytes: $0, count: count) } ?? Data()
   try? libFuzzerReader.read(data, scratch: scratch.appendingPathComponent("current"))
   return 0
+}
+
+/// SwiftPM gives the executable its own `main`, so libFuzzer's is not used: its driver is
+/// called instead, with the command line (libFuzzer's flags and corpus directories).
+@main struct FuzzMain {
+  static func main() {
+    var argc = CommandLine.argc
+    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+    exit(LLVMFuzzerRunDriver(&argc, &argv) { fuzzOneInput($0, $1) })
+  }
 }
 #else
 @main struct FuzzMain {
