@@ -136,7 +136,7 @@ struct Unpickler {
         if case .object(var object) = nodes[target] {
           object.state = state
           nodes[target] = .object(object)
-          try deepen(target, below: state, at)
+          try deepen(target, below: state)
         }
       case 0x51:  // BINPERSID
         let pid = try pop(at)
@@ -221,7 +221,7 @@ struct Unpickler {
   /// Records that `child` now sits inside the mutable container `parent` (APPEND, SETITEM,
   /// BUILD). Containers that already hold `parent` are not revisited: nesting built that way
   /// (top-down through the memo) is caught when freezing.
-  private mutating func deepen(_ parent: Int, below child: Int, _ at: Int) throws {
+  private mutating func deepen(_ parent: Int, below child: Int) throws {
     let depth = max(depths[parent], depths[child] + 1)
     guard depth <= Self.maxDepth else { throw Self.tooDeep }
     depths[parent] = depth
@@ -284,7 +284,7 @@ struct Unpickler {
       nodes[target] = .object(object)
     default: throw WeightError("malformed pickle: APPEND to a non-list at byte \(at)")
     }
-    for value in values { try deepen(target, below: value, at) }
+    for value in values { try deepen(target, below: value) }
   }
 
   private mutating func setItems(_ items: [Int], at: Int) throws {
@@ -300,7 +300,7 @@ struct Unpickler {
       nodes[target] = .object(object)
     default: throw WeightError("malformed pickle: SETITEM on a non-dict at byte \(at)")
     }
-    for value in items { try deepen(target, below: value, at) }
+    for value in items { try deepen(target, below: value) }
   }
 
   /// REDUCE/NEWOBJ. Dict-like classes become dicts (an OrderedDict may arrive with its items
