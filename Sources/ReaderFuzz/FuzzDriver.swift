@@ -2,7 +2,7 @@ import Foundation
 
 /// Runs a reader on seeded mutations of its seeds, in process: every input must either be read
 /// or refused with a thrown error; a crash ends the process (the input that caused it is left in
-/// the scratch file for the file-based readers, and every input can be regenerated from the seed).
+/// the scratch file for the file-based readers, and `input(_:of:seed:)` regenerates any input).
 public enum FuzzDriver {
   public struct Report: Sendable {
     public var reader: FuzzReader
@@ -27,13 +27,31 @@ public enum FuzzDriver {
   /// seeds (e.g. real checkpoints); `scratch` is a directory for the file-based readers.
   public static func run(_ reader: FuzzReader, inputs: Int, seed: UInt64, extraSeeds: [Data] = [],
                          scratch: URL) throws -> Report {
+    try run(reader, inputs: inputs, seed: seed, extraSeeds: extraSeeds, scratch: scratch) { _, _ in }
+  }
+
+  /// Input number `index` of a run (a slow or crashing input, regenerated from the run's seed:
+  /// the inputs before it are read again, since those that read join the corpus).
+  public static func input(_ index: Int, of reader: FuzzReader, seed: UInt64, extraSeeds: [Data] = [],
+                           scratch: URL) throws -> Data {
+    var found = Data()
+    _ = try run(reader, inputs: index + 1, seed: seed, extraSeeds: extraSeeds, scratch: scratch) { i, input in
+      if i == index { found = input }
+    }
+    return found
+  }
+
+  /// `run`, calling `visit(index, input)` before each input is read.
+  static func run(_ reader: FuzzReader, inputs: Int, seed: UInt64, extraSeeds: [Data], scratch: URL,
+                  visit: (Int, Data) -> Void) throws -> Report {
     var corpus = try FuzzSeeds.make(reader) + extraSeeds
     let seedCount = corpus.count
     var mutator = Mutator(seed: seed)
     var report = Report(reader: reader)
     let file = scratch.appendingPathComponent("current-\(reader.rawValue)")
-    for _ in 0..<inputs {
+    for i in 0..<inputs {
       let input = mutator.mutate(corpus[mutator.below(corpus.count)], structure: reader.structure, corpus: corpus)
+      visit(i, input)
       let start = DispatchTime.now().uptimeNanoseconds
       do {
         try reader.read(input, scratch: file)

@@ -60,7 +60,11 @@ func fuzzOneInput(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
       args.firstIndex(of: flag).flatMap { args.indices.contains($0 + 1) ? Int(args[$0 + 1]) : nil } ?? fallback
     }
     let names = FuzzReader.allCases.map(\.rawValue).joined(separator: ", ")
-    let usage = "usage: iloc-fuzz run (all|READER) [--inputs N] [--seed S] | seeds (all|READER) DIR\nreaders: \(names)"
+    let usage = """
+      usage: iloc-fuzz run (all|READER) [--inputs N] [--seed S] | seeds (all|READER) DIR
+             iloc-fuzz replay READER INDEX OUT [--seed S]   (writes input INDEX of that run to OUT)
+      readers: \(names)
+      """
     guard args.count >= 2,
       let readers = args[1] == "all" ? FuzzReader.allCases : FuzzReader(rawValue: args[1]).map({ [$0] })
     else {
@@ -75,6 +79,17 @@ func fuzzOneInput(_ bytes: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
                                         scratch: scratch)
         print(report.summary)
       }
+    case "replay" where args.count >= 4:  // replay READER INDEX OUT: writes that input, times reading it
+      guard let index = Int(args[2]) else { print(usage); exit(2) }
+      let input = try FuzzDriver.input(index, of: readers[0], seed: UInt64(value("--seed", 1)), scratch: scratch)
+      try input.write(to: URL(fileURLWithPath: args[3]))
+      let start = DispatchTime.now().uptimeNanoseconds
+      let outcome: String
+      do { try readers[0].read(input, scratch: scratch.appendingPathComponent("replay")); outcome = "read" } catch {
+        outcome = "refused: \(error)"
+      }
+      let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+      print(String(format: "input %d (%d bytes) %@ in %.4f s", index, input.count, outcome, seconds))
     case "seeds" where args.count >= 3:
       let dir = URL(fileURLWithPath: args[2], isDirectory: true)
       try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
