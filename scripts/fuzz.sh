@@ -24,7 +24,7 @@ if [[ "${1:-}" == "--libfuzzer" ]]; then
     mkdir -p "$corpus"
     .build/release/iloc-fuzz seeds "$r" "$corpus"
     log=".build/fuzz-corpus/$r.log"
-    if ! ILOC_FUZZ_READER="$r" .build/fuzz/release/iloc-fuzz "$corpus" -runs="$runs" -timeout=10 \
+    if ! ASAN_OPTIONS=detect_leaks=0 ILOC_FUZZ_READER="$r" .build/fuzz/release/iloc-fuzz "$corpus" -runs="$runs" -timeout=10 \
       -rss_limit_mb=4096 -max_len=65536 -detect_leaks=0 -artifact_prefix=".build/fuzz-corpus/$r-" \
       -print_final_stats=1 >"$log" 2>&1; then
       tail -40 "$log"
@@ -35,5 +35,5 @@ if [[ "${1:-}" == "--libfuzzer" ]]; then
   done
 else
   swift build -c release --product iloc-fuzz
-  .build/release/iloc-fuzz run all --inputs "${1:-100000}" --seed "${SEED:-1}"
+  for r in $readers; do .build/release/iloc-fuzz run "$r" --inputs "${1:-100000}" --seed "${SEED:-1}"; done
 fi
