@@ -49,6 +49,17 @@ let package = Package(
     /// The ILO algorithm and its baselines: per-round stage programs, the optimizer loop,
     /// reports and saved states.
     .target(name: "ILO", dependencies: ["GraphIR", "Runtime", "Models", "Inversion"]),
+    /// Fuzzing of every reader a user's file reaches: seeds, mutations, an in-process driver.
+    .target(
+      name: "ReaderFuzz",
+      dependencies: [
+        "GraphIR", "Runtime", "Models", "Inversion", "ILO",
+        .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+      ]),
+    /// libFuzzer's driver entry point, declared for `iloc-fuzz`'s libFuzzer build.
+    .target(name: "CLibFuzzer"),
+    /// `iloc-fuzz`: the in-process fuzz driver, or a libFuzzer target (see scripts/fuzz.sh).
+    .executableTarget(name: "iloc-fuzz", dependencies: ["ReaderFuzz", "CLibFuzzer"]),
     .executableTarget(
       name: "iloc",
       dependencies: [
@@ -69,11 +80,15 @@ let package = Package(
       dependencies: ["Codegen", "GraphIR", .product(name: "Numerics", package: "swift-numerics")]),
     .testTarget(
       name: "RuntimeTests",
-      dependencies: ["Runtime", "GraphIR", .product(name: "Numerics", package: "swift-numerics")],
+      dependencies: [
+        "Runtime", "GraphIR", .product(name: "Numerics", package: "swift-numerics"),
+        .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+      ],
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "ILOTests",
       dependencies: ["ILO", "Models", "Inversion", "Runtime", "GraphIR"]),
+    .testTarget(name: "ReaderFuzzTests", dependencies: ["ReaderFuzz", "Runtime"]),
     .testTarget(
       name: "ModelsTests",
       dependencies: ["Models", "Runtime", "GraphIR", .product(name: "Numerics", package: "swift-numerics")],

@@ -7,9 +7,9 @@ import Runtime
 /// Conversions between PNG images and [-1, 1] CHW tensors, and the helpers of reports:
 /// naive reconstructions, metrics, comparison strips.
 public enum ImageIO {
-  /// A PNG as a [1, 3, H, W] tensor in [-1, 1].
-  public static func readTensor(_ url: URL) throws -> HostTensor<Float> {
-    let img = try PNG.read(url)
+  /// A PNG as a [1, 3, H, W] tensor in [-1, 1]; images over `maxPixels` pixels are refused.
+  public static func readTensor(_ url: URL, maxPixels: Int = PNG.defaultMaxPixels) throws -> HostTensor<Float> {
+    let img = try PNG.read(url, maxPixels: maxPixels)
     return HostTensor(shape: [1, 3, img.height, img.width], values: img.chwValues)
   }
 

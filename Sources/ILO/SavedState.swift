@@ -61,7 +61,7 @@ public struct SavedState {
   /// and tensor is checked first (`validate(for:)`, `checkTensors(for:)`).
   public func render(generator: InvertibleGenerator, engine: Engine = .jit) throws -> HostTensor<Float> {
     try validate(for: generator)
-    let op = try metadata.operatorRecord.makeOperator()
+    let op = try metadata.operatorRecord.makeOperator(imageSize: generator.imageSize)
     var perceptual: PerceptualLoss?
     if let name = metadata.lpipsNet, let net = LPIPSNet(rawValue: name) {
       // zero weights of the right shapes: only the graph's structure matters for the image

@@ -24,7 +24,7 @@ extension SavedState {
     }
     try checkOperatorRecord(m.operatorRecord, size: size)
     let op: any ForwardOperator
-    do { op = try m.operatorRecord.makeOperator() } catch { throw stateError("operator: \(error)") }
+    do { op = try m.operatorRecord.makeOperator(imageSize: size) } catch { throw stateError("operator: \(error)") }
     let want: Shape
     do { want = try op.outputShape(batch: 1, size: size) } catch { throw stateError("operator: \(error)") }
     guard m.observationShape == want else {

@@ -25,7 +25,7 @@ struct DegradeCommand: ParsableCommand {
 
   func run() throws {
     for path in [output] + (operatorOut.map { [$0] } ?? []) { try OutputFile.checkWritable(URL(fileURLWithPath: path)) }
-    let x = try ImageIO.readTensor(URL(fileURLWithPath: input))
+    let x = try taskOptions.readImage(input)
     guard x.shape[2] == x.shape[3] else { throw ValidationFailure("\(input) is \(x.shape[3])x\(x.shape[2]); images must be square") }
     let op = try taskOptions.makeOperator(size: x.shape[2], observation: x, compatReference: false)
     var y = try applyOperator(op, to: x)

@@ -21,7 +21,7 @@ struct InversionOptions: ParsableArguments {
   var flatWindow = 10
   @Option(help: "Learning-rate schedule: ilo (ramp), pulse (one-cycle) or constant; default: the method's own.")
   var schedule: LearningRateSchedule?
-  @Option(help: "Base learning rate per round (one value or one per round).")
+  @Option(parsing: .unconditional, help: "Base learning rate per round (one value or one per round).")
   var lr = "0.1"
   @Option(help: "Weight of the MSE term.") var mse: Float = 1
   @Option(help: "Weight of the LPIPS term (needs --lpips-backbone).") var lpips: Float = 0

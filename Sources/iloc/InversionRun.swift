@@ -22,7 +22,7 @@ func makeObservation(_ observed: String, taskOptions: TaskOptions, size: Int, co
     observation = HostTensor(shape: t.shape, values: t.values)
     op = try taskOptions.makeOperator(size: size, observation: nil, compatReference: compatReference)
   } else {
-    let y = try ImageIO.readTensor(URL(fileURLWithPath: observed))
+    let y = try taskOptions.readImage(observed)
     op = try taskOptions.makeOperator(size: size, observation: y, compatReference: compatReference)
     let want = try op.outputShape(batch: 1, size: size)
     if want.count == 4 && want[1] == 3 {

@@ -14,16 +14,16 @@ struct TaskOptions: ParsableArguments {
   @Option(help: "Task: inpaint, superres, denoise, cs-circulant, cs-gaussian, colorize.")
   var task: Task
 
-  @Option(help: "inpaint: a mask PNG (white = known), 'black' (black pixels of the observation are missing), 'random:P' (keep each pixel with probability P) or 'box:TOP,LEFT,H,W' (a missing box).")
+  @Option(help: "inpaint: a mask PNG (white = known), 'black' (black pixels of the observation are missing), 'random:P' (keep each pixel with probability P) or 'box:TOP,LEFT,H,W' (a missing box). Default: black.")
   var mask: String?
 
   @Option(help: "superres: downsampling factor (2...32).")
   var factor: Int?
 
-  @Option(help: "denoise: noise standard deviation (in [-1, 1] image units).")
+  @Option(parsing: .unconditional, help: "denoise: noise standard deviation (in [-1, 1] image units, at most 10).")
   var sigma: Float?
 
-  @Option(help: "cs-*: number of measurements, or a fraction of 3*S*S when below 1.")
+  @Option(parsing: .unconditional, help: "cs-*: number of measurements, or a fraction of 3*S*S when below 1.")
   var measurements: Double?
 
   @Option(help: "Seed of generated masks, noise and measurement operators.")
@@ -32,15 +32,30 @@ struct TaskOptions: ParsableArguments {
   @Option(help: "Load the operator from a file written by `iloc degrade --operator-out` (overrides the task flags).")
   var operatorFile: String?
 
+  @Option(help: "Refuse input images (PNG) with more pixels than this (width x height), before decoding them.")
+  var maxPixels: Int = PNG.defaultMaxPixels
+
+  func validate() throws {
+    guard maxPixels >= 1, maxPixels <= PNG.maxPixelsCeiling else {
+      throw ValidationError("--max-pixels must be in 1...\(PNG.maxPixelsCeiling), got \(maxPixels)")
+    }
+  }
+
+  /// Reads an input PNG as a [1, 3, H, W] tensor, within `--max-pixels`.
+  func readImage(_ path: String) throws -> HostTensor<Float> {
+    try ImageIO.readTensor(URL(fileURLWithPath: path), maxPixels: maxPixels)
+  }
+
   /// The forward operator for images of `size`; `observation` is needed for `--mask black`.
   func makeOperator(size: Int, observation: HostTensor<Float>?, compatReference: Bool) throws -> any ForwardOperator {
     if let path = operatorFile {
       let rec = try OperatorRecord.load(from: URL(fileURLWithPath: path))
       guard rec.task == task else { throw ValidationFailure("\(path): the operator is for task \(rec.task.rawValue), not \(task.rawValue)") }
-      return try rec.makeOperator()
+      return try rec.makeOperator(imageSize: size)
     }
     switch task {
     case .inpaint:
+      if mask == nil { print("note: no --mask given: using --mask black (the observation's black pixels are missing)") }
       let spec = mask ?? "black"
       if spec == "black" {
         guard let y = observation else { throw ValidationFailure("--mask black needs the observed image") }
@@ -55,7 +70,7 @@ struct TaskOptions: ParsableArguments {
         guard v.count == 4 else { throw ValidationFailure("--mask box:TOP,LEFT,H,W needs four integers, got '\(spec)'") }
         return try InpaintMask(box: v[0], left: v[1], boxHeight: v[2], boxWidth: v[3], height: size, width: size)
       }
-      let img = try PNG.read(URL(fileURLWithPath: spec))
+      let img = try PNG.read(URL(fileURLWithPath: spec), maxPixels: maxPixels)
       guard img.width == size && img.height == size else {
         throw ValidationFailure("mask \(spec) is \(img.width)x\(img.height) but the model makes \(size)x\(size) images")
       }
@@ -67,8 +82,8 @@ struct TaskOptions: ParsableArguments {
       guard let s = sigma else { throw ValidationFailure("--task denoise needs --sigma") }
       return try NoiseAddition(sigma: s, seed: operatorSeed)
     case .csCirculant, .csGaussian:
-      guard let m = measurements, m > 0 else { throw ValidationFailure("--task \(task.rawValue) needs --measurements (a count, or a fraction below 1)") }
-      let count = m < 1 ? max(1, Int(m * Double(3 * size * size))) : Int(m)
+      guard let m = measurements else { throw ValidationFailure("--task \(task.rawValue) needs --measurements (a count, or a fraction below 1)") }
+      let count = try CirculantSensing.measurementCount(m, imageSize: size, task: task)
       return task == .csCirculant ? try CirculantSensing(imageSize: size, measurements: count, seed: operatorSeed)
         : try GaussianSensing(imageSize: size, measurements: count, seed: operatorSeed)
     case .colorize:

@@ -59,7 +59,9 @@ public struct BicubicDownsampler: ForwardOperator, Equatable {
     guard let (b, s) = imageDims(x, "superres") else { return x.graph.fail(x.graph.error!) }
     if isIdentity { return x }
     do { _ = try outputShape(batch: b, size: s) } catch {
-      return x.graph.fail(GraphError(op: "superres", message: "\(error)"))
+      // outputShape's messages already start with "superres: "; GraphError adds it again.
+      let message = "\(error)"
+      return x.graph.fail(GraphError(op: "superres", message: String(message.trimmingPrefix("superres: "))))
     }
     let g = x.graph, n = kernel.count, (lo, hi) = padding
     let column = g.constant(Array([[Float]](repeating: kernel, count: 3).joined()), [3, 1, n, 1])

@@ -46,12 +46,27 @@ public struct CirculantSensing: ForwardOperator, Equatable {
     spectrum = try Self.dft(filter)
   }
 
-  /// Returns n = 3·S·S after checking S and m.
-  static func validate(imageSize s: Int, measurements m: Int) throws -> Int {
-    guard s > 0, s <= 16384 else { throw InversionError("cs-circulant: image size must be in 1...16384, got \(s)") }
+  /// Returns n = 3·S·S after checking S and m; errors start with `task` (the operator's name).
+  static func validate(imageSize s: Int, measurements m: Int, task: Task = .csCirculant) throws -> Int {
+    guard s > 0, s <= 16384 else { throw InversionError("\(task.rawValue): image size must be in 1...16384, got \(s)") }
     let n = 3 * s * s
-    guard m >= 1, m <= n else { throw InversionError("cs-circulant: measurements must be in 1...\(n) for \(s)x\(s) RGB, got \(m)") }
+    guard m >= 1, m <= n else {
+      throw InversionError("\(task.rawValue): measurements must be in 1...\(n) for \(s)x\(s) RGB, got \(m)")
+    }
     return n
+  }
+
+  /// The measurement count `--measurements` asks for: a whole count m (1 ≤ m ≤ 3·S·S), or a
+  /// fraction of 3·S·S when below 1 (at least one measurement). Non-finite, non-positive,
+  /// fractional counts above 1 and counts over 3·S·S are errors naming `task`.
+  public static func measurementCount(_ m: Double, imageSize s: Int, task: Task = .csCirculant) throws -> Int {
+    let n = try validate(imageSize: s, measurements: 1, task: task)
+    guard m.isFinite, m > 0, m < 1 || (m == m.rounded() && m <= Double(n)) else {
+      throw InversionError(
+        "\(task.rawValue): measurements must be a count in 1...\(n) or a fraction in (0, 1) "
+          + "for \(s)x\(s) RGB, got \(m)")
+    }
+    return m < 1 ? Swift.max(1, Int(m * Double(n))) : Int(m)
   }
 
   /// The measurement count for a percentage of n, `Int(percent / 100 · n)` as the reference.

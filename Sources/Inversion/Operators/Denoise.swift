@@ -14,8 +14,14 @@ public struct NoiseAddition: ForwardOperator, Equatable {
   /// The name of the per-step noise input.
   public static let inputName = "denoise.noise"
 
+  /// The largest σ accepted: images span [-1, 1], so σ = 10 is already pure noise, and far larger
+  /// values overflow the loss in Float32.
+  public static let maxSigma: Float = 10
+
   public init(sigma: Float, seed: UInt64) throws {
-    guard sigma.isFinite, sigma >= 0 else { throw InversionError("denoise: sigma must be finite and non-negative, got \(sigma)") }
+    guard sigma.isFinite, sigma >= 0, sigma <= Self.maxSigma else {
+      throw InversionError("denoise: sigma must be in [0, \(Int(Self.maxSigma))] (images span [-1, 1]), got \(sigma)")
+    }
     self.sigma = sigma; self.seed = seed
   }
 

@@ -15,7 +15,7 @@ public struct GaussianSensing: ForwardOperator, Equatable {
   public var length: Int { 3 * imageSize * imageSize }
 
   public init(imageSize: Int, measurements m: Int, seed: UInt64) throws {
-    let n = try CirculantSensing.validate(imageSize: imageSize, measurements: m)
+    let n = try CirculantSensing.validate(imageSize: imageSize, measurements: m, task: .csGaussian)
     guard m * n <= 1 << 31 else {
       throw InversionError("cs-gaussian: an \(m)x\(n) matrix is too large (over 2^31 entries); use cs-circulant")
     }

@@ -11,6 +11,11 @@ public struct InpaintMask: ForwardOperator, Equatable {
     case box(top: Int, left: Int, height: Int, width: Int)
   }
 
+  /// The largest mask side accepted (images of 16384x16384 are far beyond any generator).
+  public static let maxSide = 16384
+  /// The most mask planes accepted (one per image of a batch).
+  public static let maxBatch = 4096
+
   public let batch: Int
   public let height: Int
   public let width: Int
@@ -21,7 +26,7 @@ public struct InpaintMask: ForwardOperator, Equatable {
 
   /// A mask from explicit 0/1 values `[batch, height, width]`.
   public init(values: [Float], batch: Int = 1, height: Int, width: Int) throws {
-    guard batch > 0, height > 0, width > 0 else { throw InversionError("mask: dimensions must be positive, got \(batch)x\(height)x\(width)") }
+    try Self.checkDimensions(batch: batch, height: height, width: width)
     guard values.count == batch * height * width else {
       throw InversionError("mask: \(values.count) values for \(batch)x\(height)x\(width)")
     }
@@ -33,12 +38,22 @@ public struct InpaintMask: ForwardOperator, Equatable {
     self.values = values; self.batch = batch; self.height = height; self.width = width; self.origin = origin
   }
 
+  /// Throws unless every dimension is positive and within `maxSide` / `maxBatch`, so that
+  /// `batch * height * width` cannot overflow and no absurd allocation is attempted.
+  public static func checkDimensions(batch: Int = 1, height: Int, width: Int) throws {
+    guard batch > 0, height > 0, width > 0, batch <= maxBatch, height <= maxSide, width <= maxSide else {
+      throw InversionError(
+        "mask: dimensions \(batch)x\(height)x\(width) out of range (sides 1...\(maxSide), planes 1...\(maxBatch))")
+    }
+  }
+
   /// A mask from a decoded mask image (8-bit, `channels` interleaved per pixel, row-major, as a
   /// PNG decoder returns it): white = known. A pixel is known when the mean of its color
   /// channels (alpha ignored) is at least 128.
   public init(maskImage pixels: [UInt8], height: Int, width: Int, channels: Int) throws {
     guard [1, 2, 3, 4].contains(channels) else { throw InversionError("mask image: unsupported channel count \(channels)") }
-    guard pixels.count == height * width * channels, height > 0, width > 0 else {
+    try Self.checkDimensions(height: height, width: width)
+    guard pixels.count == height * width * channels else {
       throw InversionError("mask image: \(pixels.count) bytes for \(height)x\(width)x\(channels)")
     }
     let color = channels >= 3 ? 3 : 1
@@ -55,7 +70,8 @@ public struct InpaintMask: ForwardOperator, Equatable {
   /// all three channels equal -1 (RGB (0, 0, 0) mapped to [-1, 1]). `observation` is
   /// `[batch, 3, height, width]`.
   public init(blackPixelsOf observation: [Float], batch: Int, height: Int, width: Int) throws {
-    guard observation.count == batch * 3 * height * width, batch > 0, height > 0, width > 0 else {
+    try Self.checkDimensions(batch: batch, height: height, width: width)
+    guard observation.count == batch * 3 * height * width else {
       throw InversionError("mask: observation has \(observation.count) values, expected \(batch)x3x\(height)x\(width)")
     }
     let plane = height * width
@@ -73,7 +89,7 @@ public struct InpaintMask: ForwardOperator, Equatable {
   /// order is kept when the k-th `uniform()` of `SplitMix64(seed)` is below p).
   public init(keepProbability p: Double, seed: UInt64, height: Int, width: Int) throws {
     guard p.isFinite, p >= 0, p <= 1 else { throw InversionError("mask: keep probability must be in [0, 1], got \(p)") }
-    guard height > 0, width > 0 else { throw InversionError("mask: dimensions must be positive, got \(height)x\(width)") }
+    try Self.checkDimensions(height: height, width: width)
     var rng = SplitMix64(seed: seed)
     let v = (0..<height * width).map { _ -> Float in rng.uniform() < p ? 1 : 0 }
     self.init(unchecked: v, batch: 1, height: height, width: width, origin: .random(keepProbability: p, seed: seed))
@@ -82,8 +98,10 @@ public struct InpaintMask: ForwardOperator, Equatable {
   /// A box mask: the rectangle [top, top+boxHeight) × [left, left+boxWidth) is missing, the
   /// rest is known.
   public init(box top: Int, left: Int, boxHeight: Int, boxWidth: Int, height: Int, width: Int) throws {
-    guard height > 0, width > 0, top >= 0, left >= 0, boxHeight > 0, boxWidth > 0,
-      top + boxHeight <= height, left + boxWidth <= width
+    try Self.checkDimensions(height: height, width: width)
+    // Compared by subtraction: `top + boxHeight` may overflow for values read from a flag.
+    guard top >= 0, left >= 0, boxHeight > 0, boxWidth > 0, top < height, left < width,
+      boxHeight <= height - top, boxWidth <= width - left
     else {
       throw InversionError("mask: box \(boxHeight)x\(boxWidth) at (\(top), \(left)) does not fit in \(height)x\(width)")
     }

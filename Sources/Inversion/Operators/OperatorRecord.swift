@@ -62,6 +62,18 @@ public struct OperatorRecord: Codable, Equatable, Sendable {
     }
   }
 
+  /// `makeOperator()` for images of `size`: the sizes the record declares are checked against
+  /// it first, so a record made for other images fails in one line before any data is built.
+  public func makeOperator(imageSize size: Int) throws -> any ForwardOperator {
+    if task == .inpaint, let m = mask, m.height != size || m.width != size {
+      throw InversionError("operator file: the mask is \(m.height)x\(m.width) but the images are \(size)x\(size)")
+    }
+    if task == .csCirculant || task == .csGaussian, let s = imageSize, s != size {
+      throw InversionError("operator file: the operator is for \(s)x\(s) images, not \(size)x\(size)")
+    }
+    return try makeOperator()
+  }
+
   /// Rebuilds the operator, validating every parameter (one-line errors).
   public func makeOperator() throws -> any ForwardOperator {
     func need<T>(_ v: T?, _ key: String) throws -> T {
@@ -111,7 +123,8 @@ public struct MaskRecord: Codable, Equatable, Sendable {
       return try InpaintMask(box: b[0], left: b[1], boxHeight: b[2], boxWidth: b[3], height: height, width: width)
     case .explicit:
       let planes = batch ?? 1
-      guard let text = bits, let data = Data(base64Encoded: text), planes > 0, height > 0, width > 0 else {
+      try InpaintMask.checkDimensions(batch: planes, height: height, width: width)
+      guard let text = bits, let data = Data(base64Encoded: text) else {
         throw InversionError("operator file: an explicit mask needs base64 'bits'")
       }
       let count = planes * height * width

@@ -123,6 +123,14 @@ public struct ModelManifest: Codable, Equatable, Sendable {
     guard ["stylegan2", "dcgan"].contains(architecture) else {
       throw ModelError("\(name): unknown architecture '\(architecture)' (iloc knows stylegan2, dcgan)")
     }
+    for key in channels.keys.sorted() where (Int(key) ?? 0) <= 0 {
+      throw ModelError("\(name): bad 'channels' key '\(key)' (keys are resolutions in pixels, e.g. \"4\")")
+    }
+  }
+
+  /// The channel counts ordered by resolution (keys are checked to be positive integers).
+  var channelsByResolution: [Int] {
+    channels.sorted { (Int($0.key) ?? 0) < (Int($1.key) ?? 0) }.map(\.value)
   }
 
   /// The manifest beside a weights file, when there is one that describes that file: the

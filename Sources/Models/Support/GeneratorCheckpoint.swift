@@ -50,10 +50,14 @@ public enum GeneratorCheckpoint {
                                                   convClamp: m.convClamp.map { Float($0) }) } catch let e as ModelError { throw wrongArchitecture(e) }
       let found = c.config
       if m.size != found.size { throw mismatch("size", m.size, found.size) }
+      let count = c.stateDict.tensors.count
+      if m.tensorCount != count { throw mismatch("tensor_count", m.tensorCount, count) }
       if let d = m.styleDim, d != found.styleDim { throw mismatch("style_dim", d, found.styleDim) }
       if let n = m.nMlp, n != found.mappingLayers { throw mismatch("n_mlp", n, found.mappingLayers) }
       let ch = Dictionary(uniqueKeysWithValues: found.channels.map { (String($0.key), $0.value) })
-      if m.channels != ch { throw mismatch("channels", m.channels.sorted { Int($0.key)! < Int($1.key)! }.map(\.value), found.channels.sorted { $0.key < $1.key }.map(\.value)) }
+      if m.channels != ch {
+        throw mismatch("channels", m.channelsByResolution, found.channels.sorted { $0.key < $1.key }.map(\.value))
+      }
       if m.latentProxy != nil && c.latentProxy == nil {
         throw ModelError("\(manifestName) declares a latent proxy but \(url.lastPathComponent) lacks '\(LatentProxy.meanKey)' / '\(LatentProxy.stdKey)'")
       }
@@ -63,9 +67,13 @@ public enum GeneratorCheckpoint {
       var c: DCGANCheckpoint
       do { c = try DCGANCheckpoint(contentsOf: url) } catch let e as ModelError { throw wrongArchitecture(e) }
       let found = c.model
+      let size = found.resolution(ofBlock: DCGAN.blockCount - 1)
+      if m.size != size { throw mismatch("size", m.size, size) }
+      let count = c.stateDict.tensors.count
+      if m.tensorCount != count { throw mismatch("tensor_count", m.tensorCount, count) }
       if let nz = m.nz, nz != found.latentDim { throw mismatch("nz", nz, found.latentDim) }
       let ch = Dictionary(uniqueKeysWithValues: found.channels.enumerated().map { (String(found.resolution(ofBlock: $0.offset)), $0.element) })
-      if m.channels != ch { throw mismatch("channels", m.channels.sorted { Int($0.key)! < Int($1.key)! }.map(\.value), found.channels) }
+      if m.channels != ch { throw mismatch("channels", m.channelsByResolution, found.channels) }
       c.manifest = m
       return .dcgan(c)
     }

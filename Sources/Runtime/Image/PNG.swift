@@ -24,8 +24,17 @@ public struct ImageError: Error, CustomStringConvertible, Equatable, Sendable {
 /// palette and 16-bit files are converted on read, alpha is composited onto black
 /// (libpng's default for RGB output without a background).
 public enum PNG {
-  /// Decodes PNG bytes; `name` is used in error messages.
-  public static func decode(_ data: Data, name: String = "image") throws -> RGBImage {
+  /// The default limit on width x height for decoding: 4096x4096 (48 MiB of RGB), well above
+  /// any generator's output, so a small file that decodes to a huge image fails fast.
+  public static let defaultMaxPixels = 1 << 24
+  /// The most pixels a PNG may declare at all (what `--max-pixels` may raise the limit to).
+  public static let maxPixelsCeiling = 1 << 30
+
+  /// Decodes PNG bytes; `name` is used in error messages. Images over `maxPixels` pixels, or
+  /// whose declared size the file's bytes cannot hold, are refused before any allocation.
+  public static func decode(_ data: Data, name: String = "image", maxPixels: Int = defaultMaxPixels) throws
+    -> RGBImage
+  {
     // Both libpng calls run inside one closure: the reader keeps the memory pointer given to
     // begin_read, which is only valid there.
     try data.withUnsafeBytes { raw -> RGBImage in
@@ -35,9 +44,9 @@ public enum PNG {
         throw ImageError("\(name): not a readable PNG (\(message(of: &image)))")
       }
       let (w, h) = (Int(image.width), Int(image.height))
-      guard w > 0, h > 0, w * h <= 1 << 28 else {
+      do { try checkDeclaredSize(width: w, height: h, fileBytes: data.count, maxPixels: maxPixels, name: name) } catch {
         png_image_free(&image)
-        throw ImageError("\(name): unsupported PNG size \(w)x\(h)")
+        throw error
       }
       image.format = UInt32(PNG_FORMAT_RGB)
       var pixels = [UInt8](repeating: 0, count: w * h * 3)  // PNG_IMAGE_SIZE does not import
@@ -51,13 +60,29 @@ public enum PNG {
     }
   }
 
-  /// Reads a PNG file.
-  public static func read(_ url: URL) throws -> RGBImage {
+  /// Checks a declared size before decoding: within `maxPixels`, and holdable by the file.
+  /// Deflate expands at most 1032:1, and the rows hold at least one filter byte per row and one
+  /// bit per pixel: a file of n bytes cannot hold more than about 1032·n bytes of rows.
+  static func checkDeclaredSize(width w: Int, height h: Int, fileBytes: Int, maxPixels: Int, name: String) throws {
+    guard w > 0, h > 0 else { throw ImageError("\(name): unsupported PNG size \(w)x\(h)") }
+    let (pixels, overflow) = w.multipliedReportingOverflow(by: h)
+    guard !overflow, pixels <= maxPixels else {
+      throw ImageError("\(name): \(w)x\(h) is over the limit of \(maxPixels) pixels (--max-pixels raises it)")
+    }
+    let minimumRowBytes = h + (pixels + 7) / 8
+    guard minimumRowBytes <= 1032 * fileBytes + 1024 else {
+      throw ImageError(
+        "\(name): claims \(w)x\(h) pixels, more than its \(fileBytes) bytes can hold (damaged or crafted file)")
+    }
+  }
+
+  /// Reads a PNG file (see `decode` for `maxPixels`).
+  public static func read(_ url: URL, maxPixels: Int = defaultMaxPixels) throws -> RGBImage {
     let data: Data
     do { data = try Data(contentsOf: url) } catch {
       throw ImageError("\(url.lastPathComponent): cannot read (\(url.path))")
     }
-    return try decode(data, name: url.lastPathComponent)
+    return try decode(data, name: url.lastPathComponent, maxPixels: maxPixels)
   }
 
   /// Encodes an image as PNG bytes.

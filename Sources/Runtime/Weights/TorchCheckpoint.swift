@@ -155,6 +155,8 @@ public final class TorchCheckpoint {
     }
     var entries: [String: Entry] = [:]
     for entry in archive { entries[entry.path] = entry }
+    let fileSize = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? UInt64 ?? 0
+    let reader = try ZipEntryReader(archive: archive, entries: Array(entries.values), fileSize: fileSize)
     let pickles = entries.keys.filter {
       $0.hasSuffix("/data.pkl") && $0.split(separator: "/", omittingEmptySubsequences: false).count == 2
     }
@@ -162,14 +164,14 @@ public final class TorchCheckpoint {
       throw WeightError("not a PyTorch checkpoint (no data.pkl in zip)")
     }
     let top = String(pickle.dropLast("data.pkl".count))
-    let source = StorageSource.zip(ZipStorages(archive: archive, entries: entries, top: top))
+    let source = StorageSource.zip(ZipStorages(reader: reader, entries: entries, top: top))
     if let order = entries[top + "byteorder"] {
       let text = String(decoding: try source.zipRead(order), as: UTF8.self)
       guard text.trimmingCharacters(in: .whitespacesAndNewlines) == "little" else {
         throw WeightError("unsupported byte order '\(text)' (only little-endian checkpoints)")
       }
     }
-    let pickleData = try withErrorContext(pickle) { try source.zipRead(pickleEntry) }
+    let pickleData = try source.zipRead(pickleEntry)
     let tree = try withErrorContext(pickle) {
       try pickleData.withUnsafeBytes { raw in
         var unpickler = Unpickler(raw)
@@ -334,7 +336,7 @@ private struct StorageRef {
 
 /// The open zip archive of a zip checkpoint.
 private struct ZipStorages {
-  let archive: Archive
+  let reader: ZipEntryReader
   let entries: [String: Entry]
   let top: String
 }
@@ -355,7 +357,7 @@ private enum StorageSource {
         throw WeightError(
           "truncated storage '\(path)' (expected \(count) bytes, found \(entry.uncompressedSize))")
       }
-      let data = try withErrorContext(path) { try zipRead(entry) }
+      let data = try zipRead(entry)
       guard data.count >= count else {
         throw WeightError("truncated storage '\(path)' (expected \(count) bytes, found \(data.count))")
       }
@@ -369,17 +371,10 @@ private enum StorageSource {
     }
   }
 
-  /// Extracts one zip entry, checking its CRC.
+  /// Extracts one zip entry, checking its sizes and CRC-32 (see `ZipEntryReader`).
   func zipRead(_ entry: Entry) throws -> Data {
     guard case .zip(let zip) = self else { return Data() }
-    var data = Data()
-    data.reserveCapacity(Int(clamping: min(entry.uncompressedSize, 1 << 32)))
-    do {
-      _ = try zip.archive.extract(entry, bufferSize: 1 << 20) { data.append($0) }
-    } catch {
-      throw WeightError("corrupt zip entry (\(error))")
-    }
-    return data
+    return try zip.reader.read(entry)
   }
 }
 

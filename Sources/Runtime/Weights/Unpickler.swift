@@ -1,20 +1,28 @@
-import Foundation
-
 /// Decodes one pickle stream (protocols 2-5, the binary opcodes torch checkpoints use) into a
 /// `PickleValue` tree, without executing anything.
 ///
-/// Python containers are mutable and shared through the memo (`BINPUT`/`BINGET`), so the stack
-/// holds reference boxes while decoding and the tree is frozen into values at `STOP`.
+/// Python containers are mutable and shared through the memo (`BINPUT`/`BINGET`), so while
+/// decoding every object is a node in one flat arena, referred to by index, and the tree is
+/// frozen into values at `STOP`. The arena keeps hostile nesting harmless: building and
+/// freeing it never recurses, however deep the stream nests (a tree of boxes would overflow
+/// the stack when released). Nesting deeper than `maxDepth` is refused as soon as it is built,
+/// and again while freezing (for nesting built top-down through the memo, and for cycles).
 /// All reads are bounds-checked: malformed input throws a one-line `WeightError` (with the byte
 /// offset of the offending opcode), it never traps.
 struct Unpickler {
+  /// The deepest container nesting accepted (torch checkpoints nest a handful of levels).
+  static let maxDepth = 100
+
   private let bytes: UnsafeRawBufferPointer
   /// Offset of the next byte to read; after `load()`, the offset just past `STOP`.
   private(set) var position: Int
-  private var stack: [Item] = []
+  private var nodes: [Node] = []
+  /// Nesting depth of each node as built (a leaf is 0); lists only grow deeper.
+  private var depths: [Int] = []
+  private var stack: [Int] = []
   private var marks: [Int] = []
-  private var memo: [Int: Item] = [:]
-  private var persistent: [Item] = []
+  private var memo: [Int: Int] = [:]
+  private var persistent: [Int] = []
   /// Every persistent id met, in stream order (torch: the storages the pickle refers to).
   private(set) var persistentIDs: [PickleValue] = []
 
@@ -39,50 +47,47 @@ struct Unpickler {
         return result
 
       // Constants and numbers.
-      case 0x4E: stack.append(.value(.none))  // NONE
-      case 0x88: stack.append(.value(.bool(true)))  // NEWTRUE
-      case 0x89: stack.append(.value(.bool(false)))  // NEWFALSE
-      case 0x4B: stack.append(.value(.int(Int(try unsigned(1)))))  // BININT1
-      case 0x4D: stack.append(.value(.int(Int(try unsigned(2)))))  // BININT2
-      case 0x4A: stack.append(.value(.int(Int(Int32(truncatingIfNeeded: try unsigned(4))))))  // BININT
-      case 0x8A: stack.append(.value(try long(Int(try unsigned(1)))))  // LONG1
+      case 0x4E: try push(.value(.none))  // NONE
+      case 0x88: try push(.value(.bool(true)))  // NEWTRUE
+      case 0x89: try push(.value(.bool(false)))  // NEWFALSE
+      case 0x4B: try push(.value(.int(Int(try unsigned(1)))))  // BININT1
+      case 0x4D: try push(.value(.int(Int(try unsigned(2)))))  // BININT2
+      case 0x4A: try push(.value(.int(Int(Int32(truncatingIfNeeded: try unsigned(4))))))  // BININT
+      case 0x8A: try push(.value(try long(Int(try unsigned(1)))))  // LONG1
       case 0x8B:  // LONG4
         let n = Int(Int32(truncatingIfNeeded: try unsigned(4)))
         guard n >= 0 else { throw WeightError("negative LONG4 length at byte \(at)") }
-        stack.append(.value(try long(n)))
+        try push(.value(try long(n)))
       case 0x47:  // BINFLOAT: big-endian IEEE double
         let raw = try take(8)
         let bits = raw.reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        stack.append(.value(.float(Double(bitPattern: bits))))
+        try push(.value(.float(Double(bitPattern: bits))))
 
       // Strings and bytes.
-      case 0x58: stack.append(.value(.string(try text(Int(try unsigned(4))))))  // BINUNICODE
-      case 0x8C: stack.append(.value(.string(try text(Int(try unsigned(1))))))  // SHORT_BINUNICODE
-      case 0x8D: stack.append(.value(.string(try text(try length64()))))  // BINUNICODE8
-      case 0x55: stack.append(.value(.string(try text(Int(try unsigned(1))))))  // SHORT_BINSTRING
+      case 0x58: try push(.value(.string(try text(Int(try unsigned(4))))))  // BINUNICODE
+      case 0x8C: try push(.value(.string(try text(Int(try unsigned(1))))))  // SHORT_BINUNICODE
+      case 0x8D: try push(.value(.string(try text(try length64()))))  // BINUNICODE8
+      case 0x55: try push(.value(.string(try text(Int(try unsigned(1))))))  // SHORT_BINSTRING
       case 0x54:  // BINSTRING (Python 2 str; torch loads these as UTF-8 text)
         let n = Int(Int32(truncatingIfNeeded: try unsigned(4)))
         guard n >= 0 else { throw WeightError("negative BINSTRING length at byte \(at)") }
-        stack.append(.value(.string(try text(n))))
-      case 0x43: stack.append(.value(.bytes(Array(try take(Int(try unsigned(1)))))))  // SHORT_BINBYTES
-      case 0x42: stack.append(.value(.bytes(Array(try take(Int(try unsigned(4)))))))  // BINBYTES
-      case 0x8E, 0x96: stack.append(.value(.bytes(Array(try take(try length64())))))  // BINBYTES8, BYTEARRAY8
+        try push(.value(.string(try text(n))))
+      case 0x43: try push(.value(.bytes(Array(try take(Int(try unsigned(1)))))))  // SHORT_BINBYTES
+      case 0x42: try push(.value(.bytes(Array(try take(Int(try unsigned(4)))))))  // BINBYTES
+      case 0x8E, 0x96: try push(.value(.bytes(Array(try take(try length64())))))  // BINBYTES8, BYTEARRAY8
 
       // Containers.
-      case 0x7D: stack.append(.dict(DictBox()))  // EMPTY_DICT
-      case 0x5D, 0x8F: stack.append(.list(ListBox()))  // EMPTY_LIST, EMPTY_SET (sets become lists)
-      case 0x29: stack.append(.tuple([]))  // EMPTY_TUPLE
+      case 0x7D: try push(.dict([]))  // EMPTY_DICT
+      case 0x5D, 0x8F: try push(.list([]))  // EMPTY_LIST, EMPTY_SET (sets become lists)
+      case 0x29: try push(.tuple([]))  // EMPTY_TUPLE
       case 0x28: marks.append(stack.count)  // MARK
-      case 0x85: stack.append(.tuple(try popMany(1, at)))  // TUPLE1
-      case 0x86: stack.append(.tuple(try popMany(2, at)))  // TUPLE2
-      case 0x87: stack.append(.tuple(try popMany(3, at)))  // TUPLE3
-      case 0x74: stack.append(.tuple(try popToMark(at)))  // TUPLE
-      case 0x91: stack.append(.tuple(try popToMark(at)))  // FROZENSET
-      case 0x6C: stack.append(.list(ListBox(try popToMark(at))))  // LIST
-      case 0x64:  // DICT
-        let box = DictBox()
-        try box.add(pairs: try popToMark(at), at: at)
-        stack.append(.dict(box))
+      case 0x85: try push(.tuple(try popMany(1, at)))  // TUPLE1
+      case 0x86: try push(.tuple(try popMany(2, at)))  // TUPLE2
+      case 0x87: try push(.tuple(try popMany(3, at)))  // TUPLE3
+      case 0x74: try push(.tuple(try popToMark(at)))  // TUPLE
+      case 0x91: try push(.tuple(try popToMark(at)))  // FROZENSET
+      case 0x6C: try push(.list(try popToMark(at)))  // LIST
+      case 0x64: try push(.dict(try pairs(try popToMark(at), at)))  // DICT
       case 0x61:  // APPEND
         let value = try pop(at)
         try append([value], at: at)
@@ -106,36 +111,42 @@ struct Unpickler {
       case 0x63:  // GLOBAL "module\nname\n"
         let module = try line()
         let name = try line()
-        stack.append(.value(.global(module: module, name: name)))
+        try push(.value(.global(module: module, name: name)))
       case 0x93:  // STACK_GLOBAL
         let parts = try popMany(2, at)
-        guard case .value(.string(let module)) = parts[0], case .value(.string(let name)) = parts[1]
+        guard case .value(.string(let module)) = nodes[parts[0]], case .value(.string(let name)) = nodes[parts[1]]
         else { throw WeightError("STACK_GLOBAL without two strings at byte \(at)") }
-        stack.append(.value(.global(module: module, name: name)))
+        try push(.value(.global(module: module, name: name)))
       case 0x52:  // REDUCE: callable(*args)
         let args = try pop(at)
         let callable = try pop(at)
-        stack.append(try call(callable, args, at))
+        try push(try call(callable, args, at))
       case 0x81:  // NEWOBJ: cls.__new__(cls, *args)
         let args = try pop(at)
         let cls = try pop(at)
-        stack.append(try call(cls, args, at))
+        try push(try call(cls, args, at))
       case 0x92:  // NEWOBJ_EX: keyword arguments are dropped
         _ = try pop(at)
         let args = try pop(at)
         let cls = try pop(at)
-        stack.append(try call(cls, args, at))
+        try push(try call(cls, args, at))
       case 0x62:  // BUILD: only opaque objects keep their state; a dict's attributes are ignored
         let state = try pop(at)
-        if case .object(let object) = try top(at) { object.state = state }
+        let target = try top(at)
+        if case .object(var object) = nodes[target] {
+          object.state = state
+          nodes[target] = .object(object)
+          try deepen(target, below: state)
+        }
       case 0x51:  // BINPERSID
         let pid = try pop(at)
         persistent.append(pid)
-        stack.append(.persistentID(pid))
+        try push(.persistentID(pid))
       case 0x50:  // PERSID "id\n"
-        let pid = Item.value(.string(try line()))
+        try push(.value(.string(try line())))
+        let pid = try pop(at)
         persistent.append(pid)
-        stack.append(.persistentID(pid))
+        try push(.persistentID(pid))
 
       default:
         throw WeightError(
@@ -197,21 +208,42 @@ struct Unpickler {
 
   // MARK: Stack
 
-  private mutating func pop(_ at: Int) throws -> Item {
+  /// Adds `node` to the arena and pushes it; throws if it nests deeper than `maxDepth`.
+  private mutating func push(_ node: Node) throws {
+    var depth = 0
+    node.forEachChild { depth = max(depth, depths[$0] + 1) }
+    guard depth <= Self.maxDepth else { throw Self.tooDeep }
+    nodes.append(node)
+    depths.append(depth)
+    stack.append(nodes.count - 1)
+  }
+
+  /// Records that `child` now sits inside the mutable container `parent` (APPEND, SETITEM,
+  /// BUILD). Containers that already hold `parent` are not revisited: nesting built that way
+  /// (top-down through the memo) is caught when freezing.
+  private mutating func deepen(_ parent: Int, below child: Int) throws {
+    let depth = max(depths[parent], depths[child] + 1)
+    guard depth <= Self.maxDepth else { throw Self.tooDeep }
+    depths[parent] = depth
+  }
+
+  private static let tooDeep = WeightError("malformed pickle: nesting too deep or self-referential")
+
+  private mutating func pop(_ at: Int) throws -> Int {
     guard let item = stack.popLast(), stack.count >= (marks.last ?? 0) else {
       throw WeightError("malformed pickle: stack underflow at byte \(at)")
     }
     return item
   }
 
-  private func top(_ at: Int) throws -> Item {
+  private func top(_ at: Int) throws -> Int {
     guard let item = stack.last else {
       throw WeightError("malformed pickle: empty stack at byte \(at)")
     }
     return item
   }
 
-  private mutating func popMany(_ n: Int, _ at: Int) throws -> [Item] {
+  private mutating func popMany(_ n: Int, _ at: Int) throws -> [Int] {
     guard stack.count - n >= (marks.last ?? 0) else {
       throw WeightError("malformed pickle: stack underflow at byte \(at)")
     }
@@ -219,7 +251,7 @@ struct Unpickler {
     return Array(stack.suffix(n))
   }
 
-  private mutating func popToMark(_ at: Int) throws -> [Item] {
+  private mutating func popToMark(_ at: Int) throws -> [Int] {
     guard let mark = marks.popLast(), mark <= stack.count else {
       throw WeightError("malformed pickle: no MARK at byte \(at)")
     }
@@ -227,124 +259,140 @@ struct Unpickler {
     return Array(stack[mark...])
   }
 
-  private func recall(_ key: Int, _ at: Int) throws -> Item {
+  private func recall(_ key: Int, _ at: Int) throws -> Int {
     guard let item = memo[key] else {
       throw WeightError("malformed pickle: unknown memo key \(key) at byte \(at)")
     }
     return item
   }
 
-  private mutating func append(_ values: [Item], at: Int) throws {
-    switch try top(at) {
-    case .list(let box): box.items += values
-    case .object(let object): object.listItems += values
-    default: throw WeightError("malformed pickle: APPEND to a non-list at byte \(at)")
-    }
+  /// Alternating key, value items as pairs.
+  private func pairs(_ items: [Int], _ at: Int) throws -> [(Int, Int)] {
+    guard items.count % 2 == 0 else { throw WeightError("odd SETITEMS count at byte \(at)") }
+    return stride(from: 0, to: items.count, by: 2).map { (items[$0], items[$0 + 1]) }
   }
 
-  private mutating func setItems(_ pairs: [Item], at: Int) throws {
-    switch try top(at) {
-    case .dict(let box): try box.add(pairs: pairs, at: at)
-    case .object(let object):
-      guard pairs.count % 2 == 0 else { throw WeightError("odd SETITEMS count at byte \(at)") }
-      for i in stride(from: 0, to: pairs.count, by: 2) {
-        object.dictItems.append((pairs[i], pairs[i + 1]))
-      }
+  private mutating func append(_ values: [Int], at: Int) throws {
+    let target = try top(at)
+    switch nodes[target] {
+    case .list(var items):
+      nodes[target] = .value(.none)  // keeps `items` uniquely referenced while it grows
+      items += values
+      nodes[target] = .list(items)
+    case .object(var object):
+      object.listItems += values
+      nodes[target] = .object(object)
+    default: throw WeightError("malformed pickle: APPEND to a non-list at byte \(at)")
+    }
+    for value in values { try deepen(target, below: value) }
+  }
+
+  private mutating func setItems(_ items: [Int], at: Int) throws {
+    let target = try top(at)
+    let new = try pairs(items, at)
+    switch nodes[target] {
+    case .dict(var entries):
+      nodes[target] = .value(.none)
+      entries += new
+      nodes[target] = .dict(entries)
+    case .object(var object):
+      object.dictItems += new
+      nodes[target] = .object(object)
     default: throw WeightError("malformed pickle: SETITEM on a non-dict at byte \(at)")
     }
+    for value in items { try deepen(target, below: value) }
   }
 
   /// REDUCE/NEWOBJ. Dict-like classes become dicts (an OrderedDict may arrive with its items
   /// as a list of pairs); anything else becomes an opaque object.
-  private func call(_ callable: Item, _ args: Item, _ at: Int) throws -> Item {
-    guard case .tuple(let arguments) = args else {
+  private func call(_ callable: Int, _ args: Int, _ at: Int) throws -> Node {
+    guard case .tuple(let arguments) = nodes[args] else {
       throw WeightError("malformed pickle: call arguments are not a tuple at byte \(at)")
     }
-    if case .value(.global(let module, let name)) = callable {
+    if case .value(.global(let module, let name)) = nodes[callable] {
       switch (module, name) {
       case ("collections", "OrderedDict"), ("builtins", "dict"), ("__builtin__", "dict"):
-        let box = DictBox()
-        if case .list(let pairs)? = arguments.first {
-          for pair in pairs.items {
-            guard case .tuple(let kv) = pair.asSequence, kv.count == 2 else {
+        var entries: [(Int, Int)] = []
+        if let first = arguments.first, case .list(let pairs) = nodes[first] {
+          for pair in pairs {
+            guard let kv = nodes[pair].sequence, kv.count == 2 else {
               throw WeightError("malformed pickle: OrderedDict item is not a pair at byte \(at)")
             }
-            box.entries.append((kv[0], kv[1]))
+            entries.append((kv[0], kv[1]))
           }
         }
-        return .dict(box)
+        return .dict(entries)
       case ("collections", "defaultdict"):
-        return .dict(DictBox())
+        return .dict([])
       default: break
       }
     }
-    return .object(ObjectBox(callable: callable, args: arguments))
+    return .object(ObjectNode(callable: callable, args: arguments))
   }
 
-  // MARK: Freezing boxes into values
+  // MARK: Freezing nodes into values
 
-  private func freeze(_ item: Item, depth: Int, budget: inout Int) throws -> PickleValue {
+  private func freeze(_ id: Int, depth: Int, budget: inout Int) throws -> PickleValue {
     budget -= 1
-    guard depth < 100, budget > 0 else {
-      throw WeightError("malformed pickle: nesting too deep or self-referential")
-    }
-    func f(_ x: Item) throws -> PickleValue { try freeze(x, depth: depth + 1, budget: &budget) }
-    switch item {
+    guard depth <= Self.maxDepth, budget > 0 else { throw Self.tooDeep }
+    func f(_ x: Int) throws -> PickleValue { try freeze(x, depth: depth + 1, budget: &budget) }
+    switch nodes[id] {
     case .value(let v): return v
     case .tuple(let items): return .tuple(try items.map(f))
-    case .list(let box): return .list(try box.items.map(f))
-    case .dict(let box): return .dict(try box.entries.map { (try f($0.0), try f($0.1)) })
+    case .list(let items): return .list(try items.map(f))
+    case .dict(let entries): return .dict(try entries.map { (try f($0.0), try f($0.1)) })
     case .persistentID(let pid): return .persistentID(try f(pid))
-    case .object(let box):
-      var object = PickleObject(callable: try f(box.callable), args: try box.args.map(f))
-      object.state = try box.state.map(f)
-      object.listItems = try box.listItems.map(f)
-      object.dictItems = try box.dictItems.map { (try f($0.0), try f($0.1)) }
+    case .object(let node):
+      var object = PickleObject(callable: try f(node.callable), args: try node.args.map(f))
+      object.state = try node.state.map(f)
+      object.listItems = try node.listItems.map(f)
+      object.dictItems = try node.dictItems.map { (try f($0.0), try f($0.1)) }
       return .object(object)
     }
   }
 }
 
-/// A stack entry while decoding: immutable values inline, mutable containers boxed so that
-/// memo references see later mutations, as in Python.
-private indirect enum Item {
+/// An object while decoding: immutable values inline, containers as the arena indices of
+/// their items, so that memo references see later mutations, as in Python.
+private enum Node {
   case value(PickleValue)
-  case tuple([Item])
-  case list(ListBox)
-  case dict(DictBox)
-  case object(ObjectBox)
-  case persistentID(Item)
+  case tuple([Int])
+  case list([Int])
+  case dict([(Int, Int)])
+  case object(ObjectNode)
+  case persistentID(Int)
 
-  /// A list or tuple as a tuple (OrderedDict pairs may be either).
-  var asSequence: Item {
-    if case .list(let box) = self { return .tuple(box.items) }
-    return self
+  /// The items of a list or tuple (OrderedDict pairs may be either).
+  var sequence: [Int]? {
+    switch self {
+    case .list(let items), .tuple(let items): return items
+    default: return nil
+    }
+  }
+
+  /// Calls `body` with every node this one holds.
+  func forEachChild(_ body: (Int) -> Void) {
+    switch self {
+    case .value: break
+    case .tuple(let items), .list(let items): items.forEach(body)
+    case .dict(let entries): entries.forEach { body($0.0); body($0.1) }
+    case .persistentID(let pid): body(pid)
+    case .object(let o):
+      body(o.callable)
+      o.args.forEach(body)
+      o.state.map(body)
+      o.listItems.forEach(body)
+      o.dictItems.forEach { body($0.0); body($0.1) }
+    }
   }
 }
 
-private final class ListBox {
-  var items: [Item]
-  init(_ items: [Item] = []) { self.items = items }
-}
-
-private final class DictBox {
-  var entries: [(Item, Item)] = []
-
-  /// Adds alternating key, value items.
-  func add(pairs: [Item], at: Int) throws {
-    guard pairs.count % 2 == 0 else { throw WeightError("odd SETITEMS count at byte \(at)") }
-    for i in stride(from: 0, to: pairs.count, by: 2) { entries.append((pairs[i], pairs[i + 1])) }
-  }
-}
-
-private final class ObjectBox {
-  let callable: Item
-  let args: [Item]
-  var state: Item?
-  var listItems: [Item] = []
-  var dictItems: [(Item, Item)] = []
-  init(callable: Item, args: [Item]) {
-    self.callable = callable
-    self.args = args
-  }
+/// An opaque object being built: the callable, its arguments and what BUILD, APPEND and
+/// SETITEM later add.
+private struct ObjectNode {
+  let callable: Int
+  let args: [Int]
+  var state: Int?
+  var listItems: [Int] = []
+  var dictItems: [(Int, Int)] = []
 }

@@ -1,0 +1,69 @@
+import Foundation
+import ILO
+import Inversion
+import Models
+import Runtime
+
+/// The readers a user's file reaches, each behind one entry point that takes raw bytes, for
+/// fuzzing: `read` may throw (a clean one-line refusal is the expected outcome for damaged
+/// input) but must never crash, hang or allocate without bound.
+public enum FuzzReader: String, CaseIterable, Sendable {
+  case png
+  case safetensors
+  /// `state.safetensors` with its `iloc` metadata JSON (what `iloc render` reads).
+  case state
+  /// A torch >= 1.6 checkpoint (zip archive holding `data.pkl` and the storages).
+  case torchZip = "torch-zip"
+  /// A legacy torch checkpoint (concatenated pickles, then raw storages).
+  case legacyPickle = "legacy-pickle"
+  /// A converted model's description (`model.json`).
+  case modelJSON = "model-json"
+  /// An operator file (`iloc degrade --operator-out`).
+  case operatorFile = "operator"
+
+  /// The image side the operator and state readers check against (as a small model would).
+  static let imageSize = 8
+
+  /// Reads `data` the way iloc reads a user's file of this kind. File-based readers write the
+  /// bytes to `scratch` first (left there, so the input that crashed a run can be recovered).
+  public func read(_ data: Data, scratch: URL) throws {
+    switch self {
+    case .png: _ = try PNG.decode(data)
+    case .safetensors: _ = try SafeTensorsFile.decode(data)
+    case .state:
+      try data.write(to: scratch)
+      let state = try SavedState.read(scratch)
+      _ = try state.metadata.operatorRecord.makeOperator(imageSize: Self.imageSize)
+      try state.metadata.settings.validate(maxRounds: 4)
+    case .torchZip, .legacyPickle:
+      try data.write(to: scratch)
+      _ = try TorchCheckpoint(contentsOf: scratch).stateDict()
+    case .modelJSON:
+      try data.write(to: scratch)
+      _ = try ModelManifest(contentsOf: scratch)
+    case .operatorFile:
+      _ = try OperatorRecord.decode(data).makeOperator(imageSize: Self.imageSize)
+    }
+  }
+
+  /// How inputs of this kind are mutated beyond plain bytes.
+  var structure: FuzzStructure {
+    switch self {
+    case .png, .safetensors: .bytes
+    case .state, .modelJSON, .operatorFile: .json
+    case .torchZip: .zippedPickle
+    case .legacyPickle: .pickle
+    }
+  }
+}
+
+/// What a structure-aware mutation may understand of an input.
+enum FuzzStructure {
+  case bytes
+  /// JSON text, or a safetensors file whose metadata is JSON (the state file).
+  case json
+  /// A pickle stream (opcodes).
+  case pickle
+  /// A torch zip: the pickle is mutated and the archive rebuilt around it.
+  case zippedPickle
+}
