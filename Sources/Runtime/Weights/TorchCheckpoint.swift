@@ -148,6 +148,7 @@ public final class TorchCheckpoint {
 
   private static func openZip(_ url: URL) throws -> (PickleValue, StorageSource) {
     let archive: Archive
+    try ZipDirectory.check(url)
     do {
       archive = try Archive(url: url, accessMode: .read)
     } catch {

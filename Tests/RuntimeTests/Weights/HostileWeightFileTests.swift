@@ -149,6 +149,37 @@ enum HandMadeCheckpoint {
     #expect(!m.contains("\n"))
   }
 
+  /// Directory records that point past `Int64.max` or outside the file (found by fuzzing: a zip64
+  /// directory offset of 2^63 + 1208 made ZIPFoundation trap while seeking) fail in one line.
+  @Test func directoryOffsetsOutsideTheFileAreRefused() throws {
+    let dir = try WeightFixtures.temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let url = dir.appendingPathComponent("dir.pt")
+    let good = [UInt8](try Data(contentsOf: WeightFixtures.url("proto4_zip.pt")))
+    func signature(_ s: UInt32) -> Int? {
+      let sig = withUnsafeBytes(of: s.littleEndian, Array.init)
+      return (0...(good.count - 4)).last { Array(good[$0..<$0 + 4]) == sig }
+    }
+    let zip64 = try #require(signature(0x0606_4B50)), eocd = try #require(signature(0x0605_4B50))
+    let central = try #require(signature(0x0201_4B50))
+    var cases: [(String, [UInt8])] = []
+    var b = good
+    for i in 0..<8 { b[zip64 + 48 + i] = i == 7 ? 0x80 : good[zip64 + 48 + i] }   // + 2^63
+    cases.append(("central directory", b))
+    b = good; HandMadeCheckpoint.patch(&b, at: eocd + 12, 0x7FFF_FFF0)                  // its size
+    for i in 0..<8 { b[zip64 + 40 + i] = [0xF0, 0xFF, 0xFF, 0x7F, 0, 0, 0, 0][i] }
+    cases.append(("central directory", b))
+    b = good; HandMadeCheckpoint.patch(&b, at: central + 42, 0x00FF_FFFF)               // a local header
+    cases.append(("points outside the file", b))
+    for (what, bytes) in cases {
+      try Data(bytes).write(to: url)
+      let m = message { _ = try load(url) }
+      #expect(m.contains("damaged zip archive") && m.contains(what) && !m.contains("\n"), "\(m)")
+    }
+    try Data(good).write(to: url)
+    #expect(!(try load(url).tensors.isEmpty))
+  }
+
   @Test func deflateBombIsRefusedBeforeInflating() throws {
     let dir = try WeightFixtures.temporaryDirectory()
     defer { try? FileManager.default.removeItem(at: dir) }
