@@ -156,7 +156,10 @@ struct ConditionalPickleCLITests {
     let comp = try CLI.run(["compile", "--model", out.path, "-o", art.path, "--task", "inpaint", "--mask", "random:0.5",
                             "--steps", "1,1"])
     #expect(comp.status == 0, "stderr: \(comp.stderr)")
-    let run = try CLI.run(["run", art.path, "--observed", observed.path, "-o", dir.appendingPathComponent("ran").path])
+    // the artifact records the class: run reloads the conditional weights without --class
+    let run = try CLI.run(["run", art.path, "--task", "inpaint", "--mask", "random:0.5", "--observed", observed.path,
+                           "-o", dir.appendingPathComponent("ran").path])
     #expect(run.status == 0, "stderr: \(run.stderr)")
+    #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("ran/result.png").path))
   }
 }
