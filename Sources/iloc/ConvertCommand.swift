@@ -38,7 +38,8 @@ struct ConvertCommand: ParsableCommand {
   @Option(help: "Seed of the latents (SplitMix64).")
   var seed: UInt64 = 0
 
-  @Option(name: .customLong("class"), help: "StyleGAN2: the class of a conditional generator that the latent proxy is fitted for (0 <= N < its class count; recorded in the JSON).")
+  @Option(name: .customLong("class"), help: ArgumentHelp("StyleGAN2: the class of a conditional generator that the "
+    + "latent proxy is fitted for (0 <= N < its class count; recorded in the JSON)."))
   var classIndex: Int?
 
   @Option(help: "Latents per mapping-network run.")

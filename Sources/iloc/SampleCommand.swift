@@ -22,7 +22,7 @@ struct SampleCommand: ParsableCommand {
   @Option(help: "A checkpoint file (StyleGAN2 or DCGAN, .pt/.pth/.tar/.safetensors, or an NVIDIA StyleGAN2 .pkl), a converted model (.safetensors or .json), or a shipped model name (dcgan).")
   var model: String = "dcgan"
 
-  @Option(name: .customLong("class"), help: "StyleGAN2: the class of a conditional generator (0 <= N < its class count).")
+  @Option(name: .customLong("class"), help: "StyleGAN2: the class of a conditional generator (0 <= N < class count).")
   var classIndex: Int?
 
   @Option(help: "Random seed.")

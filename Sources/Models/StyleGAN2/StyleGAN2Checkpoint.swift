@@ -67,14 +67,15 @@ public struct StyleGAN2Checkpoint {
     -> TensorData?
   {
     guard let c else {
-      if let index { throw ModelError("\(sd.source): --class \(index) given, but the generator is not conditional (it has no classes)") }
-      return nil
+      guard let index else { return nil }
+      throw ModelError("\(sd.source): --class \(index) given, but the generator is not conditional (it has no classes)")
     }
+    let range = "0 <= N < \(c.classes)"
     guard let index else {
-      throw ModelError("\(sd.source): a conditional generator (\(c.classes) classes): give a class with --class N (0 <= N < \(c.classes))")
+      throw ModelError("\(sd.source): a conditional generator (\(c.classes) classes): give a class with --class N (\(range))")
     }
     guard (0..<c.classes).contains(index) else {
-      throw ModelError("\(sd.source): --class \(index) is out of range: the generator has \(c.classes) classes (0 <= N < \(c.classes))")
+      throw ModelError("\(sd.source): --class \(index) is out of range: the generator has \(c.classes) classes (\(range))")
     }
     switch c.layout {
     case .labelConcat:

@@ -33,7 +33,9 @@ public enum GeneratorCheckpoint {
       return try load(url, manifest: manifest, manifestName: ModelManifest.url(forWeights: url).lastPathComponent,
                       classIndex: classIndex)
     }
-    do { return .styleGAN2(try StyleGAN2Checkpoint(contentsOf: url, classIndex: classIndex)) } catch let e as ModelError where e.isWrongArchitecture {}
+    do {
+      return .styleGAN2(try StyleGAN2Checkpoint(contentsOf: url, classIndex: classIndex))
+    } catch let e as ModelError where e.isWrongArchitecture {}
     do {
       let c = try DCGANCheckpoint(contentsOf: url)
       if let k = classIndex { throw ModelError("--class \(k) given, but a DCGAN generator has no classes") }

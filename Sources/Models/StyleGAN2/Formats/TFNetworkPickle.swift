@@ -19,7 +19,7 @@ enum TFNetworkPickle {
   static let mapping = [
     "G_mapping/Dense{i}/weight [in,out] (transposed), /bias -> style.{i+1}.weight, .bias",
     "dlatent_avg -> latent_avg",
-    "G_mapping/LabelConcat/weight [C,E] (conditional models, concatenated to z before its normalization) -> label_concat.weight",
+    "G_mapping/LabelConcat/weight [C,E] (conditional models; joined to z before its normalization) -> label_concat.weight",
     "G_synthesis/4x4/Const/const -> input.input",
     "G_synthesis/4x4/Conv -> conv1; {R}x{R}/Conv0_up (kernel flipped), {R}x{R}/Conv1 -> convs.{2k-2}, convs.{2k-1}",
     "  /weight [3,3,I,O] -> .conv.weight [1,O,I,3,3] (R = 4*2^k)",
