@@ -38,6 +38,10 @@ struct ConvertCommand: ParsableCommand {
   @Option(help: "Seed of the latents (SplitMix64).")
   var seed: UInt64 = 0
 
+  @Option(name: .customLong("class"), help: ArgumentHelp("StyleGAN2: the class of a conditional generator that the "
+    + "latent proxy is fitted for (0 <= N < its class count; recorded in the JSON)."))
+  var classIndex: Int?
+
   @Option(help: "Latents per mapping-network run.")
   var batch: Int = 2000
 
@@ -52,7 +56,7 @@ struct ConvertCommand: ParsableCommand {
     let source = URL(fileURLWithPath: checkpoint), out = URL(fileURLWithPath: output)
     if engineOptions.validate {
       // Both engines on the mapping network (64 of the fit's latents).
-      if case .styleGAN2(let c) = try GeneratorCheckpoint.load(source) {
+      if case .styleGAN2(let c) = try GeneratorCheckpoint.load(source, classIndex: classIndex) {
         let n = Swift.min(64, fitSamples)
         let mg = try LatentProxyFit.graph(c.config, batch: n)
         var feed = try mg.bind(c.stateDict).mapValues(\.values)
@@ -66,6 +70,7 @@ struct ConvertCommand: ParsableCommand {
     options.fitSamples = fitSamples
     options.seed = seed
     options.batch = batch
+    options.classIndex = classIndex
     options.engine = engineOptions.engine
     var lastShown = Date()
     let report = try ModelConverter.convert(source, to: out, options: options) { done, total in

@@ -42,6 +42,8 @@ struct InversionOptions: ParsableArguments {
   @Option(help: ArgumentHelp("StyleGAN2: the latent proxy to use instead of the model's: ILO's/PULSE's "
                               + "gaussian_fit.pt ({'mean', 'std'}) or a converted model."))
   var latentProxy: String?
+  @Option(name: .customLong("class"), help: "StyleGAN2: the class of a conditional generator (0 <= N < class count).")
+  var classIndex: Int?
 
   /// The `--latent-proxy` file's proxy, if given.
   func givenLatentProxy() throws -> LatentProxy? {

@@ -44,7 +44,8 @@ struct InvertCommand: ParsableCommand {
     try settings.validateValues()
     // checked and locked before any work
     let out = try OutputDirectory(URL(fileURLWithPath: output, isDirectory: true))
-    let generator = try loadGenerator(model, fitSamples: inversion.fitSamples, proxy: try inversion.givenLatentProxy())
+    let generator = try loadGenerator(model, fitSamples: inversion.fitSamples, proxy: try inversion.givenLatentProxy(),
+                                      classIndex: inversion.classIndex)
     let size = generator.imageSize
     try settings.validate(maxRounds: generator.maxRounds)
     let (op, observation) = try makeObservation(observed, taskOptions: taskOptions, size: size, compatReference: settings.compatReference)

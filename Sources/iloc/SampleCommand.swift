@@ -22,6 +22,9 @@ struct SampleCommand: ParsableCommand {
   @Option(help: "A checkpoint file (StyleGAN2 or DCGAN, .pt/.pth/.tar/.safetensors, or an NVIDIA StyleGAN2 .pkl), a converted model (.safetensors or .json), or a shipped model name (dcgan).")
   var model: String = "dcgan"
 
+  @Option(name: .customLong("class"), help: "StyleGAN2: the class of a conditional generator (0 <= N < class count).")
+  var classIndex: Int?
+
   @Option(help: "Random seed.")
   var seed: UInt64 = 0
 
@@ -48,7 +51,7 @@ struct SampleCommand: ParsableCommand {
 
   func run() throws {
     let url = try GeneratorCheckpoint.resolve(model, searchRoots: modelSearchRoots())
-    let ckpt = try GeneratorCheckpoint.load(url)
+    let ckpt = try GeneratorCheckpoint.load(url, classIndex: classIndex)
     let (graph, inputs) = try ckpt.samplingJob(seed: seed, count: count, truncation: truncation)
     if engineOptions.validate { printValidation(try validateEngines(graph, feed: inputs.mapValues(\.values))) }
     let t0 = Date()

@@ -93,9 +93,12 @@ struct TaskOptions: ParsableArguments {
 }
 
 /// Resolves and loads a generator (`--model`): a file, or a shipped model name.
-func loadGenerator(_ model: String, fitSamples: Int, proxy given: LatentProxy? = nil) throws -> InvertibleGenerator {
+/// `classIndex` picks the class of a conditional StyleGAN2 generator.
+func loadGenerator(_ model: String, fitSamples: Int, proxy given: LatentProxy? = nil, classIndex: Int? = nil) throws
+  -> InvertibleGenerator
+{
   let url = try GeneratorCheckpoint.resolve(model, searchRoots: modelSearchRoots())
-  switch try GeneratorCheckpoint.load(url) {
+  switch try GeneratorCheckpoint.load(url, classIndex: classIndex) {
   case .dcgan(let c):
     if given != nil {
       throw ValidationFailure("a latent proxy applies to StyleGAN2 models only; \(url.lastPathComponent) is a DCGAN")

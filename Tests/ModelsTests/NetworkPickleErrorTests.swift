@@ -65,7 +65,12 @@ import Testing
     defer { try? FileManager.default.removeItem(at: dir) }
     try expectLoadError(Self.generator(synthesis: .module("SynthesisNetwork", modules: [("input", .module("SynthesisInput")), ("L0_36_512", .module("SynthesisLayer"))])),
                         ["StyleGAN3 (stylegan3-t/-r) synthesis network", "not supported"])
-    try expectLoadError(Self.generator(cdim: 10), ["a conditional generator (c_dim 10): not supported"])
+    // conditional generators load (with a class: ConditionalPickleTests) when their embedding is there
+    try expectLoadError(Self.generator(cdim: 10, mapping: .module("MappingNetwork", modules: [("fc0", Self.fc([4, 4]))])),
+                        ["bad.pkl: missing tensor 'mapping.embed.weight'"])
+    try expectLoadError(Self.generator(cdim: 10, mapping: .module("MappingNetwork", modules: [
+      ("embed", Self.fc([4, 5])), ("fc0", Self.fc([4, 8]))])),
+                        ["tensor 'mapping.embed.weight' has shape [4, 5], but c_dim is 10"])
     try expectLoadError(Self.generator(synthesis: .module("SynthesisNetwork", modules: [("b4", Self.block(4)), ("b8", Self.block(8, architecture: "resnet"))])),
                         ["'resnet' generator architecture", "not supported"])
   }
@@ -109,7 +114,7 @@ import Testing
     try expectLoadError(Self.tf(Self.gs(kwargs: [("architecture", .str("resnet"))], mapping: Self.dense(0, [4, 4]))),
                         ["'resnet' generator architecture", "not supported"])
     try expectLoadError(Self.tf(Self.gs(kwargs: [("label_size", .int(10))], mapping: Self.dense(0, [4, 4]))),
-                        ["a conditional generator (label_size 10): not supported"])
+                        ["missing tensor 'G_mapping/LabelConcat/weight'"])
   }
 
   /// NumPy arrays as numpy 2 names them (`numpy._core`) and in Fortran order decode too.

@@ -15,6 +15,8 @@ public enum ModelConverter {
     /// Latents per mapping-network run.
     public var batch = 2000
     public var engine: Engine = .jit
+    /// The class of a conditional StyleGAN2 generator the proxy is fitted for (`--class`).
+    public var classIndex: Int?
     public init() {}
   }
 
@@ -50,7 +52,7 @@ public enum ModelConverter {
       throw ModelError("\(source.lastPathComponent): the output would overwrite the input")
     }
 
-    let checkpoint = try GeneratorCheckpoint.load(source)
+    let checkpoint = try GeneratorCheckpoint.load(source, classIndex: options.classIndex)
     // A converted model given by its JSON: hash the weights file it names.
     let sourceFile = source.pathExtension.lowercased() == "json" ? checkpoint.manifest?.weightsURL(relativeTo: source) ?? source : source
     let digest = try FileDigest.sha256Hex(fileAt: sourceFile)
@@ -63,7 +65,8 @@ public enum ModelConverter {
     case .styleGAN2(let c): stateDict = c.stateDict
     case .dcgan(let c): stateDict = c.stateDict
     }
-    for (k, t) in stateDict.tensors {
+    // The chosen class's embedding is derived from the embedding tensors at load time.
+    for (k, t) in stateDict.tensors where k != StyleGAN2Config.classEmbeddingKey {
       if t.dtype.isInteger { skipped.append(k) } else { tensors[k] = t.dtype.isHalfWidth ? t : TensorData(shape: t.shape, values: t.values) }
     }
 
@@ -81,6 +84,8 @@ public enum ModelConverter {
         (try? StyleGAN2Config(size: cfg.size, channelMultiplier: cm, styleDim: cfg.styleDim, mappingLayers: cfg.mappingLayers))?.channels == cfg.channels
       }
       manifest.networkPickle = c.networkPickle
+      manifest.classes = cfg.conditioning?.classes
+      manifest.classIndex = c.classIndex
       manifest.convClamp = cfg.convClamp.map { Double(String($0))! }
       manifest.nLatent = cfg.latentCount
       manifest.nNoise = cfg.noiseCount

@@ -65,6 +65,10 @@ public struct ModelManifest: Codable, Equatable, Sendable {
   /// Set when the source was an NVIDIA network pickle: its format, the network read, the
   /// architecture found and the name mapping used.
   public var networkPickle: NetworkPickle.Info?
+  /// Conditional generators: the class count and the class the latent proxy was fitted for
+  /// (the class used when the model is loaded without one).
+  public var classes: Int?
+  public var classIndex: Int?
 
   // DCGAN
   public var nz: Int?
@@ -77,7 +81,7 @@ public struct ModelManifest: Codable, Equatable, Sendable {
     case formatVersion = "format_version", tensorCount = "tensor_count", styleDim = "style_dim", nMlp = "n_mlp"
     case lrMlp = "lr_mlp", channelMultiplier = "channel_multiplier", nLatent = "n_latent", nNoise = "n_noise"
     case latentAvg = "latent_avg", latentProxy = "latent_proxy", networkPickle = "network_pickle"
-    case convClamp = "conv_clamp"
+    case convClamp = "conv_clamp", classes, classIndex = "class"
   }
 
   /// `model.safetensors` -> `model.json` (same directory).

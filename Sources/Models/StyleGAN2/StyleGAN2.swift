@@ -30,18 +30,33 @@ public struct StyleGAN2 {
   // MARK: - DSL level
 
   /// The mapping network: PixelNorm, then `mappingLayers` × (EqualLinear with lrMul, fused
-  /// leaky ReLU). `z` [..., D] -> w [..., D]; every row is mapped independently.
+  /// leaky ReLU). `z` [..., D] -> w [..., D]; every row is mapped independently. A conditional
+  /// network first joins the chosen class's embedding to z (`mappingInput`).
   public func mapping(_ z: Tensor, weights p: WeightInputs) -> Tensor {
     let d = config.styleDim
     let lead = Array(z.shape.dropLast())
-    var x = reshape(z, [lead.elementCount, d])
-    x = x * rsqrt(mean(square(x), axes: [1], keepDims: true) + 1e-8)
-    let scale = config.lrMul / Float(d).squareRoot()
+    var x = mappingInput(reshape(z, [lead.elementCount, d]), weights: p)
     for i in stride(from: 1, through: config.mappingLayers, by: 1) {
-      let y = equalLinear(x, weight: p("style.\(i).weight", [d, d]), bias: nil, scale: scale)
+      let din = x.shape[1], scale = config.lrMul / Float(din).squareRoot()
+      let y = equalLinear(x, weight: p("style.\(i).weight", [d, din]), bias: nil, scale: scale)
       x = fusedLeakyRelu(y, bias: p("style.\(i).bias", [d]) * config.lrMul)
     }
     return reshape(x, lead + [d])
+  }
+
+  /// The first mapping layer's input for `z` [N, D]: the normalized z, or for a conditional
+  /// network z joined with the constant class embedding (graph input `class_embedding`),
+  /// normalized apart (`embed` layout: the input holds the already normalized embedding) or
+  /// together (`labelConcat` layout), as each original network does.
+  func mappingInput(_ z: Tensor, weights p: WeightInputs) -> Tensor {
+    func normalized(_ x: Tensor) -> Tensor { x * rsqrt(mean(square(x), axes: [1], keepDims: true) + 1e-8) }
+    guard let c = config.conditioning else { return normalized(z) }
+    let n = z.shape[0]
+    let e = broadcast(reshape(p(StyleGAN2Config.classEmbeddingKey, [c.width]), [1, c.width]), to: [n, c.width])
+    switch c.layout {
+    case .embed: return concat([normalized(z), e], axis: 1)
+    case .labelConcat: return normalized(concat([z, e], axis: 1))
+    }
   }
 
   /// Truncation `avg + psi·(w − avg)`; `average` is [D], broadcast over w's leading axes.

@@ -21,6 +21,36 @@ public struct StyleGAN2Config: Equatable, Sendable {
   /// and every ToRGB output (before the skip is added) is clamped to [−c, c]. nil (the
   /// reference port, the TensorFlow release): no clamping.
   public var convClamp: Float? = nil
+  /// The class-label input of a conditional generator (nil: unconditional).
+  public var conditioning: ClassConditioning? = nil
+
+  /// A conditional mapping network's label input: a learned embedding of the one-hot class,
+  /// concatenated to z before the first mapping layer (whose input is then `styleDim + width`
+  /// wide). The two NVIDIA families differ in where the normalization sits, so each keeps its
+  /// own tensor names in the reference layout:
+  /// - `embed.weight` [width, classes], `embed.bias` [width] (stylegan2-ada-pytorch
+  ///   `mapping.embed`, gain 1/sqrt(classes) on the weight at run time): the embedding is
+  ///   normalized on its own and appended to the normalized z.
+  /// - `label_concat.weight` [classes, width] (TensorFlow `G_mapping/LabelConcat/weight`, no
+  ///   gain): the class's row is appended to the raw z and the pair is normalized together.
+  public struct ClassConditioning: Equatable, Sendable {
+    public enum Layout: String, Sendable { case embed, labelConcat }
+    public var classes: Int
+    public var width: Int
+    public var layout: Layout
+
+    /// Checkpoint key -> shape of the embedding tensors.
+    public var weightShapes: [String: Shape] {
+      switch layout {
+      case .embed: ["embed.weight": [width, classes], "embed.bias": [width]]
+      case .labelConcat: ["label_concat.weight": [classes, width]]
+      }
+    }
+  }
+
+  /// The graph input holding the chosen class's embedding [width] (ready to concatenate:
+  /// already normalized for the `embed` layout); `StyleGAN2Checkpoint` adds it to the weights.
+  public static let classEmbeddingKey = "class_embedding"
 
   /// A configuration with explicit channels. Throws when `size` is not a power of two >= 8 or a
   /// resolution lacks a positive channel count.
@@ -60,7 +90,8 @@ public struct StyleGAN2Config: Equatable, Sendable {
     }
     let s1 = try key("style.1.weight"), input = try key("input.input")
     _ = try key("conv1.conv.weight")
-    guard s1.shape.count == 2, s1.shape[0] == s1.shape[1], input.shape.count == 4 else {
+    let conditioning = try Self.conditioning(in: sd)
+    guard s1.shape.count == 2, s1.shape[1] == s1.shape[0] + (conditioning?.width ?? 0), input.shape.count == 4 else {
       throw ModelError("\(sd.source): not a StyleGAN2 generator: 'style.1.weight' has shape \(s1.shape.shapeText), 'input.input' \(input.shape.shapeText)")
     }
     var depth = 0
@@ -78,7 +109,23 @@ public struct StyleGAN2Config: Equatable, Sendable {
       ch[4 << k] = w.shape[1]
     }
     try self.init(size: 4 << rgbs, styleDim: s1.shape[0], mappingLayers: depth, channels: ch, lrMul: lrMul)
+    self.conditioning = conditioning
     try sd.requireAll(weightShapes)
+  }
+
+  /// The class input read from the embedding tensors' shapes (nil when the file has none).
+  static func conditioning(in sd: StateDict) throws -> ClassConditioning? {
+    let found: (TensorData, ClassConditioning.Layout)?
+    if let t = sd["embed.weight"] { found = (t, .embed) } else if let t = sd["label_concat.weight"] {
+      found = (t, .labelConcat)
+    } else { found = nil }
+    guard let (t, layout) = found else { return nil }
+    guard t.shape.count == 2, t.shape.allSatisfy({ $0 > 0 }) else {
+      let key = layout == .embed ? "embed.weight" : "label_concat.weight"
+      throw ModelError("\(sd.source): tensor '\(key)' has shape \(t.shape.shapeText), expected [width, classes]")
+    }
+    let (classes, width) = layout == .embed ? (t.shape[1], t.shape[0]) : (t.shape[0], t.shape[1])
+    return ClassConditioning(classes: classes, width: width, layout: layout)
   }
 
   public var logSize: Int { size.trailingZeroBitCount }
@@ -105,6 +152,10 @@ public struct StyleGAN2Config: Equatable, Sendable {
     let d = styleDim
     var s: [String: Shape] = [:]
     for i in stride(from: 1, through: mappingLayers, by: 1) { s["style.\(i).weight"] = [d, d]; s["style.\(i).bias"] = [d] }
+    if let c = conditioning, mappingLayers > 0 {
+      s["style.1.weight"] = [d, d + c.width]
+      s.merge(c.weightShapes) { a, _ in a }
+    }
     let c4 = channels[4]!
     s["input.input"] = [1, c4, 4, 4]
     func styled(_ p: String, _ cin: Int, _ cout: Int) {

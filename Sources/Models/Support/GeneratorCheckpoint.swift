@@ -21,22 +21,34 @@ public enum GeneratorCheckpoint {
   /// writes; the JSON beside a `.safetensors` is read and checked when it describes it).
   /// A file of neither kind gives
   /// `<file>: not a generator iloc knows (no 'style.1.weight' (StyleGAN2) or 'main.0.weight' (DCGAN))`.
-  public static func load(_ url: URL) throws -> GeneratorCheckpoint {
+  /// `classIndex` picks the class of a conditional StyleGAN2 generator (`--class`); a converted
+  /// conditional model defaults to the class its latent proxy was fitted for.
+  public static func load(_ url: URL, classIndex: Int? = nil) throws -> GeneratorCheckpoint {
     if url.pathExtension.lowercased() == "json" {
       let manifest = try ModelManifest(contentsOf: url)
-      return try load(manifest.weightsURL(relativeTo: url), manifest: manifest, manifestName: url.lastPathComponent)
+      return try load(manifest.weightsURL(relativeTo: url), manifest: manifest, manifestName: url.lastPathComponent,
+                      classIndex: classIndex)
     }
     if let manifest = try ModelManifest.companion(of: url) {
-      return try load(url, manifest: manifest, manifestName: ModelManifest.url(forWeights: url).lastPathComponent)
+      return try load(url, manifest: manifest, manifestName: ModelManifest.url(forWeights: url).lastPathComponent,
+                      classIndex: classIndex)
     }
-    do { return .styleGAN2(try StyleGAN2Checkpoint(contentsOf: url)) } catch let e as ModelError where e.isWrongArchitecture {}
-    do { return .dcgan(try DCGANCheckpoint(contentsOf: url)) } catch let e as ModelError where e.isWrongArchitecture {}
+    do {
+      return .styleGAN2(try StyleGAN2Checkpoint(contentsOf: url, classIndex: classIndex))
+    } catch let e as ModelError where e.isWrongArchitecture {}
+    do {
+      let c = try DCGANCheckpoint(contentsOf: url)
+      if let k = classIndex { throw ModelError("--class \(k) given, but a DCGAN generator has no classes") }
+      return .dcgan(c)
+    } catch let e as ModelError where e.isWrongArchitecture {}
     throw ModelError("\(url.lastPathComponent): not a generator iloc knows (no 'style.1.weight' (StyleGAN2) or 'main.0.weight' (DCGAN), also under 'g_ema' / 'netG_state_dict')",
                      wrongArchitecture: true)
   }
 
   /// Loads the weights a manifest describes and checks them against it.
-  static func load(_ url: URL, manifest m: ModelManifest, manifestName: String) throws -> GeneratorCheckpoint {
+  static func load(_ url: URL, manifest m: ModelManifest, manifestName: String, classIndex: Int? = nil) throws
+    -> GeneratorCheckpoint
+  {
     func mismatch(_ what: String, _ declared: Any, _ found: Any) -> ModelError {
       ModelError("\(manifestName) declares \(what) \(declared) but \(url.lastPathComponent) holds \(found)")
     }
@@ -46,8 +58,13 @@ public enum GeneratorCheckpoint {
     switch m.architecture {
     case "stylegan2":
       var c: StyleGAN2Checkpoint
+      if let fitted = m.classIndex, let given = classIndex, given != fitted {
+        throw ModelError("\(manifestName): the latent proxy was fitted for class \(fitted), not \(given) "
+          + "(convert the source again with --class \(given))")
+      }
       do { c = try StyleGAN2Checkpoint(contentsOf: url, lrMul: Float(m.lrMlp ?? 0.01),
-                                                  convClamp: m.convClamp.map { Float($0) }) } catch let e as ModelError { throw wrongArchitecture(e) }
+                                       convClamp: m.convClamp.map { Float($0) }, classIndex: classIndex ?? m.classIndex)
+      } catch let e as ModelError { throw wrongArchitecture(e) }
       let found = c.config
       if m.size != found.size { throw mismatch("size", m.size, found.size) }
       let count = c.stateDict.tensors.count
@@ -64,6 +81,7 @@ public enum GeneratorCheckpoint {
       c.manifest = m
       return .styleGAN2(c)
     default:
+      if let k = classIndex { throw ModelError("--class \(k) given, but a DCGAN generator has no classes") }
       var c: DCGANCheckpoint
       do { c = try DCGANCheckpoint(contentsOf: url) } catch let e as ModelError { throw wrongArchitecture(e) }
       let found = c.model
@@ -119,7 +137,8 @@ public enum GeneratorCheckpoint {
     switch self {
     case .styleGAN2(let c):
       "StyleGAN2 \(c.config.size)x\(c.config.size) (style \(c.config.styleDim), \(c.config.mappingLayers) mapping layers"
-        + (c.config.convClamp.map { String(format: ", conv_clamp %g", Double($0)) } ?? "") + ")"
+        + (c.config.convClamp.map { String(format: ", conv_clamp %g", Double($0)) } ?? "")
+        + (c.config.conditioning.map { ", class \(c.classIndex ?? 0) of \($0.classes)" } ?? "") + ")"
     case .dcgan(let c): "DCGAN 64x64 (latent \(c.model.latentDim))"
     }
   }

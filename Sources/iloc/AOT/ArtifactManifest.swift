@@ -51,6 +51,8 @@ struct ArtifactManifest: Codable {
   var lrMul: Float?
   /// StyleGAN2 `conv_clamp` of stylegan2-ada models (part of the compiled graphs).
   var convClamp: Float? = nil
+  /// The class of a conditional StyleGAN2 generator (`--class`; its embedding is in the weights).
+  var classIndex: Int? = nil
   var task: String
   var operatorRecord: OperatorRecord?
   var settings: InversionSettings

@@ -79,7 +79,8 @@ struct CompileCommand: ParsableCommand {
     // Build every program `iloc invert` builds, recording their kernels (JIT-compiled here).
     let recorder = RecordingKernelProvider(base: Program.sharedCompiler)
     Program.defaultProvider = recorder
-    let generator = try loadGenerator(model, fitSamples: inversion.fitSamples, proxy: try inversion.givenLatentProxy())
+    let generator = try loadGenerator(model, fitSamples: inversion.fitSamples, proxy: try inversion.givenLatentProxy(),
+                                      classIndex: inversion.classIndex)
     let imageSize = generator.imageSize
     if let s = size, s != imageSize { throw ValidationFailure("--size \(s), but \(model) makes \(imageSize)x\(imageSize) images") }
     try settings.validate(maxRounds: generator.maxRounds)
@@ -111,11 +112,12 @@ struct CompileCommand: ParsableCommand {
     var tensors: [String: TensorData] = [:]
     for (k, t) in generator.stateDict.tensors where !t.dtype.isInteger { tensors[k] = TensorData(shape: t.shape, values: t.values) }
     var architecture = "dcgan"
-    var lrMul: Float?, convClamp: Float?
+    var lrMul: Float?, convClamp: Float?, classIndex: Int?
     if let sg = generator as? StyleGAN2Generator {
       architecture = "stylegan2"
       lrMul = sg.config.lrMul
       convClamp = sg.config.convClamp
+      classIndex = sg.checkpoint.classIndex
       tensors[LatentProxy.meanKey] = TensorData(shape: [sg.proxy.mean.count], values: sg.proxy.mean)
       tensors[LatentProxy.stdKey] = TensorData(shape: [sg.proxy.std.count], values: sg.proxy.std)
     }
@@ -126,7 +128,7 @@ struct CompileCommand: ParsableCommand {
       target: .init(cpu: compiler.cpu, features: compiler.features, requiredFeatures: required, triple: compiler.targetTriple,
                     llvmVersion: compiler.llvmVersion, hostBuild: targetCPU == nil),
       model: model, architecture: architecture, modelDescription: generator.description, imageSize: imageSize, lrMul: lrMul,
-      convClamp: convClamp,
+      convClamp: convClamp, classIndex: classIndex,
       task: taskOptions.task.rawValue, operatorRecord: op.record, settings: settings,
       lossTerms: lossTermNames(inversion, generator: generator, perceptual: false),
       flags: Array(CommandLine.arguments.dropFirst()), kernels: files.map(\.symbol), stages: stages,

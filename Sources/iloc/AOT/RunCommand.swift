@@ -82,7 +82,8 @@ struct RunCommand: ParsableCommand {
     let url = dir.appendingPathComponent(ArtifactManifest.weightsFile)
     switch m.architecture {
     case "stylegan2":
-      let c = try StyleGAN2Checkpoint(contentsOf: url, lrMul: m.lrMul ?? 0.01, convClamp: m.convClamp)
+      let c = try StyleGAN2Checkpoint(contentsOf: url, lrMul: m.lrMul ?? 0.01, convClamp: m.convClamp,
+                                      classIndex: m.classIndex)
       guard let proxy = c.latentProxy else { throw ValidationFailure("artifact \(dir.lastPathComponent): the weights have no latent proxy") }
       return StyleGAN2Generator(checkpoint: c, proxy: proxy)
     case "dcgan":

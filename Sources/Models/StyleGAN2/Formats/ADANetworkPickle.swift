@@ -79,6 +79,7 @@ enum ADANetworkPickle {
   static let mapping = [
     "mapping.fc{i}.weight, .bias -> style.{i+1}.weight, .bias (lr multiplier applied at run time by both)",
     "mapping.w_avg -> latent_avg",
+    "mapping.embed.weight [E,C], .bias (conditional models; gain 1/sqrt(C) at run time) -> embed.weight, .bias",
     "synthesis.b4.const [C,4,4] -> input.input [1,C,4,4]",
     "synthesis.b4.conv1 -> conv1; synthesis.b{R}.conv0 (up), .conv1 -> convs.{2k-2}, convs.{2k-1} (R = 4*2^k)",
     "  .weight [O,I,3,3] * sqrt(I*9) -> .conv.weight [1,O,I,3,3]",
@@ -103,7 +104,8 @@ enum ADANetworkPickle {
     var ada: [String: TensorData] = [:]
     try g.tensors(source: source, into: &ada)
     let sd = StateDict(source: source, tensors: ada)
-    let (out, details) = try convert(sd, syn: syn, source: source)
+    let cdim = g.attribute("c_dim")?.intValue ?? map.attribute("c_dim")?.intValue ?? 0
+    let (out, details) = try convert(sd, syn: syn, cdim: cdim, source: source)
     let clamp = blockClamp(syn, source: source)
     let lr = try map.submodule("fc0", source: source)?.attribute("bias_gain")?.doubleValue ?? 0.01
     var d = details
@@ -142,11 +144,6 @@ enum ADANetworkPickle {
         + "(\(syn.className) with \(names.prefix(3).joined(separator: ", ")), ...): not supported; "
         + "iloc implements the StyleGAN2 generator only")
     }
-    let cdim = g.attribute("c_dim")?.intValue ?? map.attribute("c_dim")?.intValue ?? 0
-    if cdim > 0 || map.submoduleNames.contains("embed") {
-      throw ModelError("\(source): a conditional generator (c_dim \(cdim)): not supported; "
-        + "iloc has no class-label input")
-    }
     for name in syn.submoduleNames {
       guard let b = try syn.submodule(name, source: source) else { continue }
       let arch = b.attribute("architecture")?.stringValue ?? "skip"
@@ -161,7 +158,7 @@ enum ADANetworkPickle {
   }
 
   /// The reference-layout state dict and the architecture read from the tensor shapes.
-  private static func convert(_ sd: StateDict, syn: PersistentModule, source: String) throws
+  private static func convert(_ sd: StateDict, syn: PersistentModule, cdim: Int, source: String) throws
     -> (StateDict, [String: String])
   {
     var m = LayoutMapper(source: sd)
@@ -169,8 +166,10 @@ enum ADANetworkPickle {
     while sd["mapping.fc\(n).weight"] != nil { n += 1 }
     guard n > 0 else { throw ModelError("\(source): missing tensor 'mapping.fc0.weight'") }
     let wdim = try m.shape(of: "mapping.fc\(n - 1).weight", rank: 2)[0]
+    let embed = try mapEmbedding(&m, wdim: wdim, cdim: cdim, source: source)
     for i in 0..<n {
-      try m.map("mapping.fc\(i).weight", [wdim, wdim], to: "style.\(i + 1).weight", [wdim, wdim])
+      let din = wdim + (i == 0 ? embed : 0)
+      try m.map("mapping.fc\(i).weight", [wdim, din], to: "style.\(i + 1).weight", [wdim, din])
       try m.map("mapping.fc\(i).bias", [wdim], to: "style.\(i + 1).bias", [wdim])
     }
     if sd["mapping.w_avg"] != nil {  // absent when trained with w_avg_beta None (convert then fits it)
@@ -205,6 +204,19 @@ enum ADANetworkPickle {
     let details = ["resolution": String(res.last!), "w_dim": String(wdim), "mapping_layers": String(n),
                    "channels": res.map { "\($0):\(ch[$0]!)" }.joined(separator: " ")]
     return (m.stateDict, details)
+  }
+
+  /// Maps a conditional mapping network's `embed` layer (c_dim > 0) and returns its width
+  /// (0 for an unconditional network).
+  private static func mapEmbedding(_ m: inout LayoutMapper, wdim: Int, cdim: Int, source: String) throws -> Int {
+    guard cdim > 0 || m.source["mapping.embed.weight"] != nil else { return 0 }
+    let shape = try m.shape(of: "mapping.embed.weight", rank: 2)
+    guard cdim > 0, shape[1] == cdim else {
+      throw ModelError("\(source): tensor 'mapping.embed.weight' has shape \(shape.shapeText), but c_dim is \(cdim)")
+    }
+    try m.map("mapping.embed.weight", shape, to: "embed.weight", shape)
+    try m.map("mapping.embed.bias", [shape[0]], to: "embed.bias", [shape[0]])
+    return shape[0]
   }
 
   private static func mapLayer(_ m: inout LayoutMapper, _ p: String, to t: String, cin: Int, cout: Int, wdim: Int,

@@ -19,6 +19,7 @@ enum TFNetworkPickle {
   static let mapping = [
     "G_mapping/Dense{i}/weight [in,out] (transposed), /bias -> style.{i+1}.weight, .bias",
     "dlatent_avg -> latent_avg",
+    "G_mapping/LabelConcat/weight [C,E] (conditional models; joined to z before its normalization) -> label_concat.weight",
     "G_synthesis/4x4/Const/const -> input.input",
     "G_synthesis/4x4/Conv -> conv1; {R}x{R}/Conv0_up (kernel flipped), {R}x{R}/Conv1 -> convs.{2k-2}, convs.{2k-1}",
     "  /weight [3,3,I,O] -> .conv.weight [1,O,I,3,3] (R = 4*2^k)",
@@ -52,7 +53,8 @@ enum TFNetworkPickle {
     }
     try refuseUnsupported(kwargs, vars, source: source)
     let lr = kwargs["mapping_lrmul"]?.doubleValue ?? 0.01
-    let (out, details) = try convert(StateDict(source: source, tensors: vars), source: source)
+    let labels = kwargs["label_size"]?.intValue ?? 0
+    let (out, details) = try convert(StateDict(source: source, tensors: vars), labels: labels, source: source)
     var d = details
     d["mapping_lrmul"] = String(lr)
     for key in ["resolution", "fmap_base", "fmap_max", "architecture", "label_size", "conv_clamp"] {
@@ -112,24 +114,21 @@ enum TFNetworkPickle {
       throw ModelError("\(source): Gs uses the '\(arch)' generator architecture: not supported; "
         + "iloc implements the 'skip' generator (StyleGAN2 config-e/f)")
     }
-    let labels = kwargs["label_size"]?.intValue ?? 0
-    if labels > 0 || vars["G_mapping/LabelConcat/weight"] != nil {
-      throw ModelError("\(source): a conditional generator (label_size \(labels)): not supported; "
-        + "iloc has no class-label input")
-    }
     if let ch = kwargs["num_channels"]?.intValue, ch != 3 {
       throw ModelError("\(source): a generator of \(ch)-channel images: not supported; iloc expects RGB (3 channels)")
     }
   }
 
-  private static func convert(_ sd: StateDict, source: String) throws -> (StateDict, [String: String]) {
+  private static func convert(_ sd: StateDict, labels: Int, source: String) throws -> (StateDict, [String: String]) {
     var m = LayoutMapper(source: sd)
     var n = 0
     while sd["G_mapping/Dense\(n)/weight"] != nil { n += 1 }
     guard n > 0 else { throw ModelError("\(source): missing variable 'G_mapping/Dense0/weight'") }
     let d = try m.shape(of: "G_mapping/Dense\(n - 1)/weight", rank: 2)[1]
+    let labelWidth = try mapLabelConcat(&m, labels: labels, source: source)
     for i in 0..<n {
-      try m.map("G_mapping/Dense\(i)/weight", [d, d], to: "style.\(i + 1).weight", [d, d], .transpose)
+      let din = d + (i == 0 ? labelWidth : 0)
+      try m.map("G_mapping/Dense\(i)/weight", [din, d], to: "style.\(i + 1).weight", [d, din], .transpose)
       try m.map("G_mapping/Dense\(i)/bias", [d], to: "style.\(i + 1).bias", [d])
     }
     try m.map("dlatent_avg", [d], to: "latent_avg", [d])
@@ -162,6 +161,19 @@ enum TFNetworkPickle {
     let details = ["resolution": String(res.last!), "dlatent_size": String(d), "mapping_layers": String(n),
                    "channels": res.map { "\($0):\(ch[$0]!)" }.joined(separator: " ")]
     return (m.stateDict, details)
+  }
+
+  /// Maps a conditional mapping network's `LabelConcat` weight (label_size > 0) and returns
+  /// the embedding width (0 for an unconditional network).
+  private static func mapLabelConcat(_ m: inout LayoutMapper, labels: Int, source: String) throws -> Int {
+    let key = "G_mapping/LabelConcat/weight"
+    guard labels > 0 || m.source[key] != nil else { return 0 }
+    let shape = try m.shape(of: key, rank: 2)
+    guard labels > 0, shape[0] == labels else {
+      throw ModelError("\(source): variable '\(key)' has shape \(shape.shapeText), but label_size is \(labels)")
+    }
+    try m.map(key, shape, to: "label_concat.weight", shape)
+    return shape[1]
   }
 
   private static func mapModulation(_ m: inout LayoutMapper, _ q: String, to t: String, cin: Int, d: Int) throws {
