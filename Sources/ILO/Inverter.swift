@@ -59,6 +59,9 @@ public final class Inverter {
   public let settings: InversionSettings
   public let engine: Engine
   public weak var observer: InversionObserver?
+  /// Compiled stage programs shared with other inversions of the same setup (`iloc batch`);
+  /// nil builds each round's program afresh.
+  public var programs: StageProgramCache?
   /// Set from a signal handler to stop after the current step, keeping the best so far.
   public static let interruptRequested = ManagedFlag()
 
@@ -97,7 +100,8 @@ public final class Inverter {
         return InversionResult(image: lastImage!, prediction: lastPrediction!, roundImages: roundImages,
                                roundStartImages: startImages, rounds: reports, state: state, interrupted: true)
       }
-      let stage = try StageProgram(problem: problem, round: r, settings: settings, engine: engine)
+      let stage = try programs?.program(problem: problem, round: r, settings: settings, engine: engine)
+        ?? StageProgram(problem: problem, round: r, settings: settings, engine: engine)
       observer?.roundStarted(r, of: roundCount, program: stage)
       let exe = stage.executable
       for (name, _) in stage.fixed { try exe.setInput(name, values[name]!) }
