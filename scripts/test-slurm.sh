@@ -31,15 +31,15 @@ pids=()
 cleanup() {
   local status=$?
   [ -n "${SLURM_CONF:-}" ] && scancel --quiet --user=root >/dev/null 2>&1 || true
-  for f in "$tmp/slurmd.pid" "$tmp/slurmctld.pid" "$tmp/munged.pid"; do
+  for f in "$tmp/slurmd.pid" "$tmp/slurmctld.pid" "$tmp/munge/munged.pid"; do
     [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
   done
   sleep 1
-  for f in "$tmp/slurmd.pid" "$tmp/slurmctld.pid" "$tmp/munged.pid"; do
+  for f in "$tmp/slurmd.pid" "$tmp/slurmctld.pid" "$tmp/munge/munged.pid"; do
     [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
   done
   if [ $status -ne 0 ]; then
-    echo "test-slurm: FAILED; logs:"; tail -n 20 "$tmp"/*.log "$tmp"/out/*.out 2>/dev/null || true
+    echo "test-slurm: FAILED; logs:"; tail -n 20 "$tmp"/*.log "$tmp"/munge/*.log "$tmp"/out/*.out 2>/dev/null || true
   fi
   rm -rf "$tmp"
   exit $status
@@ -54,7 +54,7 @@ dd if=/dev/urandom of="$tmp/munge/munge.key" bs=1024 count=1 status=none
 chown munge:munge "$tmp/munge/munge.key"; chmod 400 "$tmp/munge/munge.key"
 mkdir -p /run/munge; chown munge:munge /run/munge
 runuser -u munge -- munged --key-file="$tmp/munge/munge.key" --socket="$tmp/munge/socket" \
-  --pid-file="$tmp/munged.pid" --log-file="$tmp/munged.log" --seed-file="$tmp/munge/seed" --force
+  --pid-file="$tmp/munge/munged.pid" --log-file="$tmp/munge/munged.log" --seed-file="$tmp/munge/seed" --force
 host="$(hostname -s)"
 cat > "$tmp/slurm.conf" <<CONF
 ClusterName=iloctest
