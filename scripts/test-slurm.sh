@@ -136,7 +136,8 @@ for _ in $(seq 900); do [ -z "$(squeue -h -j "$array,$report" 2>/dev/null)" ] &&
 [ -z "$(squeue -h -j "$array,$report")" ] || fail "the resubmitted array did not end"
 
 # every row done exactly once, by its shard; no partial row folders; no staging left
-[ "$(ls "$out/rows" | sort | tr '\n' ' ')" = "f-1 f-2 f-3 f-4 f-5 f-6 f-7 f-8 " ] || fail "row folders: $(ls -a "$out/rows")"
+[ "$(ls "$out/rows" | sort | tr '\n' ' ')" = "f-1 f-2 f-3 f-4 f-5 f-6 f-7 f-8 " ] \
+  || fail "row folders: $(ls -a "$out/rows")"
 for id in f-1 f-2 f-3 f-4 f-5 f-6 f-7 f-8; do
   d="$out/rows/$id"
   [ "$(ls -A "$d" | sort | tr '\n' ' ')" = "report.json result.png row.json state.safetensors strip.png " ] \

@@ -105,12 +105,17 @@ public struct ArtifactManifest: Codable {
     guard let h = try? JSONDecoder().decode(Header.self, from: data) else {
       throw ArtifactError("\(url.path) is corrupted or truncated (not valid JSON)")
     }
-    guard h.format == formatName else { throw ArtifactError("\(url.path) is not an iloc artifact manifest (format '\(h.format ?? "none")')") }
+    guard h.format == formatName else {
+      throw ArtifactError("\(url.path) is not an iloc artifact manifest (format '\(h.format ?? "none")')")
+    }
     guard h.formatVersion == currentVersion else {
-      throw ArtifactError("artifact \(dir.lastPathComponent) has format version \(h.formatVersion.map(String.init) ?? "none"); this iloc reads version \(currentVersion) (recompile it with `iloc compile`)")
+      let found = h.formatVersion.map(String.init) ?? "none"
+      throw ArtifactError("artifact \(dir.lastPathComponent) has format version \(found); this iloc reads version "
+                          + "\(currentVersion) (recompile it with `iloc compile`)")
     }
     let dec = JSONDecoder()
-    dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf",
+                                                                nan: "nan")
     do { return try dec.decode(ArtifactManifest.self, from: data) } catch {
       throw ArtifactError("\(url.path) is corrupted: \(error.localizedDescription)")
     }
@@ -155,7 +160,8 @@ public struct ArtifactManifest: Codable {
     }
     let missing = CPUFeatures.missing(m.target.requiredFeatures, host: host)
     guard missing.isEmpty else {
-      throw ArtifactError("artifact \(dir.lastPathComponent) was built for CPU \(m.target.cpu); this CPU lacks \(missing.joined(separator: ", ")) (rebuild with --target-cpu for an older CPU, e.g. x86-64-v3)")
+      throw ArtifactError("artifact \(dir.lastPathComponent) was built for CPU \(m.target.cpu); this CPU lacks "
+                          + "\(missing.joined(separator: ", ")) (rebuild with --target-cpu for an older CPU, e.g. x86-64-v3)")
     }
   }
 
@@ -165,7 +171,8 @@ public struct ArtifactManifest: Codable {
   public func write(to dir: URL, signingKey key: Signing.SigningKey? = nil) throws {
     let enc = JSONEncoder()
     enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf",
+                                                              nan: "nan")
     let data = try enc.encode(self)
     let sig = dir.appendingPathComponent(Self.signatureFile)
     try? FileManager.default.removeItem(at: sig)

@@ -58,7 +58,9 @@ public enum BatchManifest {
     guard let data = FileManager.default.contents(atPath: url.path) else {
       throw BatchError("manifest \(url.path) is not a readable file")
     }
-    guard let text = String(data: data, encoding: .utf8) else { throw BatchError("manifest \(url.path) is not UTF-8 text") }
+    guard let text = String(data: data, encoding: .utf8) else {
+      throw BatchError("manifest \(url.path) is not UTF-8 text")
+    }
     let base = url.deletingLastPathComponent()
     let jsonLines = ["jsonl", "json"].contains(url.pathExtension.lowercased())
       || text.drop(while: \.isWhitespace).first == "{"
@@ -69,7 +71,9 @@ public enum BatchManifest {
 
   /// Rows from (line number, column -> value) records: required fields, id checks, paths
   /// resolved against `base`.
-  static func makeRows(_ records: [(line: Int, fields: [String: String])], base: URL, name: String) throws -> [BatchRow] {
+  static func makeRows(_ records: [(line: Int, fields: [String: String])], base: URL, name: String) throws
+    -> [BatchRow]
+  {
     var seen: [String: Int] = [:]
     var rows: [BatchRow] = []
     for (line, f) in records {
@@ -84,7 +88,9 @@ public enum BatchManifest {
       if let first = seen[id] { throw BatchError("\(name) line \(line): id '\(id)' repeats line \(first)") }
       seen[id] = line
       let path = { (p: String?) in p.map { resolve($0, base: base) } }
-      let mask = f["mask"].map { m in ["black", "random:", "box:"].contains { m.hasPrefix($0) } ? m : resolve(m, base: base) }
+      let mask = f["mask"].map { m in
+        ["black", "random:", "box:"].contains { m.hasPrefix($0) } ? m : resolve(m, base: base)
+      }
       rows.append(BatchRow(id: id, observed: resolve(try need("observed"), base: base), task: try need("task"),
                            mask: mask, factor: f["factor"], sigma: f["sigma"], measurements: f["measurements"],
                            operatorSeed: f["operator_seed"], operatorFile: path(f["operator_file"]),
@@ -96,7 +102,8 @@ public enum BatchManifest {
   /// Letters, digits, `.`, `_`, `-`; not starting with `.`; 1 to 128 characters.
   public static func isValidID(_ id: String) -> Bool {
     guard (1...128).contains(id.utf8.count), !id.hasPrefix(".") else { return false }
-    return id.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) }
+    let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "._-"))
+    return id.unicodeScalars.allSatisfy { $0.isASCII && allowed.contains($0) }
   }
 
   static func resolve(_ path: String, base: URL) -> String {

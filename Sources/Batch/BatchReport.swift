@@ -53,17 +53,28 @@ public struct BatchReport {
   }
 
   static func csvField(_ s: String) -> String {
-    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) else { return s }
+    return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
   }
 
-  /// The Markdown summary: a table per task and method, the shards, the failures.
+  /// The Markdown summary: the totals, a table per task and method, the shards, the failures.
   public func markdown() -> String {
     var md = "# iloc batch summary\n\n"
     md += "\(rows.count) rows: \(done.count) done, \(failed.count) failed, \(pendingCount) pending"
     if let r = imagesPerMinute { md += String(format: "; %.2f images per minute (wall clock)", r) }
-    md += ".\n\n| task | method | done | failed | pending | PSNR mean | PSNR median | SSIM mean | SSIM median | LPIPS mean |\n"
-    md += "|---|---|---|---|---|---|---|---|---|---|\n"
-    let method = done.first?.method ?? failed.first?.method ?? "-"
+    md += ".\n\n" + taskTable()
+    if !shards.isEmpty { md += "\n" + shardTable() }
+    if !failed.isEmpty {
+      md += "\nFailed rows:\n\n" + failed.map { "- `\($0.id)`: \($0.error ?? "")\n" }.joined()
+    }
+    return md
+  }
+
+  /// Per task and method: rows done, failed, pending; PSNR and SSIM mean and median, LPIPS mean.
+  func taskTable() -> String {
+    var md = Self.tableHeader(["task", "method", "done", "failed", "pending", "PSNR mean", "PSNR median",
+                               "SSIM mean", "SSIM median", "LPIPS mean"])
+    let method = done.first?.method ?? failed.first?.method ?? "-"  // pending rows: the batch's method
     let groups = Dictionary(grouping: rows) { "\($0.task)\u{0}\($0.marker?.method ?? method)" }
     for key in groups.keys.sorted() {
       let g = groups[key]!, parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false)
@@ -71,21 +82,28 @@ public struct BatchReport {
       let stat = { (k: String, f: ([Double]) -> Double?) -> String in
         f(d.compactMap { $0.metrics[k] }).map { String(format: k == "psnr" ? "%.2f" : "%.3f", $0) } ?? "-"
       }
-      let cells = [String(parts[0]), String(parts[1]), "\(d.count)", "\(g.filter { $0.marker?.status == .failed }.count)",
+      let failedCount = g.filter { $0.marker?.status == .failed }.count
+      let cells = [String(parts[0]), String(parts[1]), "\(d.count)", "\(failedCount)",
                    "\(g.filter { $0.marker == nil }.count)", stat("psnr", Self.mean), stat("psnr", Self.median),
                    stat("ssim", Self.mean), stat("ssim", Self.median), stat("lpips", Self.mean)]
       md += "| " + cells.joined(separator: " | ") + " |\n"
     }
-    if !shards.isEmpty {
-      md += "\n| shard | rows | done | failed | skipped | pending | interrupted |\n|---|---|---|---|---|---|---|\n"
-      for s in shards {
-        md += "| \(s.shard) | \(s.rows) | \(s.done) | \(s.failed) | \(s.skipped) | \(s.pending) | \(s.interrupted ? "yes" : "no") |\n"
-      }
-    }
-    if !failed.isEmpty {
-      md += "\nFailed rows:\n\n" + failed.map { "- `\($0.id)`: \($0.error ?? "")\n" }.joined()
+    return md
+  }
+
+  /// One line per shard summary.
+  func shardTable() -> String {
+    var md = Self.tableHeader(["shard", "rows", "done", "failed", "skipped", "pending", "interrupted"])
+    for s in shards {
+      let cells = [s.shard, "\(s.rows)", "\(s.done)", "\(s.failed)", "\(s.skipped)", "\(s.pending)",
+                   s.interrupted ? "yes" : "no"]
+      md += "| " + cells.joined(separator: " | ") + " |\n"
     }
     return md
+  }
+
+  static func tableHeader(_ names: [String]) -> String {
+    "| " + names.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: names.count) + "\n"
   }
 
   static func mean(_ v: [Double]) -> Double? { v.isEmpty ? nil : v.reduce(0, +) / Double(v.count) }

@@ -32,8 +32,8 @@ extension BatchManifest {
       pending = nil
       if quoted {
         if ch == "\"" {
-          if let n = it.next() { if n == "\"" { cell.unicodeScalars.append("\"") } else { quoted = false; pending = n } }
-          else { quoted = false }
+          let next = it.next()
+          if next == "\"" { cell.unicodeScalars.append("\"") } else { quoted = false; pending = next }
         } else {
           if ch == "\n" { line += 1 }
           cell.unicodeScalars.append(ch)

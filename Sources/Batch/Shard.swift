@@ -60,7 +60,9 @@ public struct Shard: Equatable, Sendable, CustomStringConvertible {
     }
     if let idx = env["JOB_COMPLETION_INDEX"] {
       let i = try number(idx, "JOB_COMPLETION_INDEX")
-      guard let n = shards else { throw BatchError("JOB_COMPLETION_INDEX is set: give the job's completions as --shards") }
+      guard let n = shards else {
+        throw BatchError("JOB_COMPLETION_INDEX is set: give the job's completions as --shards")
+      }
       return try Shard(index: i, count: n)
     }
     if let n = shards, n != 1 {

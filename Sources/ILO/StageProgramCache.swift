@@ -53,8 +53,9 @@ public final class StageProgramCache {
     s.seed = 0
     let enc = JSONEncoder()
     enc.outputFormatting = .sortedKeys
-    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-    let text = String(decoding: try enc.encode(s), as: UTF8.self) + String(decoding: try enc.encode(record), as: UTF8.self)
-    return "\(r)|\(engine.rawValue)|\(problem.observation.shape)|\(problem.perceptual != nil)|" + FileDigest.sha256Hex(Data(text.utf8))
+    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf",
+                                                              nan: "nan")
+    let digest = FileDigest.sha256Hex(try enc.encode(s) + enc.encode(record))
+    return "\(r)|\(engine.rawValue)|\(problem.observation.shape)|\(problem.perceptual != nil)|" + digest
   }
 }

@@ -62,7 +62,10 @@ struct ReportTests {
     let sheet = try PNG.read(layout.root.appendingPathComponent("contact-sheet.png"))
     // 2 inpaint rows (a, b) x 3 tiles of 8 px with 2 px gaps
     #expect(sheet.width == 2 + 3 * 10 && sheet.height == 2 + 2 * 10)
-    func pixel(_ x: Int, _ y: Int) -> [UInt8] { Array(sheet.pixels[(y * sheet.width + x) * 3..<(y * sheet.width + x) * 3 + 3]) }
+    func pixel(_ x: Int, _ y: Int) -> [UInt8] {
+      let at = (y * sheet.width + x) * 3
+      return Array(sheet.pixels[at..<at + 3])
+    }
     #expect(pixel(2 + 4, 2 + 4) == [255, 0, 0])    // ground truth: the strip's first tile
     #expect(pixel(12 + 4, 12 + 4) == [0, 255, 0])  // observation: the strip's second tile
     #expect(pixel(22 + 7, 12 + 0) == [0, 0, 255])  // result.png

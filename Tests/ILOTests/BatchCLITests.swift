@@ -16,7 +16,8 @@ import Glibc
 struct BatchCLITests {
   static let face = TestModels.root.appendingPathComponent("models/samples/face64.png").path
   static let shared = ["--model", "dcgan", "--steps", "3,2", "--seed", "4"]
-  static let files: Set<String> = ["result.png", "strip.png", "report.json", "state.safetensors", BatchLayout.markerName]
+  static let files: Set<String> = ["result.png", "strip.png", "report.json", "state.safetensors",
+                                   BatchLayout.markerName]
 
   /// The 8-row manifest: every task on the shipped face. With 2 shards, f-1/3/5/7 are shard 0
   /// and f-2/4/6/8 shard 1 (SHA-256 of the ids); f-1 and f-3 share a setup.
@@ -48,7 +49,8 @@ struct BatchCLITests {
   }
 
   /// Every row done once, by the shard that owns it, with exactly its five files.
-  static func expectComplete(_ out: URL, ids: [String], shards: Int, sourceLocation: SourceLocation = #_sourceLocation) throws {
+  static func expectComplete(_ out: URL, ids: [String], shards: Int,
+                             sourceLocation: SourceLocation = #_sourceLocation) throws {
     let layout = BatchLayout(root: out)
     let folders = try FileManager.default.contentsOfDirectory(atPath: layout.rowsFolder.path).sorted()
     #expect(folders == ids.sorted(), "row folders: \(folders)", sourceLocation: sourceLocation)
@@ -75,11 +77,12 @@ struct BatchCLITests {
     #expect(b.exitStatus(within: 300) == 143, "stdout: \(b.stdout) stderr: \(b.stderr)")
     #expect(b.stdout.contains("stopped by SIGTERM"))
     #expect(a.exitStatus(within: 600) == 0, "stdout: \(a.stdout) stderr: \(a.stderr)")
-    let summary = try BatchLayout.readJSON(ShardSummary.self, from: BatchLayout(root: out).shardSummary(Shard(index: 1, count: 2)))
+    let layout = BatchLayout(root: out)
+    let summary = try BatchLayout.readJSON(ShardSummary.self, from: layout.shardSummary(Shard(index: 1, count: 2)))
     #expect(summary.interrupted && summary.pending > 0 && summary.done >= 1)
     // nothing of the abandoned row is left: every folder of shard 1 is a finished row
-    for id in ["f-2", "f-4", "f-6", "f-8"] where FileManager.default.fileExists(atPath: out.appendingPathComponent("rows/\(id)").path) {
-      #expect(BatchLayout(root: out).marker(id)?.status == .done, "\(id) is a partial row folder")
+    for id in ["f-2", "f-4", "f-6", "f-8"] where FileManager.default.fileExists(atPath: layout.rowFolder(id).path) {
+      #expect(layout.marker(id)?.status == .done, "\(id) is a partial row folder")
     }
 
     let again = try runILOC(base + ["--shard", "1/2"], within: 600)
@@ -98,7 +101,8 @@ struct BatchCLITests {
     }
 
     let rep = try runILOC(["batch", "report", out.path])
-    #expect(rep.status == 0 && rep.stdout.contains("8 rows: 8 done, 0 failed, 0 pending"), "\(rep.stdout) \(rep.stderr)")
+    #expect(rep.status == 0 && rep.stdout.contains("8 rows: 8 done, 0 failed, 0 pending"),
+            "\(rep.stdout) \(rep.stderr)")
     let csv = try String(contentsOf: out.appendingPathComponent("summary.csv"), encoding: .utf8)
     #expect(csv.split(separator: "\n").count == 9 && csv.contains("f-5,superres,ilo,done,"))
     let sheet = try PNG.read(out.appendingPathComponent("contact-sheet.png"))
@@ -193,12 +197,14 @@ struct BatchRowFailureTests {
     let art = d.appendingPathComponent("art")
     let c = try runILOC(["compile", "-o", art.path] + task + setup, within: 300)
     #expect(c.status == 0, "\(c.stderr)")
-    let csv = "id,observed,task,mask,seed\na,\(Self.face),inpaint,\"box:20,16,24,32\",\nb,\(Self.face),inpaint,\"box:20,16,24,32\",9\n"
+    let csv = "id,observed,task,mask,seed\n" + "a,\(Self.face),inpaint,\"box:20,16,24,32\",\n"
+      + "b,\(Self.face),inpaint,\"box:20,16,24,32\",9\n"
       + "c,\(Self.face),superres,,\n"
     let manifest = d.appendingPathComponent("rows.csv")
     try Data(csv.utf8).write(to: manifest)
     let withArt = d.appendingPathComponent("aot"), compiled = d.appendingPathComponent("jit")
-    let r1 = try runILOC(["batch", "--manifest", manifest.path, "-o", withArt.path, "--artifact", art.path], within: 300)
+    let r1 = try runILOC(["batch", "--manifest", manifest.path, "-o", withArt.path, "--artifact", art.path],
+                         within: 300)
     #expect(r1.status == 0, "\(r1.stderr)")
     #expect(r1.stdout.contains("artifact art"))
     let r2 = try runILOC(["batch", "--manifest", manifest.path, "-o", compiled.path] + setup, within: 300)

@@ -73,6 +73,7 @@ struct CompileOnceTests {
     bytes[bytes.count - 1] ^= 0x40
     try bytes.write(to: weights)
     let e2 = #expect(throws: ArtifactError.self) { try Artifact.load(dir, installKernels: false) }
-    #expect(e2?.message == "artifact \(dir.lastPathComponent): weights.safetensors is corrupted (SHA-256 differs from the manifest)")
+    #expect(e2?.message == "artifact \(dir.lastPathComponent): weights.safetensors is corrupted "
+            + "(SHA-256 differs from the manifest)")
   }
 }

@@ -20,7 +20,9 @@ final class BatchProgress {
   func finished(_ m: RowMarker) {
     finished += 1
     var line = String(format: "row %@: %@ in %.1f s", m.id, m.status.rawValue, m.seconds)
-    if let p = m.metrics["psnr"], let s = m.metrics["ssim"] { line += String(format: ", PSNR %.2f dB, SSIM %.3f", p, s) }
+    if let p = m.metrics["psnr"], let s = m.metrics["ssim"] {
+      line += String(format: ", PSNR %.2f dB, SSIM %.3f", p, s)
+    }
     if let e = m.error { line += ": " + e }
     if bar { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     print(line + " [\(finished)/\(total)]")

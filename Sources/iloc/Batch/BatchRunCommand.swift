@@ -22,10 +22,11 @@ struct BatchRunCommand: ParsableCommand {
       and the shard goes on. SIGTERM, SIGINT or SIGHUP abandon the current row (nothing of it \
       is left) and stop with 128 + the signal's number.
 
-      The shard is --shard I/N, else the Slurm array task (SLURM_ARRAY_TASK_ID, \
-      SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT), else a Kubernetes Indexed Job \
-      (JOB_COMPLETION_INDEX with --shards N), else the whole manifest. A row belongs to a shard \
-      by its id alone. Rows of one setup share the loaded generator and the compiled programs. \
+      The shard is --shard I/N; else the Slurm array task: with --shards N the array task id is \
+      the shard index (submit --array=0-(N-1); resubmit --array=3 to rerun shard 3), without it \
+      SLURM_ARRAY_TASK_ID minus SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT; else a Kubernetes \
+      Indexed Job (JOB_COMPLETION_INDEX with --shards N); else the whole manifest. A row belongs \
+      to a shard by its id alone (SHA-256), so appending rows never moves a row to another shard. Rows of one setup share the loaded generator and the compiled programs. \
       With --artifact (from `iloc compile`) nothing is compiled: its settings and kernels are used.
         iloc batch --manifest rows.csv --model dcgan --steps 50,50 -o out/ --shard 0/4
         iloc batch report out/
@@ -69,7 +70,8 @@ struct BatchRunCommand: ParsableCommand {
                    skipped: tally.skipped, pending: tally.pending, started: started,
                    finished: Date().timeIntervalSince1970, interrupted: tally.stopped != nil),
       to: layout.shardSummary(shard))
-    print("shard \(shard): \(tally.done) done, \(tally.failed) failed, \(tally.skipped) already done, \(tally.pending) pending")
+    print("shard \(shard): \(tally.done) done, \(tally.failed) failed, \(tally.skipped) already done, "
+          + "\(tally.pending) pending")
     if let sig = tally.stopped {
       print("stopped by \(StopSignals.name(sig)): the current row was abandoned; rerun to finish the shard")
       throw ExitCode(StopSignals.exitStatus(sig))

@@ -81,7 +81,9 @@ struct RowRunner {
       } catch {
         let m = RowMarker(id: row.id, status: .failed, task: row.task, method: method, shard: shard.description,
                           seconds: elapsed(), error: Self.oneLine(error))
-        try out.commit(last: BatchLayout.markerName) { try BatchLayout.writeJSON(m, to: $0.appendingPathComponent(BatchLayout.markerName)) }
+        try out.commit(last: BatchLayout.markerName) {
+          try BatchLayout.writeJSON(m, to: $0.appendingPathComponent(BatchLayout.markerName))
+        }
         return .failed(m)
       }
     } catch {
@@ -109,7 +111,8 @@ struct RowRunner {
     let (op, observation) = try makeObservation(row.observed, taskOptions: taskOptions, size: size,
                                                 compatReference: settings.compatReference)
     let truth = try readGroundTruth(row.groundTruth, size: size)
-    let problem = InversionProblem(generator: setup.generator, forward: op, observation: observation, mask: op as? InpaintMask)
+    let problem = InversionProblem(generator: setup.generator, forward: op, observation: observation,
+                                   mask: op as? InpaintMask)
     let inverter = try Inverter(problem: problem, settings: settings, engine: setup.engine)
     inverter.programs = setup.programs
     return (inverter, truth)
