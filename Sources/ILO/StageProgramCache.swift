@@ -22,10 +22,10 @@ public final class StageProgramCache {
 
   public init(capacity: Int = 16) { self.capacity = max(1, capacity) }
 
-  /// The program of round `r` for `problem`: a cached one with the observation rebound, or a
-  /// new one (then cached).
+  /// The program of round `r` for `problem`: a cached one with the observation rebound
+  /// (`reused`), or a new one (then cached).
   public func program(problem: InversionProblem, round r: Int, settings: InversionSettings, engine: Engine) throws
-    -> StageProgram
+    -> (program: StageProgram, reused: Bool)
   {
     let key = try Self.key(problem: problem, round: r, settings: settings, engine: engine)
     if let p = programs[key] {
@@ -33,14 +33,14 @@ public final class StageProgramCache {
       order.removeAll { $0 == key }
       order.append(key)
       reuses += 1
-      return p
+      return (p, true)
     }
     let p = try StageProgram(problem: problem, round: r, settings: settings, engine: engine)
     builds += 1
     programs[key] = p
     order.append(key)
     if order.count > capacity { programs[order.removeFirst()] = nil }
-    return p
+    return (p, false)
   }
 
   /// The setup key: round, engine, observation shape, LPIPS on or off, and a digest of the

@@ -34,6 +34,8 @@ struct CompileOnceTests {
       let inv = try Inverter(problem: p, settings: Self.settings(seed: seed))
       inv.programs = cache
       let r = try inv.run()
+      // the second inversion compiled nothing, and its report says so
+      #expect(r.rounds.allSatisfy { ($0.compileMilliseconds == 0) == (seed == 9) })
       if seed == 9 {
         #expect(r.image.values == alone.image.values, "a reused program must give the bits of a fresh one")
         #expect(r.state.values.keys.sorted() == alone.state.values.keys.sorted())

@@ -34,7 +34,12 @@ manifest() {  # rows... -> CSV on stdout
     unset v
   done
 }
-wall() { local t0; t0=$(date +%s.%N); "$@" >"$tmp/log" 2>&1 || { cat "$tmp/log"; exit 1; }; echo "$(date +%s.%N) - $t0" | bc; }
+# "wall-seconds cpu-seconds" (user + system of the command and its children)
+wall() {
+  local TIMEFORMAT='%R %U %S' t
+  t=$( { time "$@" >"$tmp/log" 2>&1; } 2>&1 ) || { cat "$tmp/log"; exit 1; }
+  awk '{ printf "%.2f %.2f", $1, $2 + $3 }' <<< "$t"
+}
 loop() {  # name rows...: one `iloc invert` process per row
   local name=$1 r id flags obs k=0; shift
   for r in "$@"; do
@@ -44,12 +49,17 @@ loop() {  # name rows...: one `iloc invert` process per row
   done
 }
 rate() { echo "scale=1; 16 * 60 / $1" | bc; }
+line() {  # manifest variant "wall cpu" same
+  local w c; read -r w c <<< "$3"
+  printf "%-11s %-46s %7s %7s %11s %15s %s\n" "$1" "$2" "$w" "$c" "$(rate "$w")" "$(rate "$c")" "${4:-}"
+}
 same() {  # dir-of-loop batch-out rows...
   local a=$1 b=$2 r id; shift 2
   for r in "$@"; do id=${r%%|*}; cmp -s "$a/$id/result.png" "$b/rows/$id/result.png" || { echo no; return; }; done
   echo yes
 }
 
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 manifest "${one[@]}" > "$tmp/one.csv"
 manifest "${four[@]}" > "$tmp/four.csv"
 export ILOC_CACHE_DIR=$tmp/cache-loop1;  t_loop1=$(wall loop loop1 "${one[@]}")
@@ -61,9 +71,12 @@ export ILOC_CACHE_DIR=$tmp/cache-loop4;  t_loop4=$(wall loop loop4 "${four[@]}")
 export ILOC_CACHE_DIR=$tmp/cache-batch4; t_batch4=$(wall "$iloc" batch --manifest "$tmp/four.csv" -o "$tmp/b4" --model dcgan --steps "$steps")
 
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, avx512f: $(grep -qw avx512f /proc/cpuinfo && echo yes || echo no); steps $steps"
-printf "%-12s %-44s %8s %14s %s\n" manifest variant "wall s" "images/min" "same result.png as the loop"
-printf "%-12s %-44s %8.2f %14s\n" "one setup" "shell loop of iloc invert (16 processes)" "$t_loop1" "$(rate "$t_loop1")"
-printf "%-12s %-44s %8.2f %14s %s\n" "one setup" "iloc batch" "$t_batch1" "$(rate "$t_batch1")" "$(same "$tmp/loop1" "$tmp/b1" "${one[@]}")"
-printf "%-12s %-44s %8.2f %14s %s\n" "one setup" "iloc batch --artifact (compile once: $(printf %.2f "$t_compile") s)" "$t_art" "$(rate "$t_art")" "$(same "$tmp/loop1" "$tmp/b2" "${one[@]}")"
-printf "%-12s %-44s %8.2f %14s\n" "four tasks" "shell loop of iloc invert (16 processes)" "$t_loop4" "$(rate "$t_loop4")"
-printf "%-12s %-44s %8.2f %14s %s\n" "four tasks" "iloc batch" "$t_batch4" "$(rate "$t_batch4")" "$(same "$tmp/loop4" "$tmp/b4" "${four[@]}")"
+printf "%-11s %-46s %7s %7s %11s %15s %s\n" manifest variant "wall s" "CPU s" "images/min" "images/CPU-min" \
+  "same result.png as the loop"
+line "one setup" "shell loop of iloc invert (16 processes)" "$t_loop1"
+line "one setup" "iloc batch" "$t_batch1" "$(same "$tmp/loop1" "$tmp/b1" "${one[@]}")"
+line "one setup" "iloc batch --artifact (compile once: ${t_compile%% *} s)" "$t_art" \
+  "$(same "$tmp/loop1" "$tmp/b2" "${one[@]}")"
+line "four tasks" "shell loop of iloc invert (16 processes)" "$t_loop4"
+line "four tasks" "iloc batch" "$t_batch4" "$(same "$tmp/loop4" "$tmp/b4" "${four[@]}")"
+echo "load average before and after: $load0 / $(cut -d' ' -f1-3 /proc/loadavg) (other jobs share the cores)"
