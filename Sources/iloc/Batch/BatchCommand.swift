@@ -9,6 +9,13 @@ struct BatchCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "batch",
     abstract: "Invert a whole manifest of observations, one shard per process (Slurm, Kubernetes or local).",
+    discussion: """
+      `iloc batch --manifest FILE -o OUT/` runs this process's shard of the manifest (see \
+      `iloc batch run --help`); `iloc batch report OUT/` merges what the shards wrote. \
+      deploy/slurm/ and deploy/k8s/ hold the scheduler recipes.
+        iloc batch --manifest rows.csv --model dcgan --steps 50,50 -o out/ --shard 0/4
+        iloc batch report out/
+      """,
     subcommands: [BatchRunCommand.self, BatchReportCommand.self],
     defaultSubcommand: BatchRunCommand.self
   )
