@@ -60,10 +60,16 @@ let package = Package(
     .target(name: "CLibFuzzer"),
     /// `iloc-fuzz`: the in-process fuzz driver, or a libFuzzer target (see scripts/fuzz.sh).
     .executableTarget(name: "iloc-fuzz", dependencies: ["ReaderFuzz", "CLibFuzzer"]),
+    /// Ahead-of-time artifacts (`iloc compile`, `iloc run`, `iloc batch --artifact`): building,
+    /// the manifest, verification (checksums, CPU features, signatures) and loading.
+    .target(name: "Artifact", dependencies: ["Codegen", "Runtime", "Models", "Inversion", "ILO", "GraphIR"]),
+    /// `iloc batch`: manifests (CSV, JSON Lines), sharding by row id, the output layout with
+    /// per-row completion markers, and the merged report.
+    .target(name: "Batch", dependencies: ["Runtime", .product(name: "Crypto", package: "swift-crypto")]),
     .executableTarget(
       name: "iloc",
       dependencies: [
-        "GraphIR", "Codegen", "Runtime", "Models", "Inversion", "ILO",
+        "GraphIR", "Codegen", "Runtime", "Models", "Inversion", "ILO", "Artifact", "Batch",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -87,8 +93,9 @@ let package = Package(
       resources: [.copy("Fixtures")]),
     .testTarget(
       name: "ILOTests",
-      dependencies: ["ILO", "Models", "Inversion", "Runtime", "GraphIR"]),
+      dependencies: ["ILO", "Models", "Inversion", "Runtime", "GraphIR", "Artifact", "Batch"]),
     .testTarget(name: "ReaderFuzzTests", dependencies: ["ReaderFuzz", "Runtime"]),
+    .testTarget(name: "BatchTests", dependencies: ["Batch", "Runtime"]),
     .testTarget(
       name: "ModelsTests",
       dependencies: ["Models", "Runtime", "GraphIR", .product(name: "Numerics", package: "swift-numerics")],

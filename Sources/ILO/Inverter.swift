@@ -59,6 +59,9 @@ public final class Inverter {
   public let settings: InversionSettings
   public let engine: Engine
   public weak var observer: InversionObserver?
+  /// Compiled stage programs shared with other inversions of the same setup (`iloc batch`);
+  /// nil builds each round's program afresh.
+  public var programs: StageProgramCache?
   /// Set from a signal handler to stop after the current step, keeping the best so far.
   public static let interruptRequested = ManagedFlag()
 
@@ -97,7 +100,8 @@ public final class Inverter {
         return InversionResult(image: lastImage!, prediction: lastPrediction!, roundImages: roundImages,
                                roundStartImages: startImages, rounds: reports, state: state, interrupted: true)
       }
-      let stage = try StageProgram(problem: problem, round: r, settings: settings, engine: engine)
+      let (stage, reused) = try programs?.program(problem: problem, round: r, settings: settings, engine: engine)
+        ?? (StageProgram(problem: problem, round: r, settings: settings, engine: engine), false)
       observer?.roundStarted(r, of: roundCount, program: stage)
       let exe = stage.executable
       for (name, _) in stage.fixed { try exe.setInput(name, values[name]!) }
@@ -183,7 +187,7 @@ public final class Inverter {
       guard let image = bestImage, let prediction = bestPrediction else {
         throw InversionError("interrupted before the first step of round \(r) finished")
       }
-      var report = RoundReport(round: r, steps: t, seconds: seconds, compileMilliseconds: stage.compileMilliseconds,
+      var report = RoundReport(round: r, steps: t, seconds: seconds, compileMilliseconds: reused ? 0 : stage.compileMilliseconds,
                                kernels: stage.stats?.kernels, cacheHits: stage.stats?.cacheHits, cacheMisses: stage.stats?.cacheMisses,
                                bestStep: bestStep, bestDataLoss: bestLoss, terms: bestTerms, switchReason: reason,
                                stepsPerSecond: Double(t) / max(seconds, 1e-9))

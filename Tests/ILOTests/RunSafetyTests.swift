@@ -11,7 +11,7 @@ final class LiveProcess {
   let process = Process()
   let stdoutURL: URL, stderrURL: URL
 
-  init(_ binary: URL, _ args: [String]) throws {
+  init(_ binary: URL, _ args: [String], environment: [String: String] = [:]) throws {
     let d = FileManager.default.temporaryDirectory
     stdoutURL = d.appendingPathComponent("iloc-live-out-\(UUID().uuidString)")
     stderrURL = d.appendingPathComponent("iloc-live-err-\(UUID().uuidString)")
@@ -19,6 +19,7 @@ final class LiveProcess {
     FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
     process.executableURL = binary
     process.arguments = args
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
     process.standardError = try FileHandle(forWritingTo: stderrURL)
     try process.run()

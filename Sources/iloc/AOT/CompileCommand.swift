@@ -1,5 +1,5 @@
 import ArgumentParser
-import Codegen
+import Artifact
 import Foundation
 import GraphIR
 import ILO
@@ -56,90 +56,38 @@ struct CompileCommand: ParsableCommand {
     }
     if targetFeatures != nil && targetCPU == nil { throw ValidationFailure("--target-features needs --target-cpu") }
     let dir = URL(fileURLWithPath: output, isDirectory: true)
-
-    // The target: this machine (the JIT's own options, so objects equal the JIT's) or a named CPU.
-    let compiler: KernelCompiler
-    let required: [String]
-    if let cpu = targetCPU {
-      if let level = CPUFeatures.levels[cpu] {
-        compiler = try KernelCompiler(options: CompilerOptions(cpu: cpu, features: targetFeatures ?? ""))
-        required = (level + CPUFeatures.checkable(targetFeatures ?? "")).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }.sorted()
-      } else {
-        guard let f = targetFeatures else {
-          throw ValidationFailure("--target-cpu \(cpu): iloc knows the features of x86-64, x86-64-v2, x86-64-v3 and x86-64-v4 only; give the CPU's features with --target-features '+avx2,+fma,...'")
-        }
-        compiler = try KernelCompiler(options: CompilerOptions(cpu: cpu, features: f))
-        required = CPUFeatures.checkable(f)
-      }
-    } else {
-      compiler = Program.sharedCompiler
-      required = CPUFeatures.checkable(compiler.features)
-    }
-
-    // Build every program `iloc invert` builds, recording their kernels (JIT-compiled here).
-    let recorder = RecordingKernelProvider(base: Program.sharedCompiler)
-    Program.defaultProvider = recorder
     let generator = try loadGenerator(model, fitSamples: inversion.fitSamples, proxy: try inversion.givenLatentProxy(),
                                       classIndex: inversion.classIndex)
     let imageSize = generator.imageSize
-    if let s = size, s != imageSize { throw ValidationFailure("--size \(s), but \(model) makes \(imageSize)x\(imageSize) images") }
+    if let s = size, s != imageSize {
+      throw ValidationFailure("--size \(s), but \(model) makes \(imageSize)x\(imageSize) images")
+    }
     try settings.validate(maxRounds: generator.maxRounds)
-    let example = FileManager.default.temporaryDirectory.appendingPathComponent("iloc-compile-\(UUID().uuidString).png")
-    defer { try? FileManager.default.removeItem(at: example) }
-    try Self.writeExampleObservation(to: example, taskOptions: taskOptions, size: imageSize, compatReference: settings.compatReference)
-    let (op, observation) = try makeObservation(example.path, taskOptions: taskOptions, size: imageSize, compatReference: settings.compatReference)
-    _ = try NaiveReconstruction.compute(op, observation: observation, size: imageSize)
-    let problem = InversionProblem(generator: generator, forward: op, observation: observation, mask: op as? InpaintMask)
-    let rounds = settings.method == .ilo ? settings.rounds.count : 1
-    var stages: [ArtifactManifest.ProgramRecord] = []
-    for r in 0..<rounds {
-      let stage = try StageProgram(problem: problem, round: r, settings: settings, engine: .jit)
-      guard let p = stage.executable as? Program else { throw ValidationFailure("round \(r) did not compile to a program") }
-      stages.append(.init(name: "round \(r)", graphNodes: stage.graph.nodes.count, layout: p.layout))
-    }
-    Program.defaultProvider = nil
-    let kernels = recorder.kernels
-
-    // Objects -> kernels.so; weights; manifest.
-    let fm = FileManager.default
-    try fm.createDirectory(at: dir, withIntermediateDirectories: true)
-    let objects = fm.temporaryDirectory.appendingPathComponent("iloc-objects-\(UUID().uuidString)")
-    defer { try? fm.removeItem(at: objects) }
-    let files = try compiler.writeObjects(kernels, to: objects)
-    let library = dir.appendingPathComponent(ArtifactManifest.kernelLibrary)
-    try Self.link(files.map(\.path), to: library)
-    let weights = dir.appendingPathComponent(ArtifactManifest.weightsFile)
-    var tensors: [String: TensorData] = [:]
-    for (k, t) in generator.stateDict.tensors where !t.dtype.isInteger { tensors[k] = TensorData(shape: t.shape, values: t.values) }
-    var architecture = "dcgan"
-    var lrMul: Float?, convClamp: Float?, classIndex: Int?
-    if let sg = generator as? StyleGAN2Generator {
-      architecture = "stylegan2"
-      lrMul = sg.config.lrMul
-      convClamp = sg.config.convClamp
-      classIndex = sg.checkpoint.classIndex
-      tensors[LatentProxy.meanKey] = TensorData(shape: [sg.proxy.mean.count], values: sg.proxy.mean)
-      tensors[LatentProxy.stdKey] = TensorData(shape: [sg.proxy.std.count], values: sg.proxy.std)
-    }
-    try SafeTensorsFile(tensors: tensors, metadata: ["format": "iloc-artifact-weights"]).write(to: weights)
-
-    let manifest = ArtifactManifest(
-      ilocVersion: ILOC.configuration.version,
-      target: .init(cpu: compiler.cpu, features: compiler.features, requiredFeatures: required, triple: compiler.targetTriple,
-                    llvmVersion: compiler.llvmVersion, hostBuild: targetCPU == nil),
-      model: model, architecture: architecture, modelDescription: generator.description, imageSize: imageSize, lrMul: lrMul,
-      convClamp: convClamp, classIndex: classIndex,
-      task: taskOptions.task.rawValue, operatorRecord: op.record, settings: settings,
+    let builder = ArtifactBuilder(
+      model: model, generator: generator, task: taskOptions.task, settings: settings,
       lossTerms: lossTermNames(inversion, generator: generator, perceptual: false),
-      flags: Array(CommandLine.arguments.dropFirst()), kernels: files.map(\.symbol), stages: stages,
-      files: [ArtifactManifest.kernelLibrary: try ArtifactManifest.record(library),
-              ArtifactManifest.weightsFile: try ArtifactManifest.record(weights)])
-    try manifest.write(to: dir, signingKey: signingKey)
+      flags: Array(CommandLine.arguments.dropFirst()), ilocVersion: ILOC.configuration.version,
+      targetCPU: targetCPU, targetFeatures: targetFeatures)
+    let manifest = try builder.build(into: dir, signingKey: signingKey) {
+      try exampleProblem(generator, compatReference: settings.compatReference)
+    }
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     let soBytes = manifest.files[ArtifactManifest.kernelLibrary]!.bytes
     print(String(format: "compiled %d kernels of %d programs for %@ (%@) into %@: %@ %.1f MB, %@, %@ in %.1f s",
-                 files.count, rounds, compiler.cpu, targetCPU == nil ? "this machine" : "named target", dir.path,
-                 ArtifactManifest.kernelLibrary, Double(soBytes) / 1e6, ArtifactManifest.weightsFile, ArtifactManifest.fileName, seconds))
+                 manifest.kernels.count, manifest.stages.count, manifest.target.cpu,
+                 targetCPU == nil ? "this machine" : "named target", dir.path, ArtifactManifest.kernelLibrary,
+                 Double(soBytes) / 1e6, ArtifactManifest.weightsFile, ArtifactManifest.fileName, seconds))
+  }
+
+  /// The problem the artifact is compiled for, on a synthetic observation of the right shape.
+  func exampleProblem(_ generator: InvertibleGenerator, compatReference: Bool) throws -> InversionProblem {
+    let example = FileManager.default.temporaryDirectory.appendingPathComponent("iloc-compile-\(UUID().uuidString).png")
+    defer { try? FileManager.default.removeItem(at: example) }
+    try Self.writeExampleObservation(to: example, taskOptions: taskOptions, size: generator.imageSize,
+                                     compatReference: compatReference)
+    let (op, observation) = try makeObservation(example.path, taskOptions: taskOptions, size: generator.imageSize,
+                                                compatReference: compatReference)
+    return InversionProblem(generator: generator, forward: op, observation: observation, mask: op as? InpaintMask)
   }
 
   /// A stand-in observation of the shape `iloc invert` expects for this task: deterministic
@@ -160,21 +108,5 @@ struct CompileCommand: ParsableCommand {
       for y in h / 4..<(h / 2) { for x in w / 4..<(w / 2) { for c in 0..<3 { pixels[(y * w + x) * 3 + c] = 0 } } }
     }
     try PNG.write(RGBImage(width: w, height: h, pixels: pixels), to: url)
-  }
-
-  /// Links position-independent objects into a shared library with the system's C compiler
-  /// driver (which runs the system linker).
-  static func link(_ objects: [URL], to library: URL) throws {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["cc", "-shared", "-Wl,-z,noexecstack", "-o", library.path] + objects.map(\.path)
-    let err = Pipe()
-    p.standardError = err
-    do { try p.run() } catch { throw ValidationFailure("cannot run the linker (cc): \(error.localizedDescription)") }
-    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else {
-      throw ValidationFailure("linking \(library.lastPathComponent) failed: \(text.split(separator: "\n").first ?? "cc exited with \(p.terminationStatus)")")
-    }
   }
 }

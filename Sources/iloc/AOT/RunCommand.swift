@@ -1,4 +1,5 @@
 import ArgumentParser
+import Artifact
 import Codegen
 import Foundation
 import GraphIR
@@ -47,7 +48,8 @@ struct RunCommand: ParsableCommand {
     StopSignals.install()
     let dir = URL(fileURLWithPath: artifact, isDirectory: true)
     let key = try trustedKey.map { try Signing.TrustedKey(contentsOf: URL(fileURLWithPath: $0)) }
-    let manifest = try ArtifactManifest.verify(dir, trustedKey: key)
+    let artifact = try Artifact.load(dir, trustedKey: key)
+    let manifest = artifact.manifest
     guard taskOptions.task.rawValue == manifest.task else {
       throw ValidationFailure("artifact \(dir.lastPathComponent) was compiled for task \(manifest.task), not \(taskOptions.task.rawValue)")
     }
@@ -57,9 +59,7 @@ struct RunCommand: ParsableCommand {
     // checked and locked before any work
     let out = try OutputDirectory(URL(fileURLWithPath: output, isDirectory: true))
 
-    let kernels = try SharedLibraryKernels(path: dir.appendingPathComponent(ArtifactManifest.kernelLibrary))
-    Program.defaultProvider = kernels
-    let generator = try Self.loadGenerator(manifest, dir: dir)
+    let generator = artifact.generator
     let size = generator.imageSize
     let (op, observation) = try makeObservation(observed, taskOptions: taskOptions, size: size, compatReference: settings.compatReference)
     let truth = try readGroundTruth(groundTruth, size: size)
@@ -74,22 +74,6 @@ struct RunCommand: ParsableCommand {
     // No KernelCompiler was created, so LLVM was never initialized and no JIT existed.
     print(String(format: "LLVM initialized: %@; %d kernels loaded from %@; total %.2f s",
                  compilers == 0 ? "no (nothing JIT-compiled)" : "yes (\(compilers) kernel compilers created)",
-                 kernels.loadedCount, ArtifactManifest.kernelLibrary, seconds))
-  }
-
-  /// The generator from the artifact's weights (StyleGAN2 with its stored latent proxy).
-  static func loadGenerator(_ m: ArtifactManifest, dir: URL) throws -> InvertibleGenerator {
-    let url = dir.appendingPathComponent(ArtifactManifest.weightsFile)
-    switch m.architecture {
-    case "stylegan2":
-      let c = try StyleGAN2Checkpoint(contentsOf: url, lrMul: m.lrMul ?? 0.01, convClamp: m.convClamp,
-                                      classIndex: m.classIndex)
-      guard let proxy = c.latentProxy else { throw ValidationFailure("artifact \(dir.lastPathComponent): the weights have no latent proxy") }
-      return StyleGAN2Generator(checkpoint: c, proxy: proxy)
-    case "dcgan":
-      return DCGANGenerator(checkpoint: try DCGANCheckpoint(contentsOf: url))
-    default:
-      throw ValidationFailure("artifact \(dir.lastPathComponent): unknown architecture '\(m.architecture)'")
-    }
+                 artifact.kernels.loadedCount, ArtifactManifest.kernelLibrary, seconds))
   }
 }

@@ -2,11 +2,11 @@ import Foundation
 
 /// CPU feature sets of ahead-of-time artifacts, without LLVM: what a build requires (LLVM
 /// feature names, e.g. `avx2`) and what this machine has (the `flags` line of /proc/cpuinfo).
-enum CPUFeatures {
+public enum CPUFeatures {
   /// LLVM x86 feature name -> the Linux /proc/cpuinfo flag that shows it. Only features that
   /// change the instructions generated code may contain are listed; others (tuning flags,
   /// system features) are recorded in the manifest but not checked.
-  static let cpuinfoName: [String: String] = [
+  public static let cpuinfoName: [String: String] = [
     "x87": "fpu", "cmov": "cmov", "cx8": "cx8", "fxsr": "fxsr", "mmx": "mmx", "sse": "sse", "sse2": "sse2",
     "sse3": "pni", "ssse3": "ssse3", "sse4.1": "sse4_1", "sse4.2": "sse4_2", "sse4a": "sse4a", "cx16": "cx16",
     "popcnt": "popcnt", "sahf": "lahf_lm", "64bit": "lm",
@@ -22,7 +22,7 @@ enum CPUFeatures {
 
   /// The x86-64 psABI micro-architecture levels (a table of our own: the LLVM C API has no
   /// call that lists the features a named CPU implies).
-  static let levels: [String: [String]] = {
+  public static let levels: [String: [String]] = {
     let base = ["cmov", "cx8", "fxsr", "mmx", "sse", "sse2", "x87", "64bit"]
     let v2 = base + ["cx16", "popcnt", "sse3", "sse4.1", "sse4.2", "ssse3", "sahf"]
     let v3 = v2 + ["avx", "avx2", "bmi", "bmi2", "f16c", "fma", "lzcnt", "movbe", "xsave"]
@@ -32,13 +32,13 @@ enum CPUFeatures {
 
   /// The checked subset of an LLVM feature string ("+avx2,-avx512f,..."): enabled features
   /// with a /proc/cpuinfo name, sorted.
-  static func checkable(_ featureString: String) -> [String] {
+  public static func checkable(_ featureString: String) -> [String] {
     featureString.split(separator: ",").filter { $0.hasPrefix("+") }.map { String($0.dropFirst()) }
       .filter { cpuinfoName[$0] != nil }.sorted()
   }
 
   /// This machine's CPU flags from /proc/cpuinfo (nil when it cannot be read).
-  static func hostFlags() -> Set<String>? {
+  public static func hostFlags() -> Set<String>? {
     guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return nil }
     for line in text.split(separator: "\n") where line.hasPrefix("flags") {
       guard let colon = line.firstIndex(of: ":") else { continue }
@@ -49,7 +49,7 @@ enum CPUFeatures {
 
   /// The required features (LLVM names) this machine lacks. A feature with no known cpuinfo
   /// name is looked up under its own name.
-  static func missing(_ required: [String], host: Set<String>) -> [String] {
+  public static func missing(_ required: [String], host: Set<String>) -> [String] {
     required.filter { !host.contains(cpuinfoName[$0] ?? $0) }
   }
 }

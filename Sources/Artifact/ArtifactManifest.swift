@@ -6,74 +6,74 @@ import Runtime
 
 /// `manifest.json` of an ahead-of-time artifact (`iloc compile`): what it was built for, how
 /// its stage programs are laid out, the flags of the setup, and a checksum of every file.
-struct ArtifactManifest: Codable {
-  static let formatName = "iloc-artifact"
+public struct ArtifactManifest: Codable {
+  public static let formatName = "iloc-artifact"
   /// Bump when the manifest or the artifact's files change meaning.
-  static let currentVersion = 1
-  static let fileName = "manifest.json"
-  static let kernelLibrary = "kernels.so"
-  static let weightsFile = "weights.safetensors"
+  public static let currentVersion = 1
+  public static let fileName = "manifest.json"
+  public static let kernelLibrary = "kernels.so"
+  public static let weightsFile = "weights.safetensors"
 
-  struct Target: Codable {
+  public struct Target: Codable, Sendable {
     /// LLVM CPU name the kernels were compiled for, and the full LLVM feature string.
-    var cpu: String
-    var features: String
+    public var cpu: String
+    public var features: String
     /// The features a machine must have (LLVM names); checked against /proc/cpuinfo.
-    var requiredFeatures: [String]
-    var triple: String
-    var llvmVersion: String
+    public var requiredFeatures: [String]
+    public var triple: String
+    public var llvmVersion: String
     /// Built for the compiling machine's own CPU (then results match `iloc invert` bit for bit).
-    var hostBuild: Bool
+    public var hostBuild: Bool
   }
 
-  struct FileRecord: Codable {
-    var bytes: Int
-    var sha256: String
+  public struct FileRecord: Codable, Sendable {
+    public var bytes: Int
+    public var sha256: String
   }
 
   /// One round's compiled stage program.
-  struct ProgramRecord: Codable {
-    var name: String
-    var graphNodes: Int
-    var layout: ProgramLayout
+  public struct ProgramRecord: Codable {
+    public var name: String
+    public var graphNodes: Int
+    public var layout: ProgramLayout
   }
 
-  var format = formatName
-  var formatVersion = currentVersion
-  var ilocVersion: String
-  var target: Target
+  public var format = formatName
+  public var formatVersion = currentVersion
+  public var ilocVersion: String
+  public var target: Target
   /// The `--model` given to `iloc compile`, the generator's architecture and description.
-  var model: String
-  var architecture: String
-  var modelDescription: String
-  var imageSize: Int
+  public var model: String
+  public var architecture: String
+  public var modelDescription: String
+  public var imageSize: Int
   /// StyleGAN2 mapping-network learning-rate multiplier (needed to read the weights back).
-  var lrMul: Float?
+  public var lrMul: Float?
   /// StyleGAN2 `conv_clamp` of stylegan2-ada models (part of the compiled graphs).
-  var convClamp: Float? = nil
+  public var convClamp: Float? = nil
   /// The class of a conditional StyleGAN2 generator (`--class`; its embedding is in the weights).
-  var classIndex: Int? = nil
-  var task: String
-  var operatorRecord: OperatorRecord?
-  var settings: InversionSettings
-  var lossTerms: [String]
+  public var classIndex: Int? = nil
+  public var task: String
+  public var operatorRecord: OperatorRecord?
+  public var settings: InversionSettings
+  public var lossTerms: [String]
   /// The command line of `iloc compile`.
-  var flags: [String]
+  public var flags: [String]
   /// Every kernel symbol in kernels.so.
-  var kernels: [String]
-  var stages: [ProgramRecord]
+  public var kernels: [String]
+  public var stages: [ProgramRecord]
   /// Checksums of every file of the artifact except this manifest.
-  var files: [String: FileRecord]
+  public var files: [String: FileRecord]
 
-  static let signatureFile = "manifest.sig"
+  public static let signatureFile = "manifest.sig"
   /// A manifest larger than this is not one (a real one is a few hundred KB).
-  static let manifestLimit = 64 << 20
+  public static let manifestLimit = 64 << 20
 
   /// Reads and checks an artifact directory before anything in it is loaded: with a trusted
   /// key, the manifest's signature first (before any other file is read); then the format
   /// version, every listed file (a plain name inside the directory, a regular file of the
   /// recorded size, then its SHA-256), the CPU features. Errors are one line.
-  static func verify(_ dir: URL, trustedKey: Signing.TrustedKey? = nil) throws -> ArtifactManifest {
+  public static func verify(_ dir: URL, trustedKey: Signing.TrustedKey? = nil) throws -> ArtifactManifest {
     let data = try readManifest(dir)
     if let key = trustedKey { try checkSignature(of: data, in: dir, key: key) }
     let m = try decode(data, dir: dir)
@@ -83,67 +83,72 @@ struct ArtifactManifest: Codable {
   }
 
   /// The manifest's bytes (a regular file of bounded size inside `dir`).
-  static func readManifest(_ dir: URL) throws -> Data {
+  public static func readManifest(_ dir: URL) throws -> Data {
     do { return try ConfinedFile.read(fileName, in: dir, limit: manifestLimit) } catch let e as FileError {
-      throw ValidationFailure("\(dir.path) is not an iloc artifact: \(e.message)")
+      throw ArtifactError("\(dir.path) is not an iloc artifact: \(e.message)")
     }
   }
 
   /// Refuses an unsigned artifact, or one whose manifest is not signed by `key`.
-  static func checkSignature(of manifest: Data, in dir: URL, key: Signing.TrustedKey) throws {
+  public static func checkSignature(of manifest: Data, in dir: URL, key: Signing.TrustedKey) throws {
     let sig: Data
     do { sig = try ConfinedFile.read(signatureFile, in: dir, limit: 4096) } catch {
-      throw ValidationFailure("artifact \(dir.lastPathComponent) is not signed (no readable \(signatureFile)); "
+      throw ArtifactError("artifact \(dir.lastPathComponent) is not signed (no readable \(signatureFile)); "
                               + "refusing it (--trusted-key)")
     }
     guard key.accepts(sig, for: manifest) else {
-      throw ValidationFailure("artifact \(dir.lastPathComponent): the signature does not match the trusted key "
+      throw ArtifactError("artifact \(dir.lastPathComponent): the signature does not match the trusted key "
                               + "(another signer, or the manifest was altered); refusing it")
     }
   }
 
   /// The manifest from its bytes: the header first, for a clear message on another version.
-  static func decode(_ data: Data, dir: URL) throws -> ArtifactManifest {
+  public static func decode(_ data: Data, dir: URL) throws -> ArtifactManifest {
     let url = dir.appendingPathComponent(fileName)
     struct Header: Decodable { var format: String?; var formatVersion: Int? }
     guard let h = try? JSONDecoder().decode(Header.self, from: data) else {
-      throw ValidationFailure("\(url.path) is corrupted or truncated (not valid JSON)")
+      throw ArtifactError("\(url.path) is corrupted or truncated (not valid JSON)")
     }
-    guard h.format == formatName else { throw ValidationFailure("\(url.path) is not an iloc artifact manifest (format '\(h.format ?? "none")')") }
+    guard h.format == formatName else {
+      throw ArtifactError("\(url.path) is not an iloc artifact manifest (format '\(h.format ?? "none")')")
+    }
     guard h.formatVersion == currentVersion else {
-      throw ValidationFailure("artifact \(dir.lastPathComponent) has format version \(h.formatVersion.map(String.init) ?? "none"); this iloc reads version \(currentVersion) (recompile it with `iloc compile`)")
+      let found = h.formatVersion.map(String.init) ?? "none"
+      throw ArtifactError("artifact \(dir.lastPathComponent) has format version \(found); this iloc reads version "
+                          + "\(currentVersion) (recompile it with `iloc compile`)")
     }
     let dec = JSONDecoder()
-    dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    dec.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf",
+                                                                nan: "nan")
     do { return try dec.decode(ArtifactManifest.self, from: data) } catch {
-      throw ValidationFailure("\(url.path) is corrupted: \(error.localizedDescription)")
+      throw ArtifactError("\(url.path) is corrupted: \(error.localizedDescription)")
     }
   }
 
   /// Every listed file: confined to `dir`, a regular file, the recorded size (checked before
   /// a byte is hashed), then the recorded SHA-256.
-  static func checkFiles(_ m: ArtifactManifest, dir: URL) throws {
+  public static func checkFiles(_ m: ArtifactManifest, dir: URL) throws {
     let name = dir.lastPathComponent
     for required in [kernelLibrary, weightsFile] where m.files[required] == nil {
-      throw ValidationFailure("artifact \(name): the manifest lists no checksum for \(required)")
+      throw ArtifactError("artifact \(name): the manifest lists no checksum for \(required)")
     }
     for (file, rec) in m.files.sorted(by: { $0.key < $1.key }) {
       let (url, size): (URL, Int)
       do { (url, size) = try ConfinedFile.check(file, in: dir) } catch let e as FileError {
-        throw ValidationFailure("artifact \(name): \(e.message)")
+        throw ArtifactError("artifact \(name): \(e.message)")
       }
       guard size == rec.bytes else {
-        throw ValidationFailure("artifact \(name): \(file) is truncated or altered "
+        throw ArtifactError("artifact \(name): \(file) is truncated or altered "
                                 + "(\(size) bytes, the manifest says \(rec.bytes))")
       }
       guard try FileDigest.sha256Hex(fileAt: url, limit: size) == rec.sha256 else {
-        throw ValidationFailure("artifact \(name): \(file) is corrupted (SHA-256 differs from the manifest)")
+        throw ArtifactError("artifact \(name): \(file) is corrupted (SHA-256 differs from the manifest)")
       }
     }
   }
 
   /// The architecture and CPU features the kernels need, against this machine.
-  static func checkTarget(_ m: ArtifactManifest, dir: URL) throws {
+  public static func checkTarget(_ m: ArtifactManifest, dir: URL) throws {
     #if arch(x86_64)
     let arch = "x86_64"
     #elseif arch(arm64)
@@ -152,24 +157,26 @@ struct ArtifactManifest: Codable {
     let arch = "unknown"
     #endif
     guard m.target.triple.hasPrefix(arch) else {
-      throw ValidationFailure("artifact \(dir.lastPathComponent) was built for \(m.target.triple), this machine is \(arch)")
+      throw ArtifactError("artifact \(dir.lastPathComponent) was built for \(m.target.triple), this machine is \(arch)")
     }
     guard let host = CPUFeatures.hostFlags() else {
-      throw ValidationFailure("cannot read /proc/cpuinfo to check the CPU features artifact \(dir.lastPathComponent) needs")
+      throw ArtifactError("cannot read /proc/cpuinfo to check the CPU features artifact \(dir.lastPathComponent) needs")
     }
     let missing = CPUFeatures.missing(m.target.requiredFeatures, host: host)
     guard missing.isEmpty else {
-      throw ValidationFailure("artifact \(dir.lastPathComponent) was built for CPU \(m.target.cpu); this CPU lacks \(missing.joined(separator: ", ")) (rebuild with --target-cpu for an older CPU, e.g. x86-64-v3)")
+      throw ArtifactError("artifact \(dir.lastPathComponent) was built for CPU \(m.target.cpu); this CPU lacks "
+                          + "\(missing.joined(separator: ", ")) (rebuild with --target-cpu for an older CPU, e.g. x86-64-v3)")
     }
   }
 
   /// Writes manifest.json and, with `key`, manifest.sig (the Ed25519 signature over the
   /// manifest's exact bytes, which list every other file's SHA-256). A stale signature from
   /// an earlier build is removed when the new manifest is not signed.
-  func write(to dir: URL, signingKey key: Signing.SigningKey? = nil) throws {
+  public func write(to dir: URL, signingKey key: Signing.SigningKey? = nil) throws {
     let enc = JSONEncoder()
     enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    enc.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf",
+                                                              nan: "nan")
     let data = try enc.encode(self)
     let sig = dir.appendingPathComponent(Self.signatureFile)
     try? FileManager.default.removeItem(at: sig)
@@ -177,7 +184,7 @@ struct ArtifactManifest: Codable {
     if let key { try Data((try key.signature(for: data) + "\n").utf8).write(to: sig, options: .atomic) }
   }
 
-  static func record(_ url: URL) throws -> FileRecord {
+  public static func record(_ url: URL) throws -> FileRecord {
     let size = (try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? 0
     return FileRecord(bytes: size, sha256: try FileDigest.sha256Hex(fileAt: url))
   }
