@@ -53,7 +53,7 @@ let package = Package(
     .target(
       name: "ReaderFuzz",
       dependencies: [
-        "GraphIR", "Runtime", "Models", "Inversion", "ILO",
+        "GraphIR", "Runtime", "Models", "Inversion", "ILO", "Artifact",
         .product(name: "ZIPFoundation", package: "ZIPFoundation"),
       ]),
     /// libFuzzer's driver entry point, declared for `iloc-fuzz`'s libFuzzer build.

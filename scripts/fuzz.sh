@@ -12,7 +12,7 @@
 # is not a crash of ours (iloc does no manual memory management).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-readers="${READERS:-png safetensors state torch-zip legacy-pickle model-json operator}"
+readers="${READERS:-png safetensors state torch-zip legacy-pickle model-json operator artifact-manifest}"
 
 if [[ "${1:-}" == "--libfuzzer" ]]; then
   runs="${2:-100000}"

@@ -1,3 +1,4 @@
+import Artifact
 import Foundation
 import ILO
 import Inversion
@@ -20,6 +21,9 @@ public enum FuzzReader: String, CaseIterable, Sendable {
   case modelJSON = "model-json"
   /// An operator file (`iloc degrade --operator-out`).
   case operatorFile = "operator"
+  /// An `iloc compile` artifact's `manifest.json`, checked as `iloc run` checks it (names,
+  /// sizes and SHA-256 of the files it lists, the target CPU) before anything is loaded.
+  case artifactManifest = "artifact-manifest"
 
   /// The image side the operator and state readers check against (as a small model would).
   static let imageSize = 8
@@ -43,14 +47,35 @@ public enum FuzzReader: String, CaseIterable, Sendable {
       _ = try ModelManifest(contentsOf: scratch)
     case .operatorFile:
       _ = try OperatorRecord.decode(data).makeOperator(imageSize: Self.imageSize)
+    case .artifactManifest:
+      let dir = try Self.artifactDirectory(beside: scratch)
+      try data.write(to: dir.appendingPathComponent(ArtifactManifest.fileName))
+      _ = try ArtifactManifest.verify(dir)
     }
+  }
+
+  /// The stand-in files of a fuzzed artifact: what the seed manifest lists.
+  static let artifactFiles = [
+    ArtifactManifest.kernelLibrary: Data("not a shared library: verify checks it, never loads it".utf8),
+    ArtifactManifest.weightsFile: Data("weights".utf8),
+  ]
+
+  /// A folder next to `scratch` holding the stand-in artifact files (made once).
+  static func artifactDirectory(beside scratch: URL) throws -> URL {
+    let dir = scratch.deletingLastPathComponent().appendingPathComponent(scratch.lastPathComponent + ".artifact")
+    let fm = FileManager.default
+    try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+    for (name, bytes) in artifactFiles where !fm.fileExists(atPath: dir.appendingPathComponent(name).path) {
+      try bytes.write(to: dir.appendingPathComponent(name))
+    }
+    return dir
   }
 
   /// How inputs of this kind are mutated beyond plain bytes.
   var structure: FuzzStructure {
     switch self {
     case .png, .safetensors: .bytes
-    case .state, .modelJSON, .operatorFile: .json
+    case .state, .modelJSON, .operatorFile, .artifactManifest: .json
     case .torchZip: .zippedPickle
     case .legacyPickle: .pickle
     }

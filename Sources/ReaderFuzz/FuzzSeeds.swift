@@ -1,3 +1,4 @@
+import Artifact
 import Foundation
 import GraphIR
 import ILO
@@ -19,7 +20,33 @@ public enum FuzzSeeds {
     case .legacyPickle: return [legacy()]
     case .modelJSON: return models()
     case .operatorFile: return try operators()
+    case .artifactManifest: return [try artifactManifest()]
     }
+  }
+
+  /// A manifest that `ArtifactManifest.verify` accepts for `FuzzReader.artifactFiles` on this
+  /// machine (host triple, no required CPU features).
+  static func artifactManifest() throws -> Data {
+    let dir = try FuzzReader.artifactDirectory(
+      beside: FileManager.default.temporaryDirectory.appendingPathComponent("iloc-fuzz-seed-\(UUID().uuidString)"))
+    defer { try? FileManager.default.removeItem(at: dir) }
+    var files: [String: Any] = [:]
+    for name in FuzzReader.artifactFiles.keys {
+      let r = try ArtifactManifest.record(dir.appendingPathComponent(name))
+      files[name] = ["bytes": r.bytes, "sha256": r.sha256]
+    }
+    let settings = try JSONSerialization.jsonObject(with: JSONEncoder().encode(InversionSettings()))
+    let op = try JSONSerialization.jsonObject(with: JSONEncoder().encode(
+      try InpaintMask(keepProbability: 0.5, seed: 3, height: FuzzReader.imageSize, width: FuzzReader.imageSize).record))
+    let manifest: [String: Any] = [
+      "format": ArtifactManifest.formatName, "formatVersion": ArtifactManifest.currentVersion, "ilocVersion": "fuzz",
+      "target": ["cpu": "x86-64", "features": "", "requiredFeatures": [String](), "triple": "x86_64-unknown-linux-gnu",
+                 "llvmVersion": "19", "hostBuild": false] as [String: Any],
+      "model": "dcgan", "architecture": "dcgan", "modelDescription": "seed", "imageSize": FuzzReader.imageSize,
+      "task": "inpaint", "operatorRecord": op, "settings": settings, "lossTerms": ["mse"], "flags": [String](),
+      "kernels": [String](), "stages": [Any](), "files": files,
+    ]
+    return try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys])
   }
 
   static func floats(_ n: Int) -> Data { (0..<n).map { Float($0) * 0.5 - 1 }.withUnsafeBytes { Data($0) } }

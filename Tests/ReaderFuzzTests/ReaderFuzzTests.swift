@@ -11,7 +11,7 @@ import Testing
   /// Inputs per reader: about a minute for all readers together in a debug build.
   static let budget: [FuzzReader: Int] = [
     .png: 12000, .safetensors: 12000, .state: 6000, .torchZip: 6000, .legacyPickle: 12000, .modelJSON: 12000,
-    .operatorFile: 12000,
+    .operatorFile: 12000, .artifactManifest: 3000,
   ]
 
   /// Real torch output from the checkpoint fixtures joins the hand-made seeds.

@@ -67,7 +67,8 @@ public enum GeneratorCheckpoint {
       } catch let e as ModelError { throw wrongArchitecture(e) }
       let found = c.config
       if m.size != found.size { throw mismatch("size", m.size, found.size) }
-      let count = c.stateDict.tensors.count
+      // the class embedding is derived on load from the chosen class, not stored in the file
+      let count = c.stateDict.tensors.keys.filter { $0 != StyleGAN2Config.classEmbeddingKey }.count
       if m.tensorCount != count { throw mismatch("tensor_count", m.tensorCount, count) }
       if let d = m.styleDim, d != found.styleDim { throw mismatch("style_dim", d, found.styleDim) }
       if let n = m.nMlp, n != found.mappingLayers { throw mismatch("n_mlp", n, found.mappingLayers) }
