@@ -47,8 +47,15 @@ public struct InversionSettings: Codable, Sendable {
   /// The learning-rate schedule (nil: the method's own: ILO's ramp, PULSE's one-cycle, CSGM's constant).
   public var schedule: LearningRateSchedule?
   public var restarts = 1
+  /// The validation split (nil: none; every measurement is fitted and the last round's best
+  /// data-loss iterate is the result).
+  public var validation: ValidationSettings? = ValidationSettings()
 
   public init() {}
+
+  /// The fewest steps an automatically switched round takes (capped by its budget): a new
+  /// layer's loss first rises and then falls, so flatness is judged on no shorter a stretch.
+  public static let autoMinimumSteps = 20
 
   public func learningRate(_ r: Int) -> Float { learningRates.count == 1 ? learningRates[0] : learningRates[r] }
   public func weights(_ r: Int) -> LossWeights { (lossWeights.count == 1 ? lossWeights[0] : lossWeights[r]).weights }
@@ -71,6 +78,9 @@ public struct InversionSettings: Codable, Sendable {
     for lr in learningRates where !(lr.isFinite && lr > 0) { throw InversionError("--lr must be positive and finite, got \(lr)") }
     for case .fixed(let s) in rounds where s < 1 { throw InversionError("a round needs at least 1 step, got \(s)") }
     guard restarts >= 1 else { throw InversionError("--restarts must be at least 1") }
+    if let v = validation, !(v.fraction.isFinite && v.fraction > 0 && v.fraction < 1) {
+      throw InversionError("--validation must be in (0, 1) or 0 for none, got \(v.fraction)")
+    }
     try validateValues()
   }
 
@@ -110,4 +120,12 @@ public struct LossWeightsRecord: Codable, Sendable, Equatable {
   public var weights: LossWeights {
     LossWeights(mse: mse, perceptual: lpips, geoCross: geoCross, deadZone: deadZone, deadZoneAlpha: deadZoneAlpha)
   }
+}
+
+/// The held-out validation split (`Holdout`): which fraction of the measurements, drawn with
+/// which seed.
+public struct ValidationSettings: Codable, Sendable, Equatable {
+  public var fraction: Double = 0.1
+  public var seed: UInt64 = 0x5EED
+  public init(fraction: Double = 0.1, seed: UInt64 = 0x5EED) { self.fraction = fraction; self.seed = seed }
 }

@@ -34,8 +34,11 @@ struct InversionOptions: ParsableArguments {
   @Option(help: "Random seed of the initial latents and noises.") var seed: UInt64 = 42
   @Option(help: "'reference' reproduces the published code's behaviour (skip dropped, GeoCross only in round 0, BDS(1) filter).")
   var compat: String?
-  @Option(help: "torchvision VGG16 weights (vgg16-397923af.pth) for the LPIPS loss and metric.")
+  @Option(help: "LPIPS backbone weights for the loss and metric: torchvision VGG16, AlexNet or SqueezeNet 1.1 (recognised by their keys), or the Caffe-trained SqueezeNet 1.1 in ../shared/weights/.")
   var lpipsBackbone: String?
+  @Option(help: "Fraction of the measurements held out of the loss as a validation set that selects the step and the round (0: none, fit everything, keep the last round).")
+  var validation = 0.1
+  @Option(help: "Seed of the validation split.") var validationSeed: UInt64 = 0x5EED
   @Option(help: "CSGM: weight of ||z||^2.") var latentPrior: Float = 0
   @Option(help: "Random restarts of the first round (the lowest data loss is carried on).") var restarts = 1
   @Option(help: "StyleGAN2: samples for fitting the latent proxy when the model file has none.") var fitSamples = 20000
@@ -63,6 +66,7 @@ struct InversionOptions: ParsableArguments {
     s.latentPrior = latentPrior
     s.schedule = schedule
     s.restarts = restarts
+    s.validation = validation == 0 ? nil : ValidationSettings(fraction: validation, seed: validationSeed)
     return s
   }
 
