@@ -44,8 +44,10 @@ struct RoundRun {
     balls = try Self.balls(stage, vars, settings, round: r, rounds: inv.roundCount)
     let length = settings.method == .ilo ? settings.rounds[r] : settings.rounds[0]
     (detector, total) = try Self.detector(length)
-    schedule = settings.schedule ?? (settings.method == .pulse ? .pulseOneCycle : (settings.method == .csgm ? .constant : .iloRamp))
-    baseRate = settings.method == .pulse && settings.learningRates == [0.1] ? 0.4 : settings.learningRate(r)
+    let own: LearningRateSchedule = settings.method == .pulse ? .pulseOneCycle : (settings.method == .csgm ? .constant : .iloRamp)
+    schedule = settings.schedule ?? own
+    let defaultRate = settings.learningRates.isEmpty || settings.learningRates == [0.1]
+    baseRate = settings.method == .pulse && defaultRate ? 0.4 : settings.learningRate(r)
     noiseBuffers = stage.runtimeInputs.map { [Float](repeating: 0, count: $0.shape.elementCount) }
   }
 
@@ -73,7 +75,8 @@ struct RoundRun {
       case .state: radii = s.radiusState
       }
       guard let radii else { return nil }
-      return try L1BallProjection(radius: try RoundRadii(radii, rounds: rounds, name: "radius")[r], groupLength: vars[k].count)
+      let radius = try RoundRadii(radii, rounds: rounds, name: "radius")[r]
+      return try L1BallProjection(radius: radius, groupLength: vars[k].count)
     }
   }
 
@@ -101,7 +104,8 @@ struct RoundRun {
       let objective = try exe.output("objective").values[0], data = try stage.dataLoss()
       guard objective.isFinite && data.isFinite else {
         if bestImage == nil {
-          throw InversionError("the loss became \(objective) at round \(round) step \(steps) before any finite step (try a smaller --lr)")
+          throw InversionError(
+            "the loss became \(objective) at round \(round) step \(steps) before any finite step (try a smaller --lr)")
         }
         reason = "stopped: the loss became \(objective) at step \(steps); keeping the best iterate"
         break

@@ -40,12 +40,12 @@ struct InvertCommand: ParsableCommand {
 
   func run() throws {
     StopSignals.install()
-    let settings = try inversion.settings()
-    try settings.validateValues()
+    try inversion.settings().validateValues()
     // checked and locked before any work
     let out = try OutputDirectory(URL(fileURLWithPath: output, isDirectory: true))
     let generator = try loadGenerator(model, fitSamples: inversion.fitSamples)
     let size = generator.imageSize
+    let settings = try inversion.settings(task: taskOptions.task, maxRounds: generator.maxRounds)
     try settings.validate(maxRounds: generator.maxRounds)
     let (op, observation) = try makeObservation(observed, taskOptions: taskOptions, size: size, compatReference: settings.compatReference)
     let truth = try readGroundTruth(groundTruth, size: size)

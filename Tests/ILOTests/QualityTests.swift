@@ -62,6 +62,14 @@ final class StepRecorder: InversionObserver {
     #expect(single.starts.isEmpty)
   }
 
+  @Test func defaultsComeFromTheSweeps() throws {
+    let s = InversionSettings()
+    try s.validate(maxRounds: 5)
+    #expect(s.rounds.count == 5 && (0..<5).map(s.learningRate) == [0.1, 0.01, 0.01, 0.003, 0.003])
+    #expect(InversionSettings.defaultValidation(for: .denoise) != nil)
+    #expect(InversionSettings.defaultValidation(for: .superres) == nil)
+  }
+
   /// A problem and an observation that differs from it only at the held-out measurements.
   static func heldOutVariants(_ g: StyleGAN2Generator, _ s: InversionSettings) throws -> (InversionProblem, InversionProblem) {
     let p = try InversionMechanicsTests.problem(g)
@@ -74,6 +82,7 @@ final class StepRecorder: InversionObserver {
   @Test func theLossNeverSeesTheHeldOutMeasurements() throws {
     let g = try TestModels.styleGAN2()
     var s = InversionSettings()
+    s.validation = ValidationSettings()
     s.rounds = [.fixed(4), .fixed(3)]
     s.lossWeights = [LossWeightsRecord(mse: 1, lpips: 1, geoCross: 0.01, deadZone: 0.5)]
     var (p, q) = try Self.heldOutVariants(g, s)
@@ -86,6 +95,7 @@ final class StepRecorder: InversionObserver {
   @Test func theValidationErrorSelectsTheStepAndTheRound() throws {
     let g = try TestModels.styleGAN2()
     var s = InversionSettings()
+    s.validation = ValidationSettings(fraction: 0.2, seed: 3)
     s.rounds = [.fixed(6), .fixed(4), .fixed(4)]
     s.learningRates = [0.3]
     let (r, rec) = try Self.run(try InversionMechanicsTests.problem(g), s)
@@ -144,7 +154,8 @@ struct QualityReportTests {
     let out = d.appendingPathComponent("out"), img = d.appendingPathComponent("x.png")
     try CLITests.png(32, at: img)
     let r = try CLITests.run(["invert", "--model", CLITests.s32, "--fit-samples", "200", "--task", "inpaint", "--mask",
-                              "random:0.5", "--observed", img.path, "--steps", "2,2", "--restarts", "2", "-o", out.path])
+                              "random:0.5", "--observed", img.path, "--steps", "2,2", "--restarts", "2", "--validation", "0.1",
+      "-o", out.path])
     #expect(r.status == 0, "stderr: \(r.stderr)")
     let data = try Data(contentsOf: out.appendingPathComponent("report.json"))
     let json = try JSONSerialization.jsonObject(with: data) as! [String: Any]
@@ -153,5 +164,18 @@ struct QualityReportTests {
     #expect((json["selectedRound"] as? Int).map { (1...2).contains($0) } == true)
     #expect((json["selection"] as? String)?.contains("validation") == true)
     #expect(r.stdout.contains("result: round"))
+    let bad = try CLITests.run(["invert", "--model", CLITests.s32, "--task", "inpaint", "--mask", "random:0.5",
+                                "--observed", img.path, "--validation", "1.5", "-o", d.appendingPathComponent("bad").path])
+    #expect(bad.status != 0 && bad.stderr.split(separator: "\n").count == 1 && bad.stderr.contains("--validation"), "\(bad.stderr)")
+  }
+
+  /// The naive super-resolution is the operator's bicubic upsampling, not nearest neighbours.
+  @Test func naiveSuperResolutionIsBicubic() throws {
+    let op = try BicubicDownsampler(factor: 4)
+    var rng = SplitMix64(seed: 2)
+    let y = HostTensor<Float>(shape: [1, 3, 8, 8], values: SeededStreams.normals(192, &rng))
+    let naive = try NaiveReconstruction.compute(op, observation: y, size: 32)
+    #expect(naive.shape == [1, 3, 32, 32] && naive.values == op.upsample(y.values, shape: y.shape))
+    #expect(naive.values != ImageIO.resize(y, to: 32).values)
   }
 }

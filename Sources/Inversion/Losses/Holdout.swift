@@ -34,7 +34,9 @@ public struct Holdout: Equatable, Sendable {
     let isEligible = (0..<units).map { u in observed.map { $0[u % $0.count] != 0 } ?? true }
     var held = isEligible.map { rng.uniform() < fraction && $0 }
     let eligible = (0..<units).filter { isEligible[$0] }
-    guard eligible.count >= 2 else { throw InversionError("validation: too few observed measurements to hold some out") }
+    guard eligible.count >= 2 else {
+      throw InversionError("validation: too few observed measurements to hold some out")
+    }
     if !eligible.contains(where: { held[$0] }) { held[eligible[0]] = true }
     if eligible.allSatisfy({ held[$0] }) { held[eligible[0]] = false }
     var mask = [Float](repeating: 1, count: count)

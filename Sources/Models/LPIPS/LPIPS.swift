@@ -87,7 +87,8 @@ public struct LPIPS {
   public static func detect(backbone url: URL) throws -> LPIPS {
     let sd = try CheckpointLoading.load(url, prefixes: ["", "state_dict", "model"], marker: "features.0.weight",
                                         architecture: "VGG16, AlexNet or SqueezeNet 1.1 backbone")
-    let net: LPIPSNet = sd["features.3.squeeze.weight"] != nil ? .squeeze : (sd["features.28.weight"] != nil ? .vgg : .alex)
+    let net: LPIPSNet = sd["features.3.squeeze.weight"] != nil ? .squeeze
+      : (sd["features.28.weight"] != nil ? .vgg : .alex)
     var input = LPIPSInput.torchvision
     if !CheckpointLoading.isTorchCheckpoint(url), let f = try? SafeTensorsFile(contentsOf: url),
        f.metadata["input"]?.contains("0-255") == true { input = .caffe }

@@ -49,7 +49,7 @@ struct CompileCommand: ParsableCommand {
     let start = DispatchTime.now().uptimeNanoseconds
     // the key is read before any work, so a bad one fails at once
     let signingKey = try signKey.map { try Signing.SigningKey(contentsOf: URL(fileURLWithPath: $0)) }
-    let settings = try inversion.settings()
+    var settings = try inversion.settings()
     try settings.validateValues()
     if inversion.lpips > 0 || inversion.lpipsBackbone != nil {
       throw ValidationFailure("artifacts do not support the LPIPS loss yet (leave out --lpips and --lpips-backbone)")
@@ -80,6 +80,7 @@ struct CompileCommand: ParsableCommand {
     let recorder = RecordingKernelProvider(base: Program.sharedCompiler)
     Program.defaultProvider = recorder
     let generator = try loadGenerator(model, fitSamples: inversion.fitSamples)
+    settings = try inversion.settings(task: taskOptions.task, maxRounds: generator.maxRounds)
     let imageSize = generator.imageSize
     if let s = size, s != imageSize { throw ValidationFailure("--size \(s), but \(model) makes \(imageSize)x\(imageSize) images") }
     try settings.validate(maxRounds: generator.maxRounds)
