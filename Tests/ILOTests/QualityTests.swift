@@ -71,7 +71,9 @@ final class StepRecorder: InversionObserver {
   }
 
   /// A problem and an observation that differs from it only at the held-out measurements.
-  static func heldOutVariants(_ g: StyleGAN2Generator, _ s: InversionSettings) throws -> (InversionProblem, InversionProblem) {
+  static func heldOutVariants(_ g: StyleGAN2Generator, _ s: InversionSettings) throws
+    -> (InversionProblem, InversionProblem)
+  {
     let p = try InversionMechanicsTests.problem(g)
     let h = try StageProgram.holdout(p, s)!
     var q = p
@@ -121,7 +123,8 @@ struct TrainedSqueezeTests {
   @Test func distancesOrderDamageLikeTheReference() throws {
     let lp = try LPIPS.detect(backbone: TrainedSqueeze.backbone)
     #expect(lp.net == .squeeze && lp.input == .caffe)
-    let p = PerceptualLoss(lpips: lp, weights: try lp.loadWeights(backbone: TrainedSqueeze.backbone, heads: TrainedSqueeze.heads))
+    let weights = try lp.loadWeights(backbone: TrainedSqueeze.backbone, heads: TrainedSqueeze.heads)
+    let p = PerceptualLoss(lpips: lp, weights: weights)
     let face = try ImageIO.readTensor(TestModels.root.appendingPathComponent("models/samples/face64.png"))
     var rng = SplitMix64(seed: 12)
     let noise = SeededStreams.normals(face.values.count, &rng)
@@ -146,7 +149,8 @@ enum TrainedSqueeze {
 }
 
 /// report.json says what each restart reached and which round the result comes from.
-@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: TestModels.iloc.path), "skipped: the iloc executable is not built"))
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: TestModels.iloc.path),
+                "skipped: the iloc executable is not built"))
 struct QualityReportTests {
   @Test func reportNamesEachStartAndTheSelectedRound() throws {
     let d = try CLITests.tempDir()
@@ -154,19 +158,21 @@ struct QualityReportTests {
     let out = d.appendingPathComponent("out"), img = d.appendingPathComponent("x.png")
     try CLITests.png(32, at: img)
     let r = try CLITests.run(["invert", "--model", CLITests.s32, "--fit-samples", "200", "--task", "inpaint", "--mask",
-                              "random:0.5", "--observed", img.path, "--steps", "2,2", "--restarts", "2", "--validation", "0.1",
-      "-o", out.path])
+                              "random:0.5", "--observed", img.path, "--steps", "2,2", "--restarts", "2",
+                              "--validation", "0.1", "-o", out.path])
     #expect(r.status == 0, "stderr: \(r.stderr)")
     let data = try Data(contentsOf: out.appendingPathComponent("report.json"))
     let json = try JSONSerialization.jsonObject(with: data) as! [String: Any]
     let starts = json["restarts"] as? [[String: Any]]
-    #expect(starts?.count == 2 && starts!.allSatisfy { $0["bestDataLoss"] is Double && $0["validationError"] is Double })
+    #expect(starts?.count == 2)
+    #expect(starts?.allSatisfy { $0["bestDataLoss"] is Double && $0["validationError"] is Double } == true)
     #expect((json["selectedRound"] as? Int).map { (1...2).contains($0) } == true)
     #expect((json["selection"] as? String)?.contains("validation") == true)
     #expect(r.stdout.contains("result: round"))
     let bad = try CLITests.run(["invert", "--model", CLITests.s32, "--task", "inpaint", "--mask", "random:0.5",
                                 "--observed", img.path, "--validation", "1.5", "-o", d.appendingPathComponent("bad").path])
-    #expect(bad.status != 0 && bad.stderr.split(separator: "\n").count == 1 && bad.stderr.contains("--validation"), "\(bad.stderr)")
+    #expect(bad.status != 0, "\(bad.stderr)")
+    #expect(bad.stderr.split(separator: "\n").count == 1 && bad.stderr.contains("--validation"), "\(bad.stderr)")
   }
 
   /// The naive super-resolution is the operator's bicubic upsampling, not nearest neighbours.

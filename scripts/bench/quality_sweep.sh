@@ -1,15 +1,14 @@
 #!/usr/bin/env bash
 # The sweeps that chose issue 12's defaults: ILO with each variant of flags (VARIANTS, one
 # "name|flags" per line) on the evaluation faces (FACES, default the eight lfw faces), for each
-# task (TASKS) and model (MODELS, default dcgan), with the default step counts (ILO_STEPS, default
-# 50,50,25,25). One table row per variant (tasks_table.sh's columns; the name is in the method
+# task (TASKS) and model (MODELS, default dcgan), with iloc's default step counts (or ILO_STEPS). One table row per variant (tasks_table.sh's columns; the name is in the method
 # column). Release build; LPIPS(squeeze) when ../shared/weights/ is present.
 #
 #   VARIANTS=$'none|--validation 0\nval0.1|--validation 0.1' TASKS=superres scripts/bench/quality_sweep.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export FACES=${FACES:-$(ls models/samples/lfw/lfw0*.png | tr '\n' ' ')}
-export MODELS=${MODELS:-dcgan} TASKS=${TASKS:-superres} ILO_STEPS=${ILO_STEPS:-50,50,25,25} METHODS=ilo STRIPS=0
+export MODELS=${MODELS:-dcgan} TASKS=${TASKS:-superres} ILO_STEPS=${ILO_STEPS-} METHODS=ilo STRIPS=0
 header=1
 while IFS='|' read -r name flags; do
   [ -z "$name" ] && continue

@@ -9,7 +9,7 @@
 # All methods get the same step budget (230 steps; ILO 100,60,40,30). LPIPS(squeeze) uses the
 # Caffe-trained SqueezeNet in ../shared/weights/ when present: its absolute values differ from
 # the reference LPIPS (a differently trained backbone), its ordering is sound.
-# Extra `iloc invert` flags for ILO: ILO_FLAGS, its steps ILO_STEPS; METHODS (default "ilo csgm pulse"),
+# Extra `iloc invert` flags for ILO: ILO_FLAGS, its steps ILO_STEPS (empty: iloc's default); METHODS (default "ilo csgm pulse"),
 # TASKS; STRIPS=0 leaves docs/ alone.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -40,8 +40,12 @@ for task in $tasks; do
   f=${flags[$task]}
   for method in $methods; do
     case $method in
-      ilo) steps=${ILO_STEPS:-100,60,40,30}; extra=${ILO_FLAGS:-} ;;
+      ilo) steps=${ILO_STEPS-100,60,40,30}; extra=${ILO_FLAGS:-} ;;
       *) steps="230"; extra="" ;;
+    esac
+    case $steps in
+      "") stepflag=() ;;
+      *) stepflag=(--steps "$steps") ;;
     esac
     reports=()
     start=$(date +%s.%N)
@@ -53,7 +57,7 @@ for task in $tasks; do
       esac
       out=$work/$task-$method-$k
       $iloc invert --task $task $f --model $model --observed "$observed" --ground-truth $face --method $method \
-        --steps $steps "${lp[@]}" $extra -o "$out" > "$out.log" 2>&1 || { cat "$out.log" >&2; exit 1; }
+        "${stepflag[@]}" "${lp[@]}" $extra -o "$out" > "$out.log" 2>&1 || { cat "$out.log" >&2; exit 1; }
       reports+=("$out/report.json")
       [ $k = 0 ] && [ "${STRIPS:-1}" = 1 ] && cp "$out/strip.png" "$strips/$task-$method.png"
       k=$((k + 1))
