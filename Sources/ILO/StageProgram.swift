@@ -64,15 +64,17 @@ public final class StageProgram {
     let perceptual: (() throws -> Tensor)? = usesLPIPS ? {
       let p = WeightInputs(graph: g, prefix: "lpips.")
       lpipsWeights = p
-      var reference = y
+      var compared = prediction, reference = y
       if let m = problem.mask, prediction.shape == rg.image.shape {
-        reference = y + (1 - m.constant(in: g)) * rg.image  // "fill": observed pixels, generated elsewhere
+        // "fill": the generated image against the observed pixels, completed by itself in the holes
+        compared = rg.image
+        reference = y + (1 - m.constant(in: g)) * rg.image
       }
-      if let t = split {  // held-out pixels: the prediction's own, so LPIPS sees nothing of them
+      if let t = split {  // held-out pixels: the compared image's own, so LPIPS sees nothing of them
         let keep = g.constant(t.trainMask, problem.observation.shape)
-        reference = reference * keep + prediction * (1 - keep)
+        reference = reference * keep + compared * (1 - keep)
       }
-      let d = problem.perceptual!.lpips.distance(prediction, reference, weights: p).total
+      let d = problem.perceptual!.lpips.distance(compared, reference, weights: p).total
       return mean(d)
     } : nil
     let terms = try buildInversionLoss(prediction: prediction, observation: y, latents: rg.latents, weights: w,

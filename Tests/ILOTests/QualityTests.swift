@@ -62,6 +62,21 @@ final class StepRecorder: InversionObserver {
     #expect(single.starts.isEmpty)
   }
 
+  /// Inpainting's LPIPS compares the generated image with the observation filled in by it: zero
+  /// at the truth (it compared the masked prediction, black in the holes, with the filled image).
+  @Test func inpaintingLPIPSIsZeroAtTheTruth() throws {
+    let g = try TestModels.styleGAN2()
+    var p = try InversionMechanicsTests.problem(g)  // the truth is the image of seed 1's inputs
+    p.perceptual = try PerceptualLossTests.perceptual()
+    var s = InversionSettings()
+    s.seed = 1
+    s.rounds = [.fixed(1)]
+    s.lossWeights = [LossWeightsRecord(mse: 1, lpips: 1, geoCross: 0)]
+    let (r, _) = try Self.run(p, s)
+    let lpips = r.rounds[0].terms[LossOutput.perceptual]
+    #expect(lpips != nil && lpips! < 1e-6, "\(String(describing: lpips))")
+  }
+
   @Test func defaultsComeFromTheSweeps() throws {
     let s = InversionSettings()
     try s.validate(maxRounds: 5)
