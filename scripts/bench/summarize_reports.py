@@ -18,8 +18,12 @@ def mean(key, part):
     return sum(values) / len(values) if values else float("nan")
 
 
-wins = sum(r["final"]["psnr"] > r["naive"]["psnr"] for r in reports)
-gaps = [r["final"]["psnr"] - max(k["metrics"]["psnr"] for k in r["rounds"]) for r in reports]
+# a null PSNR is an exact match (infinite): e.g. colorizing a gray face, whose naive is exact
+inf = float("inf")
+psnr = lambda d: inf if d.get("psnr") is None else d["psnr"]
+wins = sum(psnr(r["final"]) > psnr(r["naive"]) for r in reports)
+gaps = [psnr(r["final"]) - max(psnr(k["metrics"]) for k in r["rounds"]) for r in reports]
+gaps = [g for g in gaps if g == g] or [0.0]  # inf - inf (an exact round and result) is no gap
 print(f"| {model} | {task} | {method} | {mean('psnr', 'final'):.2f} | {mean('ssim', 'final'):.3f} | "
       f"{mean('lpips', 'final'):.3f} | {mean('psnr', 'naive'):.2f} | {mean('ssim', 'naive'):.3f} | "
       f"{mean('lpips', 'naive'):.3f} | {wins}/{len(reports)} | {sum(gaps) / len(gaps):+.2f} (worst {min(gaps):+.2f}) | "
