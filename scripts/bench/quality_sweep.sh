@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The sweeps that chose issue 12's defaults: ILO with each variant of flags (VARIANTS, one
-# "name|flags" per line) on the evaluation faces (FACES, default the eight lfw faces), for each
-# task (TASKS) and model (MODELS, default dcgan), with iloc's default step counts (or ILO_STEPS). One table row per variant (tasks_table.sh's columns; the name is in the method
+# The sweeps that chose issue 12's defaults (docs/quality.md): ILO with each variant of flags
+# (VARIANTS, one "name|flags" per line) on the evaluation faces (FACES, default the eight lfw
+# faces), for each task (TASKS) and model (MODELS, default dcgan), with iloc's default step counts
+# (or ILO_STEPS). One table row per variant (tasks_table.sh's columns; the name is in the method
 # column). Release build; LPIPS(squeeze) when ../shared/weights/ is present.
 #
 #   VARIANTS=$'none|--validation 0\nval0.1|--validation 0.1' TASKS=superres scripts/bench/quality_sweep.sh
