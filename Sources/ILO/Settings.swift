@@ -67,12 +67,13 @@ public struct InversionSettings: Codable, Sendable {
     return (0..<rounds).map { $0 < rates.count ? rates[$0] : rates.last! }
   }
 
-  /// The validation split a task gets by default: 10 % held out where the measurements are
-  /// noisy (denoising), where fitting every measurement ends up fitting the noise; none for
-  /// the noiseless tasks, where the held-out pixels are worth more as data than as a stopping
-  /// rule (docs/quality.md).
+  /// The validation split a task gets by default (docs/quality.md): 10 % held out for denoising,
+  /// where fitting every measurement ends up fitting the noise, and for super-resolution, where
+  /// it keeps the result within 0.01 dB of the best round and lowers LPIPS for 0.06 dB of PSNR;
+  /// none for inpainting and compressed sensing, where the held-out measurements are worth
+  /// more as data than as a stopping rule.
   public static func defaultValidation(for task: Task) -> ValidationSettings? {
-    task == .denoise ? ValidationSettings() : nil
+    task == .denoise || task == .superres ? ValidationSettings() : nil
   }
 
   /// The fewest steps an automatically switched round takes (capped by its budget): a new

@@ -82,7 +82,8 @@ final class StepRecorder: InversionObserver {
     try s.validate(maxRounds: 5)
     #expect(s.rounds.count == 5 && (0..<5).map(s.learningRate) == [0.1, 0.01, 0.01, 0.003, 0.003])
     #expect(InversionSettings.defaultValidation(for: .denoise) != nil)
-    #expect(InversionSettings.defaultValidation(for: .superres) == nil)
+    #expect(InversionSettings.defaultValidation(for: .superres) != nil)
+    #expect(InversionSettings.defaultValidation(for: .inpaint) == nil)
   }
 
   /// A problem and an observation that differs from it only at the held-out measurements.
