@@ -6,6 +6,7 @@
 #   models/cache/wheels/                       the two PyPI wheels (pinned versions)
 #   models/cache/gan_face_generate/weights.tar DCGAN face generator (gan-face-generate 1.1.1, MIT)
 #   models/cache/lpips/v0.1/{vgg,alex,squeeze}.pth   LPIPS v0.1 linear heads (lpips 0.1.4, BSD-2)
+#   models/cache/torchvision/{vgg16,alexnet}-*.pth   optional LPIPS backbones (BSD-3), when reachable
 #
 # Usage: bash models/fetch.sh        (from anywhere; paths are relative to this script)
 set -euo pipefail
@@ -37,8 +38,44 @@ all_present() {
   done
 }
 
+# Optional: torchvision's ImageNet VGG16 and AlexNet, the backbones of the reference LPIPS
+# (--lpips-backbone). As torch.hub's check_hash does (what the lpips package relies on), a file
+# is accepted when its sha256 starts with the hex digits published in its name. Failing to
+# reach download.pytorch.org is reported and is not an error.
+OPTIONAL=(
+  "torchvision/vgg16-397923af.pth|https://download.pytorch.org/models/vgg16-397923af.pth|397923af"
+  "torchvision/alexnet-owt-7be5be79.pth|https://download.pytorch.org/models/alexnet-owt-7be5be79.pth|7be5be79"
+)
+
+fetch_optional() {
+  local entry target url prefix
+  for entry in "${OPTIONAL[@]}"; do
+    IFS='|' read -r target url prefix <<<"$entry"
+    if [ -f "$cache/$target" ] && sha256sum "$cache/$target" | grep -q "^$prefix"; then continue; fi
+    mkdir -p "$(dirname "$cache/$target")"
+    if ! python3 - "$url" "$cache/$target.part" <<'PY' 2>/dev/null
+import shutil, sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=30) as src, open(sys.argv[2], "wb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+    then
+      rm -f "$cache/$target.part"
+      echo "fetch.sh: cannot reach $url (optional LPIPS backbone; skipped)"
+      continue
+    fi
+    if sha256sum "$cache/$target.part" | grep -q "^$prefix"; then
+      mv "$cache/$target.part" "$cache/$target"
+      echo "models/cache/$target: ok"
+    else
+      rm -f "$cache/$target.part"
+      echo "fetch.sh: sha256 of $url does not start with $prefix; not kept" >&2
+    fi
+  done
+}
+
 if all_present; then
   echo "models/cache: all files present and verified"
+  fetch_optional
   exit 0
 fi
 
@@ -68,3 +105,4 @@ PY
   echo "models/cache/$target: ok"
 done
 echo "models/cache: all files present and verified"
+fetch_optional

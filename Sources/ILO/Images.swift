@@ -41,12 +41,15 @@ public enum ImageIO {
 /// The "naive" reconstruction of an observation, the baseline ILO must beat: for linear
 /// operators the least-squares multiple of the adjoint, `c A^T y` (for a mask: the observed
 /// pixels with the holes left at 0; for compressed sensing the back-projection); for
-/// super-resolution the nearest-neighbour upsampling of y; the observation itself otherwise.
+/// super-resolution the bicubic upsampling of y with the operator's own kernel
+/// (`BicubicDownsampler.upsample`); the observation itself otherwise.
 public enum NaiveReconstruction {
   public static func compute(_ op: any ForwardOperator, observation y: HostTensor<Float>, size: Int) throws -> HostTensor<Float> {
     switch op.task {
     case .denoise, .colorize: return y
-    case .superres: return ImageIO.resize(y, to: size)
+    case .superres:
+      guard let down = op as? BicubicDownsampler, !down.isIdentity else { return ImageIO.resize(y, to: size) }
+      return HostTensor(shape: [y.shape[0], y.shape[1], size, size], values: down.upsample(y.values, shape: y.shape))
     case .inpaint, .csCirculant, .csGaussian:
       let g = Graph("adjoint")
       let x = g.input("x", [1, 3, size, size])

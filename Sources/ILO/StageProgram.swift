@@ -38,6 +38,9 @@ public final class StageProgram {
   public let runtimeInputs: [(name: String, shape: Shape)]
   public let weights: LossWeights
   public let usesLPIPS: Bool
+  /// The validation split of the observation (nil: none), and the output it is measured on.
+  public let holdout: Holdout?
+  public let validationOutput: String
   public let executable: Executable
   public let compileMilliseconds: Double
   public let stats: ProgramStats?
@@ -49,6 +52,8 @@ public final class StageProgram {
     let prediction = problem.forward.apply(rg.image)
     try g.check()
     let y = g.input("observation", problem.observation.shape)
+    let split = try Self.holdout(problem, settings)
+    let trainWeights = split.map { g.constant($0.lossWeights, problem.observation.shape) }
     var w = settings.weights(r)
     var lpipsWeights: WeightInputs?
     let imageLike = prediction.rank == 4 && prediction.shape[1] == 3 && prediction.shape[2] >= 16
@@ -59,14 +64,21 @@ public final class StageProgram {
     let perceptual: (() throws -> Tensor)? = usesLPIPS ? {
       let p = WeightInputs(graph: g, prefix: "lpips.")
       lpipsWeights = p
-      var reference = y
+      var compared = prediction, reference = y
       if let m = problem.mask, prediction.shape == rg.image.shape {
-        reference = y + (1 - m.constant(in: g)) * rg.image  // "fill": observed pixels, generated elsewhere
+        // "fill": the generated image against the observed pixels, completed by itself in the holes
+        compared = rg.image
+        reference = y + (1 - m.constant(in: g)) * rg.image
       }
-      let d = problem.perceptual!.lpips.distance(prediction, reference, weights: p).total
+      if let t = split {  // held-out pixels: the compared image's own, so LPIPS sees nothing of them
+        let keep = g.constant(t.trainMask, problem.observation.shape)
+        reference = reference * keep + compared * (1 - keep)
+      }
+      let d = problem.perceptual!.lpips.distance(compared, reference, weights: p).total
       return mean(d)
     } : nil
-    let terms = try buildInversionLoss(prediction: prediction, observation: y, latents: rg.latents, weights: w, perceptual: perceptual)
+    let terms = try buildInversionLoss(prediction: prediction, observation: y, latents: rg.latents, weights: w,
+                                       perceptual: perceptual, elementWeights: trainWeights)
     var objective = terms.total
     if settings.latentPrior > 0, let z = g.input(named: "z") { objective = objective + sum(square(z)) * settings.latentPrior }
     g.output("objective", objective)
@@ -81,6 +93,9 @@ public final class StageProgram {
     nextState = rg.nextState.map(\.name)
     runtimeInputs = problem.forward.runtimeInputs(batch: 1, size: problem.generator.imageSize)
     weights = w
+    holdout = split
+    observationValues = problem.observation.values
+    validationOutput = problem.forward is NoiseAddition ? "image" : "prediction"
 
     let t0 = DispatchTime.now().uptimeNanoseconds
     // weights and the observation are bound once per round: work on them alone is hoisted
@@ -98,6 +113,22 @@ public final class StageProgram {
       for (k, v) in try p.bind(pl.weights) { try executable.setInput(k, v.values) }
     }
     try executable.setInput("observation", problem.observation.values)
+  }
+
+  private let observationValues: [Float]
+
+  /// The validation split `settings` asks for on this problem (the same in every round, for
+  /// the inverter, `render` and compiled artifacts alike).
+  public static func holdout(_ problem: InversionProblem, _ settings: InversionSettings) throws -> Holdout? {
+    guard let v = settings.validation else { return nil }
+    return try Holdout(observationShape: problem.observation.shape, fraction: v.fraction, seed: v.seed,
+                       observed: problem.mask?.values)
+  }
+
+  /// The mean squared error on the held-out measurements at the last run (nil without a split).
+  public func validationError() throws -> Double? {
+    guard let h = holdout else { return nil }
+    return h.error(try executable.output(validationOutput).values, observationValues)
   }
 
   /// The data part of the loss (what "best iterate" minimizes): the weighted MSE, LPIPS

@@ -11,8 +11,8 @@ import Runtime
 struct InversionOptions: ParsableArguments {
   @Option(help: "Method: ilo, csgm (latent-only Adam) or pulse (latent-only, sphere, GeoCross, one-cycle).")
   var method: Method = .ilo
-  @Option(help: "Steps per round, comma separated (one round per value).")
-  var steps = "50,50,25,25"
+  @Option(help: "Steps per round, comma separated (one round per value; default 50 in each of 5 rounds, or as many as the generator has blocks).")
+  var steps: String?
   @Flag(help: "Switch layers when the loss flattens instead of after fixed step counts (--steps gives each round's maximum).")
   var auto = false
   @Option(help: "Flattening: relative improvement threshold over the window.")
@@ -21,8 +21,9 @@ struct InversionOptions: ParsableArguments {
   var flatWindow = 10
   @Option(help: "Learning-rate schedule: ilo (ramp), pulse (one-cycle) or constant; default: the method's own.")
   var schedule: LearningRateSchedule?
-  @Option(parsing: .unconditional, help: "Base learning rate per round (one value or one per round).")
-  var lr = "0.1"
+  @Option(parsing: .unconditional,
+          help: "Base learning rate per round (one value or one per round; default 0.1 for round 1, then 0.01, 0.01, 0.003, 0.003).")
+  var lr: String?
   @Option(help: "Weight of the MSE term.") var mse: Float = 1
   @Option(help: "Weight of the LPIPS term (needs --lpips-backbone).") var lpips: Float = 0
   @Option(help: "Weight of GeoCross.") var geocross: Float = 0.01
@@ -34,8 +35,15 @@ struct InversionOptions: ParsableArguments {
   @Option(help: "Random seed of the initial latents and noises.") var seed: UInt64 = 42
   @Option(help: "'reference' reproduces the published code's behaviour (skip dropped, GeoCross only in round 0, BDS(1) filter).")
   var compat: String?
-  @Option(help: "torchvision VGG16 weights (vgg16-397923af.pth) for the LPIPS loss and metric.")
+  @Option(help: ArgumentHelp(
+    "LPIPS backbone weights for the loss and metric: torchvision VGG16, AlexNet or SqueezeNet 1.1 "
+      + "(recognised by their keys), or the Caffe-trained SqueezeNet 1.1 of ../shared/weights/."))
   var lpipsBackbone: String?
+  @Option(help: ArgumentHelp(
+    "Fraction of the measurements held out of the loss as a validation set that selects the step and "
+      + "the round (0: none; fit everything, keep the last round)."))
+  var validation: Double?
+  @Option(help: "Seed of the validation split.") var validationSeed: UInt64 = 0x5EED
   @Option(help: "CSGM: weight of ||z||^2.") var latentPrior: Float = 0
   @Option(help: "Random restarts of the first round (the lowest data loss is carried on).") var restarts = 1
   @Option(help: "StyleGAN2: samples for fitting the latent proxy when the model file has none.") var fitSamples = 20000
@@ -59,10 +67,10 @@ struct InversionOptions: ParsableArguments {
   func settings() throws -> InversionSettings {
     var s = InversionSettings()
     s.method = method
-    let st = try parseList(steps, "--steps") { Int($0) }
+    let st = try steps.map { try parseList($0, "--steps") { Int($0) } } ?? InversionSettings.defaultSteps
     s.rounds = st.map { auto ? .auto(window: flatWindow, threshold: flatThreshold, minSteps: min(flatWindow, $0), maxSteps: $0) : .fixed($0) }
     if method != .ilo { s.rounds = [s.rounds[0]] }
-    s.learningRates = try parseList(lr, "--lr") { Float($0) }
+    s.learningRates = try lr.map { try parseList($0, "--lr") { Float($0) } } ?? []
     s.lossWeights = [LossWeightsRecord(mse: mse, lpips: lpips, geoCross: method == .csgm ? 0 : geocross, deadZone: deadZone)]
     s.sphereProjection = !noProject
     s.radiusState = try radiusState.map { try parseList($0, "--radius-state") { Float($0) } }
@@ -73,6 +81,17 @@ struct InversionOptions: ParsableArguments {
     s.latentPrior = latentPrior
     s.schedule = schedule
     s.restarts = restarts
+    if let v = validation { s.validation = v == 0 ? nil : ValidationSettings(fraction: v, seed: validationSeed) }
+    return s
+  }
+
+  /// The settings for `task` on a generator with `maxRounds` blocks: the task's default
+  /// validation split unless --validation is given, and without --steps as many default rounds
+  /// as the generator has.
+  func settings(task: Task, maxRounds: Int) throws -> InversionSettings {
+    var s = try settings()
+    if validation == nil { s.validation = InversionSettings.defaultValidation(for: task) }
+    if steps == nil && s.rounds.count > maxRounds { s.rounds = Array(s.rounds.prefix(maxRounds)) }
     return s
   }
 

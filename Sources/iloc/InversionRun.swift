@@ -56,7 +56,7 @@ func readGroundTruth(_ path: String?, size: Int) throws -> HostTensor<Float>? {
 /// The loss terms a run actually uses (printed and written to the report).
 func lossTermNames(_ o: InversionOptions, generator: InvertibleGenerator, perceptual: Bool) -> [String] {
   var terms = ["mse"]
-  if o.lpips > 0 { if perceptual { terms.append("lpips") } else { print("note: LPIPS term disabled: no VGG16 backbone weights (give --lpips-backbone PATH)") } }
+  if o.lpips > 0 { if perceptual { terms.append("lpips") } else { print("note: LPIPS term disabled: no backbone weights (give --lpips-backbone PATH)") } }
   if o.geocross > 0 && o.method != .csgm && generator is StyleGAN2Generator { terms.append("geocross") }
   if o.deadZone > 0 { terms.append("dead-zone") }
   return terms
@@ -92,6 +92,7 @@ func runAndWriteOutputs(_ inverter: Inverter, to out: OutputDirectory, _ d: RunD
     summary += String(format: "; PSNR %.2f dB (naive %.2f dB), SSIM %.3f", p, q, report.final["ssim"]!)
   }
   print(summary)
+  print("result: \(result.selection)")
   if result.interrupted {
     let sig = StopSignals.received ?? SIGINT
     print("interrupted by \(StopSignals.name(sig)): wrote the best result so far")
@@ -108,6 +109,9 @@ func makeReport(_ inverter: Inverter, _ result: InversionResult, naive: HostTens
                          method: settings.method.rawValue, engine: d.engine, settings: settings, lossTerms: d.terms,
                          rounds: result.rounds, interrupted: result.interrupted)
   if result.interrupted { report.signal = StopSignals.received.map(StopSignals.name) }
+  report.selectedRound = result.selectedRound + 1
+  report.selection = result.selection
+  if !result.starts.isEmpty { report.restarts = result.starts }
   let perceptual = problem.perceptual
   for (k, img) in result.roundImages.enumerated() {
     if let t = d.truth {
@@ -123,7 +127,7 @@ func makeReport(_ inverter: Inverter, _ result: InversionResult, naive: HostTens
       report.final["lpips"] = try Scoring.lpips(result.image, t, p)
       report.naive["lpips"] = try Scoring.lpips(naive, t, p)
     } else {
-      report.notes.append("LPIPS metric not computed: it needs trained VGG16 backbone weights (--lpips-backbone)")
+      report.notes.append("LPIPS metric not computed: it needs trained backbone weights (--lpips-backbone)")
     }
   }
   return report

@@ -40,13 +40,13 @@ struct InvertCommand: ParsableCommand {
 
   func run() throws {
     StopSignals.install()
-    let settings = try inversion.settings()
-    try settings.validateValues()
+    try inversion.settings().validateValues()
     // checked and locked before any work
     let out = try OutputDirectory(URL(fileURLWithPath: output, isDirectory: true))
     let generator = try loadGenerator(model, fitSamples: inversion.fitSamples, proxy: try inversion.givenLatentProxy(),
                                       classIndex: inversion.classIndex)
     let size = generator.imageSize
+    let settings = try inversion.settings(task: taskOptions.task, maxRounds: generator.maxRounds)
     try settings.validate(maxRounds: generator.maxRounds)
     let (op, observation) = try makeObservation(observed, taskOptions: taskOptions, size: size, compatReference: settings.compatReference)
     let truth = try readGroundTruth(groundTruth, size: size)
@@ -54,8 +54,9 @@ struct InvertCommand: ParsableCommand {
     // Loss terms actually used.
     var perceptual: PerceptualLoss?
     if let bb = inversion.lpipsBackbone {
-      let heads = try GeneratorCheckpointPaths.lpipsHeads()
-      perceptual = PerceptualLoss(lpips: LPIPS(net: .vgg), weights: try LPIPS(net: .vgg).loadWeights(backbone: URL(fileURLWithPath: bb), heads: heads))
+      let lp = try LPIPS.detect(backbone: URL(fileURLWithPath: bb))
+      let heads = try GeneratorCheckpointPaths.lpipsHeads(lp.net)
+      perceptual = PerceptualLoss(lpips: lp, weights: try lp.loadWeights(backbone: URL(fileURLWithPath: bb), heads: heads))
     }
     let terms = lossTermNames(inversion, generator: generator, perceptual: perceptual != nil)
     print("\(generator.description), task \(taskOptions.task.rawValue), method \(inversion.method.rawValue), engine \(engineOptions.engine.rawValue); loss terms: \(terms.joined(separator: ", "))")
@@ -66,7 +67,7 @@ struct InvertCommand: ParsableCommand {
     try runAndWriteOutputs(
       inverter, to: out,
       RunDescription(model: model, task: taskOptions.task, engine: engineOptions.engine.rawValue, terms: terms,
-                     truth: truth, lpipsNet: perceptual != nil && inversion.lpips > 0 ? "vgg" : nil))
+                     truth: truth, lpipsNet: inversion.lpips > 0 ? perceptual?.lpips.net.rawValue : nil))
   }
 
   /// `--validate`: the first steps' losses on both engines.
@@ -100,6 +101,10 @@ struct RunReport: Encodable {
   var settings: InversionSettings
   var lossTerms: [String]
   var rounds: [RoundReport]
+  /// The round the result comes from (1-based) and why; each start's first round with --restarts.
+  var selectedRound: Int?
+  var selection: String?
+  var restarts: [StartReport]?
   var interrupted: Bool
   /// The stop signal that ended an interrupted run ("SIGINT", "SIGTERM", "SIGHUP").
   var signal: String?
@@ -140,12 +145,13 @@ final class ProgressPrinter: InversionObserver {
 
 /// Where the LPIPS v0.1 heads are found.
 enum GeneratorCheckpointPaths {
-  static func lpipsHeads() throws -> URL {
+  static func lpipsHeads(_ net: LPIPSNet) throws -> URL {
+    let path = "models/cache/lpips/v0.1/\(net.rawValue).pth"
     for r in modelSearchRoots() {
-      let u = r.appendingPathComponent("models/cache/lpips/v0.1/vgg.pth")
+      let u = r.appendingPathComponent(path)
       if FileManager.default.fileExists(atPath: u.path) { return u }
     }
-    throw ValidationFailure("LPIPS heads models/cache/lpips/v0.1/vgg.pth not found (run `bash models/fetch.sh`)")
+    throw ValidationFailure("LPIPS heads \(path) not found (run `bash models/fetch.sh`)")
   }
 }
 

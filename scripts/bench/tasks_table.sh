@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
 # Measures every task with ILO, CSGM and PULSE on the shipped models (MODELS, default: the DCGAN
-# and the trained StyleGAN2) and the shipped face, on the compiled engine (release build), and
-# prints a markdown table; strips go to docs/tasks/ (DCGAN) and docs/tasks/MODEL/ (others).
-# All methods get the same step budget (230 steps). LPIPS is not reported: it needs trained
-# VGG16 backbone weights, which cannot be downloaded here.
+# and the trained StyleGAN2) and the evaluation faces (FACES, default: the shipped face and the
+# eight lfw_subset faces 50-57 of models/samples/lfw/), on the compiled engine (release build),
+# and prints a markdown table: PSNR, SSIM and LPIPS(squeeze) of each method and of the naive
+# reconstruction (bicubic upsampling for superres), each a mean over the faces, and the ILO
+# result minus its best round's PSNR (selection: 0 when the chosen round is the best one).
+# Strips of the first face go to docs/tasks/ (DCGAN) and docs/tasks/MODEL/ (others).
+# All methods get the same step budget (230 steps; ILO 100,60,40,30). LPIPS(squeeze) uses the
+# Caffe-trained SqueezeNet in ../shared/weights/ when present: its absolute values differ from
+# the reference LPIPS (a differently trained backbone), its ordering is sound.
+# Extra `iloc invert` flags for ILO: ILO_FLAGS, its steps ILO_STEPS (empty: iloc's default); METHODS (default "ilo csgm pulse"),
+# TASKS; STRIPS=0 leaves docs/ alone.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 iloc=.build/release/iloc
-face=models/samples/face64.png
+squeeze=../shared/weights/squeezenet1_1-features-caffe.safetensors
+lp=(); [ -f "$squeeze" ] && lp=(--lpips-backbone "$squeeze")
+faces=${FACES:-models/samples/face64.png $(ls models/samples/lfw/lfw0*.png | tr '\n' ' ')}
+tasks=${TASKS:-inpaint superres denoise cs-circulant cs-gaussian colorize}
+methods=${METHODS:-ilo csgm pulse}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 declare -A flags=(
@@ -19,35 +30,40 @@ declare -A flags=(
   [colorize]=""
 )
 models=${MODELS:-dcgan stylegan2-face64}
-echo "| model | task | method | PSNR (dB) | SSIM | naive PSNR | wall time (s) |"
-echo "|---|---|---|---|---|---|---|"
+nfaces=$(echo $faces | wc -w)
+echo "| model | task | method | PSNR (dB) | SSIM | LPIPS(sq) | naive PSNR | naive SSIM | naive LPIPS(sq) | wins vs naive | result − best round (dB) | s/face |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for model in $models; do
 strips=docs/tasks; [ "$model" = dcgan ] || strips=docs/tasks/$model
 mkdir -p "$strips"
-for task in inpaint superres denoise cs-circulant cs-gaussian colorize; do
+for task in $tasks; do
   f=${flags[$task]}
-  case $task in
-    cs-*) observed=$face ;;
-    *) observed=$work/$task.png; $iloc degrade --task $task $f --input $face -o "$observed" > /dev/null ;;
-  esac
-  [ "$task" = inpaint ] && f="$f" # the same seed regenerates the same mask
-  for method in ilo csgm pulse; do
+  for method in $methods; do
     case $method in
-      ilo) steps="100,60,40,30" ;;
-      *) steps="230" ;;
+      ilo) steps=${ILO_STEPS-100,60,40,30}; extra=${ILO_FLAGS:-} ;;
+      *) steps="230"; extra="" ;;
     esac
-    out=$work/$task-$method
+    case $steps in
+      "") stepflag=() ;;
+      *) stepflag=(--steps "$steps") ;;
+    esac
+    reports=()
     start=$(date +%s.%N)
-    $iloc invert --task $task $f --model $model --observed "$observed" --ground-truth $face --method $method --steps $steps -o "$out" > "$out.log" 2>&1
+    k=0
+    for face in $faces; do
+      case $task in
+        cs-*) observed=$face ;;
+        *) observed=$work/$task-$k.png; $iloc degrade --task $task $f --input $face -o "$observed" > /dev/null ;;
+      esac
+      out=$work/$task-$method-$k
+      $iloc invert --task $task $f --model $model --observed "$observed" --ground-truth $face --method $method \
+        "${stepflag[@]}" "${lp[@]}" $extra -o "$out" > "$out.log" 2>&1 || { cat "$out.log" >&2; exit 1; }
+      reports+=("$out/report.json")
+      [ $k = 0 ] && [ "${STRIPS:-1}" = 1 ] && cp "$out/strip.png" "$strips/$task-$method.png"
+      k=$((k + 1))
+    done
     end=$(date +%s.%N)
-    python3 - "$out/report.json" "$model" "$task" "$method" "$start" "$end" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-f, n = r["final"], r["naive"]
-m, t, meth, t0, t1 = sys.argv[2:7]
-print(f"| {m} | {t} | {meth} | {f['psnr']:.2f} | {f['ssim']:.3f} | {n['psnr']:.2f} | {float(t1) - float(t0):.1f} |")
-PY
-    cp "$out/strip.png" "$strips/$task-$method.png"
+    python3 scripts/bench/summarize_reports.py "$model" "$task" "$method" "$(echo "($end - $start) / $nfaces" | bc -l)" "${reports[@]}"
   done
 done
 done

@@ -40,11 +40,13 @@ public enum LossOutput {
 ///   still being run, in every round: spec §2's deliberate difference); nil skips the term.
 /// - `perceptual`: builds the scalar LPIPS term (LPIPS lives with the models); only called
 ///   when its weight is non-zero.
+/// - `elementWeights`: per-element weights of the MSE and dead-zone means, the shape of the
+///   observation (`Holdout.lossWeights`: 0 on held-out measurements); nil weighs all equally.
 /// Throws a one-line error for negative or non-finite weights, mismatched shapes, a missing
 /// LPIPS closure, or all weights zero.
 public func buildInversionLoss(
   prediction: Tensor, observation: Tensor, latents: Tensor?, weights w: LossWeights,
-  perceptual: (() throws -> Tensor)? = nil
+  perceptual: (() throws -> Tensor)? = nil, elementWeights: Tensor? = nil
 ) throws -> LossTerms {
   let g = prediction.graph
   for (name, v) in [("mse", w.mse), ("lpips", w.perceptual), ("geocross", w.geoCross), ("dead-zone", w.deadZone), ("dead-zone alpha", w.deadZoneAlpha)] {
@@ -62,7 +64,8 @@ public func buildInversionLoss(
     parts.append(weight == 1 ? t : t * weight)
     return t
   }
-  if w.mse != 0 { terms.mse = try add(w.mse, LossOutput.mse, mseLoss(prediction, observation)) }
+  func weighted(_ t: Tensor) -> Tensor { elementWeights.map { mean(t * $0) } ?? mean(t) }
+  if w.mse != 0 { terms.mse = try add(w.mse, LossOutput.mse, weighted(square(prediction - observation))) }
   if w.perceptual != 0 {
     guard let perceptual else { throw InversionError("loss: an LPIPS weight of \(w.perceptual) needs an LPIPS network") }
     terms.perceptual = try add(w.perceptual, LossOutput.perceptual, perceptual())
@@ -72,7 +75,8 @@ public func buildInversionLoss(
     terms.geoCross = try add(w.geoCross, LossOutput.geoCross, geoCross(z))
   }
   if w.deadZone != 0 {
-    terms.deadZone = try add(w.deadZone, LossOutput.deadZone, deadZoneL1(prediction, observation, alpha: w.deadZoneAlpha))
+    let dz = relu(abs(prediction - observation) - w.deadZoneAlpha)
+    terms.deadZone = try add(w.deadZone, LossOutput.deadZone, weighted(dz))
   }
   guard var total = parts.first else { throw InversionError("loss: every loss weight is zero") }
   for p in parts.dropFirst() { total = total + p }

@@ -69,4 +69,44 @@ public struct BicubicDownsampler: ForwardOperator, Equatable {
     let rows = conv2d(pad2d(x, [lo, hi, 0, 0], mode: .reflect), column, stride: [factor, 1], padding: [0], groups: 3)
     return conv2d(pad2d(rows, [0, 0, lo, hi], mode: .reflect), row, stride: [1, factor], padding: [0], groups: 3)
   }
+
+  /// Bicubic upsampling of `y` ([B, C, n, n] row-major) by the factor: the naive
+  /// super-resolution users compare against. Output pixel i samples the low-resolution grid at
+  /// u = (i + 0.5)/f − 0.5 (the centre of its f×f block, as this operator's output is aligned)
+  /// with the same Keys cubic (a = −0.5), four taps per axis, separably, with reflect padding at
+  /// the borders like `apply`. Linear ramps are reproduced exactly away from the borders.
+  public func upsample(_ y: [Float], shape s: [Int]) -> [Float] {
+    precondition(s.count == 4 && s[2] == s[3] && y.count == s.reduce(1, *), "upsample: expects [B, C, n, n]")
+    let (planes, n, f) = (s[0] * s[1], s[2], factor)
+    let big = n * f
+    let taps = (0..<big).map { Self.upsamplingTaps(output: $0, factor: f, size: n) }
+    var rows = [Float](repeating: 0, count: planes * big * n), out = [Float](repeating: 0, count: planes * big * big)
+    for p in 0..<planes {
+      for i in 0..<big { for x in 0..<n {  // along y
+        var v = 0.0
+        for (j, w) in taps[i] { v += w * Double(y[(p * n + j) * n + x]) }
+        rows[(p * big + i) * n + x] = Float(v)
+      } }
+      for i in 0..<big { for k in 0..<big {  // along x
+        var v = 0.0
+        for (j, w) in taps[k] { v += w * Double(rows[(p * big + i) * n + j]) }
+        out[(p * big + i) * big + k] = Float(v)
+      } }
+    }
+    return out
+  }
+
+  /// The four (source index, weight) taps of output pixel `i`, reflected into 0..<size.
+  static func upsamplingTaps(output i: Int, factor f: Int, size n: Int) -> [(Int, Double)] {
+    let u = (Double(i) + 0.5) / Double(f) - 0.5
+    let first = Int(u.rounded(.down)) - 1
+    func reflect(_ j: Int) -> Int {
+      var j = j
+      while j < 0 || j >= n { j = j < 0 ? -j : 2 * (n - 1) - j; if n == 1 { return 0 } }
+      return j
+    }
+    let raw = (first..<first + 4).map { (reflect($0), cubic(u - Double($0))) }
+    let sum = raw.reduce(0) { $0 + $1.1 }
+    return raw.map { ($0.0, $0.1 / sum) }
+  }
 }

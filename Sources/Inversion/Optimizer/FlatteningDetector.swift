@@ -5,24 +5,33 @@
 /// checked once at least `minSteps` steps (and more than W) have been taken, with `maxSteps` as
 /// a hard budget. `record` returns why the round ends, or nil to continue. The best-loss history
 /// is a ring buffer allocated once.
+///
+/// The first `ignoredSteps` losses do not enter the best loss: an ILO round's step 0 evaluates
+/// the previous round's best iterate, and the loss jumps up once a new layer starts moving, so a
+/// best that included step 0 would not improve for many steps and end the round before it
+/// started. Flatness is then measured from the round's own trajectory.
 public struct FlatteningDetector: Sendable {
   public let window: Int
   public let threshold: Double
   public let minSteps: Int
   public let maxSteps: Int
+  /// Leading losses left out of the best loss (1 in ILO rounds: the carried-over start).
+  public let ignoredSteps: Int
   /// Steps recorded so far in this round.
   public private(set) var steps = 0
   public private(set) var best = Double.infinity
   private var history: [Double]
 
   /// Automatic switching. window ≥ 1, threshold ≥ 0, 1 ≤ minSteps ≤ maxSteps.
-  public init(window: Int, threshold: Double, minSteps: Int, maxSteps: Int) throws {
+  public init(window: Int, threshold: Double, minSteps: Int, maxSteps: Int, ignoredSteps: Int = 0) throws {
     guard window >= 1 else { throw InversionError("switching: window must be at least 1 step, got \(window)") }
     guard threshold.isFinite, threshold >= 0 else { throw InversionError("switching: threshold must be finite and non-negative, got \(threshold)") }
     guard minSteps >= 1, minSteps <= maxSteps else {
       throw InversionError("switching: need 1 <= min steps (\(minSteps)) <= max steps (\(maxSteps))")
     }
+    guard ignoredSteps >= 0 else { throw InversionError("switching: ignored steps must be non-negative") }
     self.window = window; self.threshold = threshold; self.minSteps = minSteps; self.maxSteps = maxSteps
+    self.ignoredSteps = ignoredSteps
     history = [Double](repeating: .infinity, count: window + 1)
   }
 
@@ -42,10 +51,10 @@ public struct FlatteningDetector: Sendable {
 
   /// Records the loss of the step just taken; returns the reason to switch now, or nil.
   public mutating func record(loss: Float) -> SwitchReason? {
-    if loss.isFinite { best = Swift.min(best, Double(loss)) }
+    if loss.isFinite && steps >= ignoredSteps { best = Swift.min(best, Double(loss)) }
     history[steps % (window + 1)] = best
     steps += 1
-    if !isFixed, steps >= minSteps, steps > window {
+    if !isFixed, steps >= minSteps, steps > window + ignoredSteps {
       let before = history[(steps - 1 - window) % (window + 1)]
       if before.isFinite {
         let rel = before == 0 ? 0 : (before - best) / Swift.abs(before)

@@ -11,7 +11,8 @@ import Runtime
 /// heads `lin{l}.model.1.weight` (the files of the `lpips` package).
 public struct LPIPS {
   public let net: LPIPSNet
-  public init(net: LPIPSNet = .vgg) { self.net = net }
+  public let input: LPIPSInput
+  public init(net: LPIPSNet = .vgg, input: LPIPSInput = .torchvision) { self.net = net; self.input = input }
 
   public static let shift: [Float] = [-0.030, -0.088, -0.188]
   public static let scale: [Float] = [0.458, 0.448, 0.450]
@@ -29,7 +30,11 @@ public struct LPIPS {
   /// The first `taps` backbone taps of `x` [N, 3, H, W] in [−1, 1] (all by default).
   public func features(_ x: Tensor, taps: Int? = nil, weights p: WeightInputs) -> [Tensor] {
     let g = x.graph
-    var h = (x - g.constant(Self.shift, [1, 3, 1, 1])) / g.constant(Self.scale, [1, 3, 1, 1])
+    var h: Tensor
+    switch input {
+    case .torchvision: h = (x - g.constant(Self.shift, [1, 3, 1, 1])) / g.constant(Self.scale, [1, 3, 1, 1])
+    case .caffe: h = x * 127.5 + g.constant(LPIPSInput.caffeMean.map { 127.5 - $0 }, [1, 3, 1, 1])
+    }
     var out: [Tensor] = [], start = 0
     for end in net.tapEnds.prefix(taps ?? net.tapEnds.count) {
       for i in start..<end { h = net.apply(i, h, p) }
@@ -75,6 +80,21 @@ public struct LPIPS {
 
   // MARK: - Weights
 
+  /// The LPIPS for a backbone file: the network recognised by its keys (SqueezeNet's Fire
+  /// modules, VGG16's 13th convolution, else AlexNet), and Caffe's input convention when the
+  /// file's safetensors metadata says its input is on a 0-255 scale (the converted DeepScale
+  /// SqueezeNet), torchvision's otherwise.
+  public static func detect(backbone url: URL) throws -> LPIPS {
+    let sd = try CheckpointLoading.load(url, prefixes: ["", "state_dict", "model"], marker: "features.0.weight",
+                                        architecture: "VGG16, AlexNet or SqueezeNet 1.1 backbone")
+    let net: LPIPSNet = sd["features.3.squeeze.weight"] != nil ? .squeeze
+      : (sd["features.28.weight"] != nil ? .vgg : .alex)
+    var input = LPIPSInput.torchvision
+    if !CheckpointLoading.isTorchCheckpoint(url), let f = try? SafeTensorsFile(contentsOf: url),
+       f.metadata["input"]?.contains("0-255") == true { input = .caffe }
+    return LPIPS(net: net, input: input)
+  }
+
   /// LPIPS weights: the backbone from a torchvision checkpoint (e.g. `vgg16-397923af.pth`,
   /// keys `features.*`; other keys are ignored) and the v0.1 heads from the `lpips` package's
   /// `{vgg,alex,squeeze}.pth`. One-line errors name the file and the first bad key.
@@ -99,4 +119,16 @@ public struct LPIPS {
     for (k, s) in headShapes { tensors[k] = try heads.require(k, shape: s) }
     return StateDict(source: "\(backbone.source)+\(heads.source)", tensors: tensors)
   }
+}
+
+/// How images in [−1, 1] are fed to the backbone.
+public enum LPIPSInput: String, Sendable {
+  /// LPIPS' ScalingLayer, for torchvision's ImageNet-trained backbones.
+  case torchvision
+  /// RGB on a 0-255 scale minus the per-channel mean, for backbones converted from Caffe
+  /// (DeepScale's SqueezeNet v1.1).
+  case caffe
+
+  /// Caffe's ImageNet mean, R, G, B.
+  public static let caffeMean: [Float] = [122.679, 116.669, 104.006]
 }

@@ -49,7 +49,7 @@ struct CompileCommand: ParsableCommand {
     let start = DispatchTime.now().uptimeNanoseconds
     // the key is read before any work, so a bad one fails at once
     let signingKey = try signKey.map { try Signing.SigningKey(contentsOf: URL(fileURLWithPath: $0)) }
-    let settings = try inversion.settings()
+    var settings = try inversion.settings()
     try settings.validateValues()
     if inversion.lpips > 0 || inversion.lpipsBackbone != nil {
       throw ValidationFailure("artifacts do not support the LPIPS loss yet (leave out --lpips and --lpips-backbone)")
@@ -58,6 +58,7 @@ struct CompileCommand: ParsableCommand {
     let dir = URL(fileURLWithPath: output, isDirectory: true)
     let generator = try loadGenerator(model, fitSamples: inversion.fitSamples, proxy: try inversion.givenLatentProxy(),
                                       classIndex: inversion.classIndex)
+    settings = try inversion.settings(task: taskOptions.task, maxRounds: generator.maxRounds)
     let imageSize = generator.imageSize
     if let s = size, s != imageSize {
       throw ValidationFailure("--size \(s), but \(model) makes \(imageSize)x\(imageSize) images")

@@ -19,6 +19,8 @@ final class BatchSetup {
   /// The task an artifact was compiled for (rows of other tasks fail).
   let artifactTask: String?
   let programs = StageProgramCache()
+  /// Whether each row gets its task's default validation split (`--validation` not given).
+  let taskDefaultValidation: Bool
   let summary: String
 
   /// Loads `model` once and checks the shared flags.
@@ -26,10 +28,12 @@ final class BatchSetup {
     if inversion.lpips > 0 || inversion.lpipsBackbone != nil {
       throw ValidationFailure("iloc batch does not support the LPIPS loss yet (leave out --lpips and --lpips-backbone)")
     }
-    let s = try inversion.settings()
-    try s.validateValues()
+    try inversion.settings().validateValues()
     generator = try loadGenerator(model, fitSamples: inversion.fitSamples)
+    // the rounds the generator has; the validation split is each row's task's default unless given
+    let s = try inversion.settings(task: .inpaint, maxRounds: generator.maxRounds)
     try s.validate(maxRounds: generator.maxRounds)
+    taskDefaultValidation = inversion.validation == nil
     settings = s; self.engine = engine; self.model = model; engineName = engine.rawValue; artifactTask = nil
     terms = lossTermNames(inversion, generator: generator, perceptual: false)
     summary = "\(generator.description), method \(s.method.rawValue), engine \(engine.rawValue)"
@@ -44,6 +48,7 @@ final class BatchSetup {
     settings = loaded.manifest.settings
     engine = .jit; engineName = "aot"; model = loaded.manifest.model; terms = loaded.manifest.lossTerms
     artifactTask = loaded.manifest.task
+    taskDefaultValidation = false
     summary = "artifact \(dir.lastPathComponent) (\(loaded.manifest.target.cpu), task \(loaded.manifest.task)), "
       + "\(generator.description), method \(settings.method.rawValue)"
   }
@@ -103,6 +108,7 @@ struct RowRunner {
       throw ValidationFailure("the artifact was compiled for task \(t), not \(row.task)")
     }
     var settings = setup.settings
+    if setup.taskDefaultValidation { settings.validation = InversionSettings.defaultValidation(for: taskOptions.task) }
     if let s = row.seed {
       guard let v = UInt64(s) else { throw ValidationFailure("seed '\(s)' is not a non-negative integer") }
       settings.seed = v

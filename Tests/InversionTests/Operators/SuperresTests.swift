@@ -61,3 +61,31 @@ import Testing
     #expect(try GraphHarness.gradientError([1, 3, 8, 8]) { op.apply($0) } < 1e-7)
   }
 }
+
+/// The naive super-resolution users compare against: bicubic upsampling with the operator's
+/// Keys kernel (a = −0.5), block-centre aligned, reflect padding.
+@Suite struct BicubicUpsamplingTests {
+  @Test(arguments: [2, 4])
+  func reproducesConstantsAndRampsAwayFromTheBorders(_ f: Int) throws {
+    let op = try BicubicDownsampler(factor: f)
+    let n = 8
+    // ramp(y, x) = 0.1·y − 0.05·x on the low-resolution grid, two planes (the second constant)
+    var y = [Float](repeating: 0.3, count: 2 * n * n)
+    for r in 0..<n { for c in 0..<n { y[r * n + c] = 0.1 * Float(r) - 0.05 * Float(c) } }
+    let up = op.upsample(y, shape: [1, 2, n, n])
+    let big = n * f
+    #expect(up.count == 2 * big * big)
+    // the ramp continues linearly at the block centres: u = (i + 0.5)/f − 0.5
+    for i in 2 * f..<big - 2 * f { for k in 2 * f..<big - 2 * f {
+      let u = (Double(i) + 0.5) / Double(f) - 0.5, v = (Double(k) + 0.5) / Double(f) - 0.5
+      #expect(Swift.abs(Double(up[i * big + k]) - (0.1 * u - 0.05 * v)) < 1e-5, "(\(i), \(k))")
+    } }
+    #expect(up[(big * big)...].allSatisfy { Swift.abs($0 - 0.3) < 1e-6 })
+    // taps: four, summing to 1, all inside the grid at the borders
+    for i in [0, 1, big - 1] {
+      let t = BicubicDownsampler.upsamplingTaps(output: i, factor: f, size: n)
+      #expect(t.count == 4 && Swift.abs(t.reduce(0) { $0 + $1.1 } - 1) < 1e-12)
+      #expect(t.allSatisfy { (0..<n).contains($0.0) })
+    }
+  }
+}

@@ -83,3 +83,17 @@ import Testing
     #expect(throws: InversionError.self) { try FlatteningDetector(fixedSteps: 0) }
   }
 }
+
+@Suite struct RoundStartTests {
+  /// An ILO round starts at the previous round's best (step 0), then the loss jumps up when the
+  /// new layer moves and falls slowly. Ignoring step 0, the round runs on while it improves.
+  @Test func theCarriedOverStartDoesNotEndTheRound() throws {
+    let curve: (Int) -> Float = { $0 == 0 ? 0.1 : 1 * Float(Foundation.pow(0.98, Double($0))) }
+    let measured = try FlatteningDetector(window: 10, threshold: 1e-3, minSteps: 20, maxSteps: 60, ignoredSteps: 1)
+    #expect(FlatteningDetectorTests.run(measured, curve) == .budgetExhausted(steps: 60))
+    // with step 0 in the best loss, the round would end at the first check
+    let carried = try FlatteningDetector(window: 10, threshold: 1e-3, minSteps: 10, maxSteps: 60)
+    guard case .flattened(let s, _, _, _) = FlatteningDetectorTests.run(carried, curve) else { Issue.record("no stop"); return }
+    #expect(s == 11)
+  }
+}
