@@ -38,7 +38,7 @@ public enum FuzzReader: String, CaseIterable, Sendable {
       try data.write(to: scratch)
       let state = try SavedState.read(scratch)
       _ = try state.metadata.operatorRecord.makeOperator(imageSize: Self.imageSize)
-      try state.metadata.settings.validate(maxRounds: 4)
+      try state.metadata.settings.validate(maxRounds: 5)
     case .torchZip, .legacyPickle:
       try data.write(to: scratch)
       _ = try TorchCheckpoint(contentsOf: scratch).stateDict()
