@@ -11,11 +11,11 @@ mkdir -p "$out"
 # Inpainting: 80 % of the pixels removed (seeded), recovered by 4 ILO rounds.
 $iloc degrade --task inpaint --mask random:0.2 --operator-seed 1 --input "$face" -o "$out/inpaint-observed.png" --operator-out "$out/inpaint-operator.json"
 $iloc invert --task inpaint --operator-file "$out/inpaint-operator.json" --model dcgan --observed "$out/inpaint-observed.png" \
-  --ground-truth "$face" --steps 100,60,40,30 -o "$out/inpaint"
+  --ground-truth "$face" -o "$out/inpaint"
 
 # Super-resolution x4: 16x16 -> 64x64.
 $iloc degrade --task superres --factor 4 --input "$face" -o "$out/superres-observed.png"
 $iloc invert --task superres --factor 4 --model dcgan --observed "$out/superres-observed.png" --ground-truth "$face" \
-  --steps 200,40,30 --lr 0.4,0.1,0.1 --schedule pulse --radius-state 200 --restarts 4 -o "$out/superres"
+  -o "$out/superres"
 
 echo "demo done: $out/inpaint/strip.png and $out/superres/strip.png (ground truth | naive | each round)"
