@@ -54,6 +54,15 @@ func readGroundTruth(_ path: String?, size: Int) throws -> HostTensor<Float>? {
 }
 
 /// The loss terms a run actually uses (printed and written to the report).
+/// The LPIPS loss and metric of `--lpips-backbone PATH` (the net recognised by the file's keys,
+/// with the fetched v0.1 heads), or nil without a backbone.
+func loadPerceptualLoss(_ backbone: String?) throws -> PerceptualLoss? {
+  guard let bb = backbone else { return nil }
+  let lp = try LPIPS.detect(backbone: URL(fileURLWithPath: bb))
+  let heads = try GeneratorCheckpointPaths.lpipsHeads(lp.net)
+  return PerceptualLoss(lpips: lp, weights: try lp.loadWeights(backbone: URL(fileURLWithPath: bb), heads: heads))
+}
+
 func lossTermNames(_ o: InversionOptions, generator: InvertibleGenerator, perceptual: Bool) -> [String] {
   var terms = ["mse"]
   if o.lpips > 0 { if perceptual { terms.append("lpips") } else { print("note: LPIPS term disabled: no backbone weights (give --lpips-backbone PATH)") } }

@@ -52,12 +52,7 @@ struct InvertCommand: ParsableCommand {
     let truth = try readGroundTruth(groundTruth, size: size)
 
     // Loss terms actually used.
-    var perceptual: PerceptualLoss?
-    if let bb = inversion.lpipsBackbone {
-      let lp = try LPIPS.detect(backbone: URL(fileURLWithPath: bb))
-      let heads = try GeneratorCheckpointPaths.lpipsHeads(lp.net)
-      perceptual = PerceptualLoss(lpips: lp, weights: try lp.loadWeights(backbone: URL(fileURLWithPath: bb), heads: heads))
-    }
+    let perceptual = try loadPerceptualLoss(inversion.lpipsBackbone)
     let terms = lossTermNames(inversion, generator: generator, perceptual: perceptual != nil)
     print("\(generator.description), task \(taskOptions.task.rawValue), method \(inversion.method.rawValue), engine \(engineOptions.engine.rawValue); loss terms: \(terms.joined(separator: ", "))")
 

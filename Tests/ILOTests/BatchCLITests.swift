@@ -218,3 +218,33 @@ struct BatchRowFailureTests {
     #expect(m?.status == .failed && m?.error == "the artifact was compiled for task inpaint, not superres")
   }
 }
+
+/// The LPIPS loss in batch runs: the same trained backbone and weight as `iloc invert` give the
+/// same bits, row by row, and the report carries the LPIPS metric.
+@Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: TestModels.iloc.path) && TestModels.dcganURL != nil
+                  && TrainedSqueeze.available,
+                "skipped: needs the iloc executable, the DCGAN, ../shared/weights and the fetched squeeze heads"))
+struct BatchLPIPSTests {
+  @Test func batchWithLPIPSEqualsInvertAlone() throws {
+    let d = try CLITests.tempDir()
+    defer { try? FileManager.default.removeItem(at: d) }
+    let face = BatchCLITests.face
+    let loss = ["--model", "dcgan", "--steps", "3,2", "--seed", "4", "--lpips", "0.5",
+                "--lpips-backbone", TrainedSqueeze.backbone.path]
+    let manifest = d.appendingPathComponent("rows.csv")
+    try Data(("id,observed,task,mask,ground_truth\n" + "a,\(face),inpaint,\"box:20,16,24,32\",\(face)\n").utf8)
+      .write(to: manifest)
+    let b = try runILOC(["batch", "--manifest", manifest.path, "-o", d.appendingPathComponent("b").path] + loss,
+                        within: 300)
+    #expect(b.status == 0, "\(b.stderr)")
+    let i = try runILOC(["invert", "--task", "inpaint", "--mask", "box:20,16,24,32", "--observed", face,
+                         "--ground-truth", face, "-o", d.appendingPathComponent("i").path] + loss, within: 300)
+    #expect(i.status == 0, "\(i.stderr)")
+    let x = try Data(contentsOf: d.appendingPathComponent("b/rows/a/result.png"))
+    let y = try Data(contentsOf: d.appendingPathComponent("i/result.png"))
+    #expect(x == y, "batch and invert differ with the LPIPS loss")
+    let report = try JSONSerialization.jsonObject(with: Data(contentsOf: d.appendingPathComponent("b/rows/a/report.json")))
+    let terms = (report as? [String: Any])?["lossTerms"] as? [String] ?? []
+    #expect(terms.contains("lpips"), "loss terms \(terms)")
+  }
+}

@@ -19,15 +19,14 @@ final class BatchSetup {
   /// The task an artifact was compiled for (rows of other tasks fail).
   let artifactTask: String?
   let programs = StageProgramCache()
+  /// The LPIPS loss and metric (`--lpips-backbone`), loaded once; its net's name when the loss uses it.
+  let perceptual: PerceptualLoss?, lpipsNet: String?
   /// Whether each row gets its task's default validation split (`--validation` not given).
   let taskDefaultValidation: Bool
   let summary: String
 
   /// Loads `model` once and checks the shared flags.
   init(model: String, inversion: InversionOptions, engine: Engine) throws {
-    if inversion.lpips > 0 || inversion.lpipsBackbone != nil {
-      throw ValidationFailure("iloc batch does not support the LPIPS loss yet (leave out --lpips and --lpips-backbone)")
-    }
     try inversion.settings().validateValues()
     generator = try loadGenerator(model, fitSamples: inversion.fitSamples)
     // the rounds the generator has; the validation split is each row's task's default unless given
@@ -35,7 +34,9 @@ final class BatchSetup {
     try s.validate(maxRounds: generator.maxRounds)
     taskDefaultValidation = inversion.validation == nil
     settings = s; self.engine = engine; self.model = model; engineName = engine.rawValue; artifactTask = nil
-    terms = lossTermNames(inversion, generator: generator, perceptual: false)
+    perceptual = try loadPerceptualLoss(inversion.lpipsBackbone)
+    lpipsNet = inversion.lpips > 0 ? perceptual?.lpips.net.rawValue : nil
+    terms = lossTermNames(inversion, generator: generator, perceptual: perceptual != nil)
     summary = "\(generator.description), method \(s.method.rawValue), engine \(engine.rawValue)"
   }
 
@@ -48,6 +49,7 @@ final class BatchSetup {
     settings = loaded.manifest.settings
     engine = .jit; engineName = "aot"; model = loaded.manifest.model; terms = loaded.manifest.lossTerms
     artifactTask = loaded.manifest.task
+    perceptual = nil; lpipsNet = nil
     taskDefaultValidation = false
     summary = "artifact \(dir.lastPathComponent) (\(loaded.manifest.target.cpu), task \(loaded.manifest.task)), "
       + "\(generator.description), method \(settings.method.rawValue)"
@@ -118,7 +120,7 @@ struct RowRunner {
                                                 compatReference: settings.compatReference)
     let truth = try readGroundTruth(row.groundTruth, size: size)
     let problem = InversionProblem(generator: setup.generator, forward: op, observation: observation,
-                                   mask: op as? InpaintMask)
+                                   mask: op as? InpaintMask, perceptual: setup.perceptual)
     let inverter = try Inverter(problem: problem, settings: settings, engine: setup.engine)
     inverter.programs = setup.programs
     return (inverter, truth)
@@ -128,7 +130,7 @@ struct RowRunner {
   func commit(_ inverter: Inverter, _ result: InversionResult, truth: HostTensor<Float>?, to out: OutputDirectory,
               seconds: Double) throws -> RowMarker {
     let d = RunDescription(model: setup.model, task: inverter.problem.forward.task, engine: setup.engineName,
-                           terms: setup.terms, truth: truth, lpipsNet: nil)
+                           terms: setup.terms, truth: truth, lpipsNet: setup.lpipsNet)
     let naive = try NaiveReconstruction.compute(inverter.problem.forward, observation: inverter.problem.observation,
                                                 size: inverter.problem.generator.imageSize)
     let report = try makeReport(inverter, result, naive: naive, d)
