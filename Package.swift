@@ -87,7 +87,7 @@ let package = Package(
     .testTarget(
       name: "RuntimeTests",
       dependencies: [
-        "Runtime", "GraphIR", .product(name: "Numerics", package: "swift-numerics"),
+        "Runtime", "GraphIR", "ReaderFuzz", .product(name: "Numerics", package: "swift-numerics"),
         .product(name: "ZIPFoundation", package: "ZIPFoundation"),
       ],
       resources: [.copy("Fixtures")]),

@@ -139,10 +139,10 @@ public enum FuzzSeeds {
   }
 }
 
-/// Hand-assembled torch pickles.
-enum TorchPickle {
+/// Hand-assembled torch pickles (also the hostile-file tests' building block).
+public enum TorchPickle {
   /// `{"w": _rebuild_tensor_v2(('storage', FloatStorage, '0', 'cpu', count), 0, (count,), (1,), False)}`.
-  static func oneTensor(count: Int) -> [UInt8] {
+  public static func oneTensor(count: Int) -> [UInt8] {
     func short(_ s: String) -> [UInt8] { [0x8C, UInt8(s.utf8.count)] + Array(s.utf8) }
     func binint(_ v: Int) -> [UInt8] { [0x4A] + withUnsafeBytes(of: Int32(v).littleEndian, Array.init) }
     var p: [UInt8] = [0x80, 2, 0x7D] + short("w")

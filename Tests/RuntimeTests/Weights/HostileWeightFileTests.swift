@@ -1,4 +1,5 @@
 import Foundation
+import ReaderFuzz
 import Testing
 import ZIPFoundation
 
@@ -7,18 +8,6 @@ import ZIPFoundation
 /// Hand-made pickles and torch zip checkpoints, for tests that need a file torch would never
 /// write: deep nesting, corrupted or lying zip entries, deflate bombs.
 enum HandMadeCheckpoint {
-  /// Pickle bytes of `{"w": _rebuild_tensor_v2(storage '0' of `count` floats, 0, (count,), (1,))}`.
-  static func oneTensorPickle(count: Int) -> [UInt8] {
-    func short(_ s: String) -> [UInt8] { [0x8C, UInt8(s.utf8.count)] + Array(s.utf8) }
-    func binint(_ v: Int) -> [UInt8] { [0x4A] + withUnsafeBytes(of: Int32(v).littleEndian, Array.init) }
-    var p: [UInt8] = [0x80, 2, 0x7D] + short("w")
-    p += [0x63] + Array("torch._utils\n_rebuild_tensor_v2\n".utf8) + [0x28]
-    p += [0x28] + short("storage") + [0x63] + Array("torch\nFloatStorage\n".utf8)
-    p += short("0") + short("cpu") + binint(count) + [0x74, 0x51]
-    p += [0x4B, 0] + binint(count) + [0x85, 0x4B, 1, 0x85, 0x89, 0x74]
-    return p + [0x52, 0x73, 0x2E]
-  }
-
   /// 30,000 lists, each appended into the one before (built bottom-up on the stack).
   static let deepLists: [UInt8] =
     [0x80, 2] + Array(repeating: 0x5D, count: 30_000) + Array(repeating: 0x61, count: 29_999) + [0x2E]
@@ -137,7 +126,7 @@ enum HandMadeCheckpoint {
     defer { try? FileManager.default.removeItem(at: dir) }
     let url = dir.appendingPathComponent("crc.pt")
     let values: [Float] = [1, 2, 3, 4]
-    try HandMadeCheckpoint.writeZip(url, pickle: HandMadeCheckpoint.oneTensorPickle(count: 4), storages: ["0": floats(values)])
+    try HandMadeCheckpoint.writeZip(url, pickle: TorchPickle.oneTensor(count: 4), storages: ["0": floats(values)])
     #expect(try load(url)["w"]?.values == values)
     var bytes = [UInt8](try Data(contentsOf: url))
     let data = [UInt8](floats(values))
@@ -186,7 +175,7 @@ enum HandMadeCheckpoint {
     let url = dir.appendingPathComponent("bomb.pt")
     let count = 2 << 20  // 8 MiB of zeros deflate about 1000:1
     try HandMadeCheckpoint.writeZip(
-      url, pickle: HandMadeCheckpoint.oneTensorPickle(count: count), storages: ["0": Data(count: 4 * count)],
+      url, pickle: TorchPickle.oneTensor(count: count), storages: ["0": Data(count: 4 * count)],
       compression: .deflate)
     let fileSize = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? UInt64 ?? 0
     #expect(fileSize < 100_000)
@@ -195,7 +184,7 @@ enum HandMadeCheckpoint {
     // Padded so the archive as a whole could hold it, the one entry's ratio still gives it away.
     let noise = Data((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) })
     try HandMadeCheckpoint.writeZip(
-      url, pickle: HandMadeCheckpoint.oneTensorPickle(count: count), storages: ["0": Data(count: 4 * count)],
+      url, pickle: TorchPickle.oneTensor(count: count), storages: ["0": Data(count: 4 * count)],
       compression: .deflate, padding: noise)
     let single = message { _ = try load(url) }
     #expect(single.hasPrefix("bomb.pt: zip entry 'archive/data/0' would inflate"), "\(single)")
@@ -208,7 +197,7 @@ enum HandMadeCheckpoint {
     let url = dir.appendingPathComponent("liar.pt")
     // 64 KiB of zeros that claim to be the 4 KiB the tensor needs.
     try HandMadeCheckpoint.writeZip(
-      url, pickle: HandMadeCheckpoint.oneTensorPickle(count: 1024), storages: ["0": Data(count: 1 << 16)],
+      url, pickle: TorchPickle.oneTensor(count: 1024), storages: ["0": Data(count: 1 << 16)],
       compression: .deflate)
     var bytes = [UInt8](try Data(contentsOf: url))
     let h = try #require(HandMadeCheckpoint.headers(of: "archive/data/0", in: bytes))
@@ -224,7 +213,7 @@ enum HandMadeCheckpoint {
     defer { try? FileManager.default.removeItem(at: dir) }
     let url = dir.appendingPathComponent("overlap.pt")
     try HandMadeCheckpoint.writeZip(
-      url, pickle: HandMadeCheckpoint.oneTensorPickle(count: 1024), storages: ["0": floats(Array(repeating: 1, count: 1024))])
+      url, pickle: TorchPickle.oneTensor(count: 1024), storages: ["0": floats(Array(repeating: 1, count: 1024))])
     var bytes = [UInt8](try Data(contentsOf: url))
     let h = try #require(HandMadeCheckpoint.headers(of: "archive/data/0", in: bytes))
     // A stored entry claiming 3 GB: the central directory says so, the file has a few KB.
