@@ -81,7 +81,7 @@ public struct ArtifactBuilder {
   }
 
   /// Builds every program `iloc invert` builds for the setup (the example problem, the naive
-  /// reconstruction, each round's stage program) with their kernels recorded.
+  /// reconstruction, the data-consistency step, each round's stage program) with their kernels recorded.
   func recordPrograms(_ makeProblem: () throws -> InversionProblem) throws
     -> (InversionProblem, [ArtifactManifest.ProgramRecord], [Kernel])
   {
@@ -90,6 +90,9 @@ public struct ArtifactBuilder {
     defer { Program.defaultProvider = nil }
     let problem = try makeProblem()
     _ = try NaiveReconstruction.compute(problem.forward, observation: problem.observation, size: generator.imageSize)
+    if settings.consistencyApplies(to: problem.forward.task) {
+      _ = try DataConsistency(problem.forward, observation: problem.observation, size: generator.imageSize)
+    }
     let rounds = settings.method == .ilo ? settings.rounds.count : 1
     var stages: [ArtifactManifest.ProgramRecord] = []
     for r in 0..<rounds {

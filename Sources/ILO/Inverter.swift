@@ -21,6 +21,9 @@ public struct RoundReport: Codable, Sendable {
   public var stepsPerSecond: Double
   /// The error on the held-out measurements at the best step (nil without a validation split).
   public var validationError: Double?
+  /// The validation error of the best image after the data-consistency step made with the
+  /// training measurements only (nil without a split or without the step).
+  public var consistentValidationError: Double?
   /// Metrics of this round's best image (filled in by the caller, which knows the truth).
   public var metrics: [String: Double] = [:]
 }
@@ -38,10 +41,13 @@ public protocol InversionObserver: AnyObject {
   func roundFinished(_ report: RoundReport, image: HostTensor<Float>)
   /// The validation error of step `step` (only with a validation split).
   func validated(_ round: Int, _ step: Int, error: Double)
+  /// Run `member` of an ensemble of `members` starts (not called without an ensemble).
+  func memberStarted(_ member: Int, of members: Int, seed: UInt64)
 }
 
 extension InversionObserver {
   public func validated(_ round: Int, _ step: Int, error: Double) {}
+  public func memberStarted(_ member: Int, of members: Int, seed: UInt64) {}
 }
 
 /// The result of an inversion.
@@ -63,6 +69,20 @@ public struct InversionResult {
   public var selection: String = ""
   /// Each start's first round, with `--restarts` (empty otherwise).
   public var starts: [StartReport] = []
+  /// The generator's own images: the selected one (the mean of the combined rounds' images)
+  /// before the data-consistency step (nil when the step did not run), and each round's best
+  /// (always; `roundImages` are these after the step).
+  public var generatorImage: HostTensor<Float>?
+  public var generatorRoundImages: [HostTensor<Float>] = []
+  /// What the data-consistency step did to the selected image.
+  public var consistency: DataConsistency.Report?
+  /// The rounds (0-based) whose images were averaged into `image` (nil: one round).
+  public var combinedRounds: [Int]?
+  /// Each run of an ensemble (empty without one); the other fields describe the first run,
+  /// except `image`, `prediction`, `generatorImage` and `consistency` (the ensemble's mean).
+  public var members: [MemberReport] = []
+  /// Each run's own result image (empty without an ensemble).
+  public var memberImages: [HostTensor<Float>] = []
 }
 
 /// Runs ILO (or a baseline) on a problem: one compiled stage program per round, Adam with
@@ -89,24 +109,35 @@ public final class Inverter {
 
   var roundCount: Int { settings.method == .ilo ? settings.rounds.count : 1 }
 
-  /// Runs every round. With restarts, the first round is run from `restarts` random starts and
-  /// the start whose first round scored best (validation error, else data loss) is carried on
-  /// from where it stopped (for CSGM and PULSE, which have one round, that is the whole run).
+  /// Runs every round (every member's, with an ensemble: `Ensemble.swift`). With restarts,
+  /// the first round is run from `restarts` random starts and the start whose first round
+  /// scored best (validation error, else data loss) is carried on from where it stopped (for
+  /// CSGM and PULSE, which have one round, that is the whole run).
   public func run() throws -> InversionResult {
-    var progress = try bestStart()
+    let members = settings.ensembleSize(for: problem.forward.task)
+    return members > 1 ? try runEnsemble(members) : try runOnce(seed: settings.seed)
+  }
+
+  /// One complete run from the starts drawn with `seed`.
+  func runOnce(seed: UInt64) throws -> InversionResult {
+    var progress = try bestStart(seed: seed)
     for r in 1..<roundCount where !progress.interrupted {
       if Self.interruptRequested.isSet { progress.interrupted = true; break }  // keep the last round's best
       try runRound(r, &progress)
     }
-    return try progress.result()
+    let task = problem.forward.task
+    guard settings.consistencyApplies(to: task) || settings.meanOfRoundsApplies(to: task) else {
+      return try progress.result()
+    }
+    return try finishedResult(progress)
   }
 
   /// Round 0 from every start; the winner's progress (its whole state after round 0).
-  func bestStart() throws -> RunProgress {
+  func bestStart(seed base: UInt64) throws -> RunProgress {
     var best: RunProgress?
     var starts: [StartReport] = []
     for k in 0..<settings.restarts {
-      let seed = settings.seed &+ UInt64(k) &* 0x9E37_79B9
+      let seed = base &+ UInt64(k) &* 0x9E37_79B9
       var p = RunProgress(values: problem.generator.initialInputs(seed: seed))
       try runRound(0, &p)
       let round = p.reports[0]
@@ -177,9 +208,11 @@ struct RunProgress {
       why = "round \(chosen + 1): lowest validation error " + String(format: "%.6g", low) + " of "
         + errors.map { String(format: "%.6g", $0) }.joined(separator: ", ")
     }
-    return InversionResult(image: roundImages[chosen], prediction: roundPredictions[chosen], roundImages: roundImages,
-                           roundStartImages: startImages, rounds: reports, state: roundStates[chosen],
-                           interrupted: interrupted, selectedRound: chosen, selection: why, starts: starts)
+    var result = InversionResult(image: roundImages[chosen], prediction: roundPredictions[chosen], roundImages: roundImages,
+                                 roundStartImages: startImages, rounds: reports, state: roundStates[chosen],
+                                 interrupted: interrupted, selectedRound: chosen, selection: why, starts: starts)
+    result.generatorRoundImages = roundImages
+    return result
   }
 }
 /// A flag a signal handler can set (one aligned 32-bit store), remembering the first signal.

@@ -50,8 +50,39 @@ public struct InversionSettings: Codable, Sendable {
   /// The validation split (nil: none; every measurement is fitted and the last round's best
   /// data-loss iterate is the result).
   public var validation: ValidationSettings?
+  /// The data-consistency step on the result (`DataConsistency`); nil: the task's default
+  /// (on for every noise-free linear task, off for denoising).
+  public var dataConsistency: Bool?
+  /// The result is the mean of the images of the feature-map rounds (2...R, at least two of
+  /// them) instead of one selected round; nil: the task's default (super-resolution only).
+  public var meanOfRounds: Bool?
+  /// How many independent runs (from different seeds) are averaged into the result; nil: the
+  /// task's default (`defaultEnsembleSize`).
+  public var ensemble: Int?
 
   public init() {}
+
+  /// The runs ILO averages by default, on every task: the mean of plausible answers
+  /// approximates the posterior mean, the answer with the least expected squared error; two
+  /// runs gained 0.7-1.2 dB on every task measured (docs/quality.md). The baselines run as
+  /// published (one run) unless asked.
+  public static let defaultEnsembleSize = 2
+
+  public func ensembleSize(for task: Task) -> Int { ensemble ?? (method == .ilo ? Self.defaultEnsembleSize : 1) }
+
+  /// Whether the result is the mean of the feature-map rounds for `task` (docs/quality.md:
+  /// +0.3 dB over the best single round in 4x super-resolution, where the rounds differ only
+  /// in invented detail; inpainting's and compressed sensing's later rounds are much better
+  /// than the earlier ones, so there one round is kept).
+  public func meanOfRoundsApplies(to task: Task) -> Bool {
+    method == .ilo && (meanOfRounds ?? (task == .superres))
+  }
+
+  /// Whether the result gets the data-consistency step for `task`.
+  /// By default ILO's only: the baselines run as published unless asked.
+  public func consistencyApplies(to task: Task) -> Bool {
+    dataConsistency ?? (method == .ilo && DataConsistency.appliesByDefault(to: task))
+  }
 
   /// Steps per round by default: five rounds, down to the 32x32 feature maps of a 64x64
   /// generator (fewer when the generator has fewer blocks).
@@ -104,6 +135,7 @@ public struct InversionSettings: Codable, Sendable {
     for lr in learningRates where !(lr.isFinite && lr > 0) { throw InversionError("--lr must be positive and finite, got \(lr)") }
     for case .fixed(let s) in rounds where s < 1 { throw InversionError("a round needs at least 1 step, got \(s)") }
     guard restarts >= 1 else { throw InversionError("--restarts must be at least 1") }
+    if let e = ensemble, !(1...64).contains(e) { throw InversionError("--ensemble must be in 1...64, got \(e)") }
     if let v = validation, !(v.fraction.isFinite && v.fraction > 0 && v.fraction < 1) {
       throw InversionError("--validation must be in (0, 1) or 0 for none, got \(v.fraction)")
     }

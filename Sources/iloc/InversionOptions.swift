@@ -44,6 +44,19 @@ struct InversionOptions: ParsableArguments {
       + "the round (0: none; fit everything, keep the last round)."))
   var validation: Double?
   @Option(help: "Seed of the validation split.") var validationSeed: UInt64 = 0x5EED
+  @Option(help: ArgumentHelp(
+    "Data consistency of the result: on replaces the part of the image the observation determines by what "
+      + "the observation says (known pixels, luma, low frequencies, measurements), keeping the generator's "
+      + "answer for the rest; off returns the generator's image. Default: on for ilo on every task but denoise, off for the baselines."))
+  var consistency: OnOff?
+  @Option(help: ArgumentHelp(
+    "on: the result is the mean of the images of the feature-map rounds (2 and later) instead of one round; "
+      + "off: one round. Default: on for superres only."))
+  var meanOfRounds: OnOff?
+  @Option(help: ArgumentHelp(
+    "Independent runs from different seeds whose results are averaged (the mean of plausible answers has the "
+      + "least expected squared error). Default: 2 for superres, 1 otherwise."))
+  var ensemble: Int?
   @Option(help: "CSGM: weight of ||z||^2.") var latentPrior: Float = 0
   @Option(help: "Random restarts of the first round (the lowest data loss is carried on).") var restarts = 1
   @Option(help: "StyleGAN2: samples for fitting the latent proxy when the model file has none.") var fitSamples = 20000
@@ -82,6 +95,9 @@ struct InversionOptions: ParsableArguments {
     s.schedule = schedule
     s.restarts = restarts
     if let v = validation { s.validation = v == 0 ? nil : ValidationSettings(fraction: v, seed: validationSeed) }
+    s.dataConsistency = consistency.map { $0 == .on }
+    s.meanOfRounds = meanOfRounds.map { $0 == .on }
+    s.ensemble = ensemble
     return s
   }
 
@@ -90,9 +106,16 @@ struct InversionOptions: ParsableArguments {
   /// as the generator has.
   func settings(task: Task, maxRounds: Int) throws -> InversionSettings {
     var s = try settings()
-    if validation == nil { s.validation = InversionSettings.defaultValidation(for: task) }
+    if validation == nil {
+      s.validation = InversionSettings.defaultValidation(for: task).map { ValidationSettings(fraction: $0.fraction, seed: validationSeed) }
+    }
     if steps == nil && s.rounds.count > maxRounds { s.rounds = Array(s.rounds.prefix(maxRounds)) }
     return s
   }
 
+}
+
+/// A switch flag's value.
+enum OnOff: String, ExpressibleByArgument, CaseIterable {
+  case on, off
 }

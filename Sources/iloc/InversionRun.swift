@@ -121,6 +121,9 @@ func makeReport(_ inverter: Inverter, _ result: InversionResult, naive: HostTens
   report.selectedRound = result.selectedRound + 1
   report.selection = result.selection
   if !result.starts.isEmpty { report.restarts = result.starts }
+  report.consistency = result.consistency
+  report.combinedRounds = result.combinedRounds.map { $0.map { $0 + 1 } }
+  if !result.members.isEmpty { report.members = try memberReports(result, d, perceptual: problem.perceptual) }
   let perceptual = problem.perceptual
   for (k, img) in result.roundImages.enumerated() {
     if let t = d.truth {
@@ -132,14 +135,27 @@ func makeReport(_ inverter: Inverter, _ result: InversionResult, naive: HostTens
   if let t = d.truth {
     for (k, v) in try Scoring.image(result.image, against: t) { report.final[k] = v }
     for (k, v) in try Scoring.image(naive, against: t) { report.naive[k] = v }
+    if let g = result.generatorImage { report.generator = try Scoring.image(g, against: t) }
     if let p = perceptual {
       report.final["lpips"] = try Scoring.lpips(result.image, t, p)
       report.naive["lpips"] = try Scoring.lpips(naive, t, p)
+      if let g = result.generatorImage { report.generator?["lpips"] = try Scoring.lpips(g, t, p) }
     } else {
       report.notes.append("LPIPS metric not computed: it needs trained backbone weights (--lpips-backbone)")
     }
   }
   return report
+}
+
+/// Each ensemble run's report, with its own image's metrics when the truth is known.
+func memberReports(_ result: InversionResult, _ d: RunDescription, perceptual: PerceptualLoss?) throws -> [MemberReport] {
+  var members = result.members
+  guard let t = d.truth else { return members }
+  for (k, img) in result.memberImages.enumerated() {
+    members[k].metrics = try Scoring.image(img, against: t)
+    if let p = perceptual { members[k].metrics["lpips"] = try Scoring.lpips(img, t, p) }
+  }
+  return members
 }
 
 /// Writes the four output files of a run into `dir` (a staging folder).

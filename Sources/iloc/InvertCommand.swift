@@ -106,6 +106,13 @@ struct RunReport: Encodable {
   /// Metrics; a non-finite value (an exact match's PSNR) is written as null.
   var final: [String: Double] = [:]
   var naive: [String: Double] = [:]
+  /// The generator's own image before the data-consistency step, and what that step did.
+  var generator: [String: Double]?
+  var consistency: DataConsistency.Report?
+  /// The rounds (1-based) whose consistent images were averaged into the result, if any.
+  var combinedRounds: [Int]?
+  /// Each run of an ensemble, with its own metrics.
+  var members: [MemberReport]?
   var notes: [String] = []
 }
 
@@ -126,6 +133,9 @@ final class ProgressPrinter: InversionObserver {
     let s = program.stats.map { String(format: "%d kernels, compiled in %.0f ms (%d cached)", $0.kernels, program.compileMilliseconds, $0.cacheHits) }
       ?? String(format: "interpreter, %.0f ms setup", program.compileMilliseconds)
     print("round \(round + 1)/\(rounds): \(program.variables.map(\.name).joined(separator: ", ")) - \(s)")
+  }
+  func memberStarted(_ member: Int, of members: Int, seed: UInt64) {
+    print("run \(member + 1)/\(members) of the ensemble (seed \(seed))")
   }
   func step(_ round: Int, _ step: Int, dataLoss: Float, objective: Float, stepsPerSecond: Double) {
     let line = String(format: "round %d step %4d  loss %.5f  data %.5f  %.1f steps/s", round + 1, step + 1, objective, dataLoss, stepsPerSecond)

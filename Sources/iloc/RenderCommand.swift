@@ -4,7 +4,9 @@ import ILO
 import Models
 import Runtime
 
-/// `iloc render`: re-render a saved inversion state (bit for bit the result image).
+/// `iloc render`: re-render a saved inversion state: bit for bit the generator's image of the
+/// run's (first run's) selected round, which is result.png itself unless the run averaged
+/// runs or rounds or made the result data-consistent (then the command says so).
 struct RenderCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "render",
@@ -28,5 +30,18 @@ struct RenderCommand: ParsableCommand {
     let image = try saved.render(generator: generator, engine: engineOptions.engine)
     try ImageIO.writePNG(image, to: out)
     print("rendered round \(saved.metadata.round + 1) of \(saved.metadata.modelDescription) -> \(output)")
+    if let note = Self.postProcessingNote(saved.metadata) { print(note) }
+  }
+
+  /// What result.png has beyond the state's generator image, if anything.
+  static func postProcessingNote(_ m: SavedState.Metadata) -> String? {
+    let s = m.settings, task = m.operatorRecord.task
+    var steps: [String] = []
+    if s.ensembleSize(for: task) > 1 { steps.append("the mean of \(s.ensembleSize(for: task)) runs (this state is the first)") }
+    if s.meanOfRoundsApplies(to: task) { steps.append("the mean of the feature-map rounds") }
+    if s.consistencyApplies(to: task) { steps.append("made consistent with the observation") }
+    guard !steps.isEmpty else { return nil }
+    return "note: this is the generator's image; the run's result.png is " + steps.joined(separator: ", ")
+      + " (iloc invert --ensemble 1 --mean-of-rounds off --consistency off returns the generator's image itself)"
   }
 }

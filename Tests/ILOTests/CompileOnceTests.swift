@@ -15,6 +15,7 @@ struct CompileOnceTests {
     var s = InversionSettings()
     s.rounds = [.fixed(3), .fixed(2)]
     s.seed = seed
+    s.ensemble = 1
     return s
   }
 

@@ -18,7 +18,7 @@ struct EndToEndTests {
     g2.output("y", op.apply(x))
     let y = try Program(g2).run(inputs: ["x": truth])["y"]!
     var s = settings ?? InversionSettings()
-    if settings == nil { s.rounds = [.fixed(40), .fixed(30), .fixed(20), .fixed(20)] }
+    if settings == nil { s.rounds = [.fixed(40), .fixed(30), .fixed(20), .fixed(20)]; s.ensemble = 1 }
     s.seed = 100  // a different start than the truth's
     let problem = InversionProblem(generator: g, forward: op, observation: y, mask: op as? InpaintMask)
     let result = try Inverter(problem: problem, settings: s).run()
@@ -33,7 +33,7 @@ struct EndToEndTests {
     #expect(r.psnr >= r.naive + 5)
     // round r starts exactly where round r-1's best iterate ended
     for k in 1..<r.result.roundImages.count {
-      let d = r.result.roundStartImages[k].maxRelativeDifference(to: r.result.roundImages[k - 1])
+      let d = r.result.roundStartImages[k].maxRelativeDifference(to: r.result.generatorRoundImages[k - 1])
       #expect(d < 1e-5, "round \(k) start vs round \(k - 1) best: \(d)")
     }
   }
@@ -46,6 +46,7 @@ struct EndToEndTests {
     var s = InversionSettings()
     s.rounds = [.fixed(200), .fixed(40), .fixed(30)]
     s.restarts = 4
+    s.ensemble = 1
     s.learningRates = [0.4, 0.1, 0.1]
     s.radiusState = [200]
     s.schedule = .pulseOneCycle
@@ -71,6 +72,7 @@ struct EndToEndTests {
     let g = try TestModels.styleGAN2()
     var s = InversionSettings()
     s.rounds = [.fixed(4), .fixed(4), .fixed(3)]
+    s.ensemble = 1  // one run: the state reproduces its generator image (the result is that, made consistent)
     let p = try Self.problem(g)
     let result = try Inverter(problem: p, settings: s).run()
     #expect(result.rounds.count == 3 && result.state.round == result.selectedRound)  // the state of the chosen round
@@ -81,15 +83,26 @@ struct EndToEndTests {
                            values: result.state.values)
     try saved.write(to: dir)
     let again = try SavedState.read(dir).render(generator: g)
-    #expect(again.values.map(\.bitPattern) == result.image.values.map(\.bitPattern))
+    #expect(again.values.map(\.bitPattern) == result.generatorImage!.values.map(\.bitPattern))
+    // the result keeps the generator's image in the holes and the observed pixels elsewhere
+    let mask = (p.forward as! InpaintMask).values
+    for (i, v) in result.image.values.enumerated() {
+      let kept = mask[i % 1024] == 1 ? p.observation.values[i] : result.generatorImage!.values[i]
+      let expected = Swift.min(1, Swift.max(-1, kept))  // the step clips to the image range
+      #expect(Swift.abs(v - expected) <= 1e-5, "pixel \(i): \(v) vs \(expected)")
+      if Swift.abs(v - expected) > 1e-5 { break }
+    }
     // the next round starts from the best state: round r's start image equals round r-1's best
-    for k in 1..<3 { #expect(result.roundStartImages[k].maxRelativeDifference(to: result.roundImages[k - 1]) < 1e-5) }
+    for k in 1..<3 {
+      #expect(result.roundStartImages[k].maxRelativeDifference(to: result.generatorRoundImages[k - 1]) < 1e-5)
+    }
   }
 
   @Test func enginesAgreeOnTheFirstSteps() throws {
     let g = try TestModels.styleGAN2()
     var s = InversionSettings()
     s.rounds = [.fixed(3)]
+    s.ensemble = 1
     final class Rec: InversionObserver {
       var losses: [Float] = []
       func roundStarted(_ round: Int, of rounds: Int, program: StageProgram) {}

@@ -48,6 +48,7 @@ final class StepRecorder: InversionObserver {
     s.validation = nil
     s.rounds = [.fixed(3), .fixed(2)]
     s.restarts = 3
+    s.ensemble = 1
     let (r, rec) = try Self.run(p, s)
     #expect(rec.steps == 3 * 3 + 2)  // the winner's first round is not run again
     #expect(r.starts.count == 3)
@@ -116,6 +117,8 @@ final class StepRecorder: InversionObserver {
     s.validation = ValidationSettings(fraction: 0.2, seed: 3)
     s.rounds = [.fixed(6), .fixed(4), .fixed(4)]
     s.learningRates = [0.3]
+    s.ensemble = 1
+    s.dataConsistency = false  // the rounds' own validation errors select (DataConsistencyTests: after the step)
     let (r, rec) = try Self.run(try InversionMechanicsTests.problem(g), s)
     for (k, round) in r.rounds.enumerated() {
       let v = rec.validation[k]
@@ -174,7 +177,7 @@ struct QualityReportTests {
     let out = d.appendingPathComponent("out"), img = d.appendingPathComponent("x.png")
     try CLITests.png(32, at: img)
     let r = try CLITests.run(["invert", "--model", CLITests.s32, "--fit-samples", "200", "--task", "inpaint", "--mask",
-                              "random:0.5", "--observed", img.path, "--steps", "2,2", "--restarts", "2",
+                              "random:0.5", "--observed", img.path, "--steps", "2,2", "--restarts", "2", "--ensemble", "1",
                               "--validation", "0.1", "-o", out.path])
     #expect(r.status == 0, "stderr: \(r.stderr)")
     let data = try Data(contentsOf: out.appendingPathComponent("report.json"))

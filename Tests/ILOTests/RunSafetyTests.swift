@@ -79,7 +79,8 @@ struct RunSafetyTests {
     let img = d.appendingPathComponent("x.png")
     if !FileManager.default.fileExists(atPath: img.path) { try CLITests.png(32, at: img) }
     return try LiveProcess(TestModels.iloc, ["invert", "--model", CLITests.s32, "--fit-samples", "200", "--task", "inpaint",
-                                             "--mask", "random:0.5", "--observed", img.path, "--steps", "100000,100000", "-o", out.path])
+                                             "--mask", "random:0.5", "--observed", img.path, "--steps", "100000,100000",
+                                             "--ensemble", "1", "--consistency", "off", "-o", out.path])
   }
 
   /// The directory holds exactly the four outputs (no staging folder), and the report says
