@@ -1,0 +1,130 @@
+import Codegen
+import Foundation
+
+/// The shape of one GEMM call, the key of the per-shape backend choice.
+public struct GEMMShape: Hashable, Sendable, CustomStringConvertible {
+  public var transA: Bool, transB: Bool
+  public var m: Int, n: Int, k: Int
+  public init(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int) {
+    self.transA = transA; self.transB = transB; self.m = m; self.n = n; self.k = k
+  }
+  /// "NT 64x4096x576": transposes of A and B, then m x n x k.
+  public var description: String { (transA ? "T" : "N") + (transB ? "T" : "N") + " \(m)x\(n)x\(k)" }
+}
+
+/// Which backend runs GEMMs (`ILOC_GEMM`): measured per shape, or forced.
+public enum GEMMMode: String, Sendable {
+  /// Time both on the real shape once when a program is built; keep the faster one.
+  case auto
+  /// Always the generated kernels (where the CPU has AVX2+FMA or AVX-512 and LLVM is in use).
+  case own
+  /// Always OpenBLAS.
+  case openblas
+}
+
+/// How one GEMM shape runs: OpenBLAS, or the own kernels. Results of one route are the same
+/// bits with any thread count.
+public struct GEMMRoute: Sendable {
+  public let own: OwnGEMM?
+  public static let openBLAS = GEMMRoute(own: nil)
+
+  /// "own avx512 6x64" or "openblas": shown in profiles and `ILOC_DEBUG=2` lines.
+  public var label: String { own?.label ?? "openblas" }
+
+  public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+                    c: UnsafeMutablePointer<Float>, ldc: Int) {
+    if let own {
+      own.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                beta: beta, c: c, ldc: ldc)
+    } else {
+      BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                 beta: beta, c: c, ldc: ldc)
+    }
+  }
+}
+
+/// Picks the route of each GEMM shape a program needs, when the program is built.
+///
+/// `ILOC_GEMM=own|openblas` forces a backend; `auto` (the default) times both on the shape
+/// (`GEMMChoice.measure`) the first time it is seen, and remembers the winner for this
+/// process and, when there is a kernel cache directory, in a file next to the kernel objects
+/// (`GEMMChoiceFile`), so later processes on the same CPU make the same choice without
+/// measuring. `ILOC_ISA=avx2|avx512` picks the vector ISA of the own kernels (default: the
+/// widest the CPU has). Own kernels need LLVM: programs whose kernels come from an
+/// ahead-of-time library use OpenBLAS.
+public final class GEMMRouter: @unchecked Sendable {
+  public let mode: GEMMMode
+  public let own: OwnGEMM?
+  private let file: GEMMChoiceFile?
+  private let lock = NSLock()
+  private var choices: [GEMMShape: Bool] = [:]
+
+  init(mode: GEMMMode, own: OwnGEMM?, file: GEMMChoiceFile?) {
+    self.mode = mode
+    self.own = own
+    self.file = file
+    choices = file?.load() ?? [:]
+  }
+
+  /// The route of `shape` (measuring it first in `auto` mode when it is new).
+  public func route(_ shape: GEMMShape) -> GEMMRoute {
+    guard let own, shape.m > 0, shape.n > 0, shape.k > 0 else { return .openBLAS }
+    switch mode {
+    case .openblas: return .openBLAS
+    case .own: return GEMMRoute(own: own)
+    case .auto:
+      lock.lock()
+      defer { lock.unlock() }
+      if let useOwn = choices[shape] { return useOwn ? GEMMRoute(own: own) : .openBLAS }
+      let useOwn = GEMMChoice.measure(shape, own: own)
+      choices[shape] = useOwn
+      file?.append(shape, useOwn: useOwn)
+      return useOwn ? GEMMRoute(own: own) : .openBLAS
+    }
+  }
+
+  /// The router for programs whose kernels come from `provider`: one per `KernelCompiler`
+  /// (and so per kernel cache), OpenBLAS only for other providers.
+  public static func forProvider(_ provider: KernelProvider?) -> GEMMRouter {
+    guard let compiler = provider as? KernelCompiler else { return noLLVM }
+    registryLock.lock()
+    defer { registryLock.unlock() }
+    let id = ObjectIdentifier(compiler)
+    if let r = registry[id] { return r }
+    let r = make(compiler: compiler, environment: ProcessInfo.processInfo.environment)
+    registry[id] = r
+    return r
+  }
+
+  private static let noLLVM = GEMMRouter(mode: .openblas, own: nil, file: nil)
+  private static let registryLock = NSLock()
+  nonisolated(unsafe) private static var registry: [ObjectIdentifier: GEMMRouter] = [:]
+
+  /// A router for `compiler` configured by `ILOC_GEMM` and `ILOC_ISA` in `environment`.
+  /// An unknown value or an ISA the CPU lacks gives one warning and the default.
+  public static func make(compiler: KernelCompiler, environment: [String: String]) -> GEMMRouter {
+    var mode = GEMMMode.auto
+    if let v = environment["ILOC_GEMM"], !v.isEmpty {
+      if let m = GEMMMode(rawValue: v) { mode = m } else {
+        KernelCompiler.printWarning("ILOC_GEMM=\(v) is not one of auto, own, openblas; using auto")
+      }
+    }
+    let supported = compiler.supportedGEMMISAs
+    var isa = supported.first
+    if let v = environment["ILOC_ISA"], !v.isEmpty {
+      if let i = GEMMISA(rawValue: v), supported.contains(i) { isa = i } else {
+        KernelCompiler.printWarning("ILOC_ISA=\(v): this CPU runs \(supported.map(\.rawValue)); using \(isa?.rawValue ?? "OpenBLAS")")
+      }
+    }
+    guard mode != .openblas, let isa else { return GEMMRouter(mode: .openblas, own: nil, file: nil) }
+    do {
+      let own = OwnGEMM(kernel: try compiler.gemmMicrokernel(isa.defaultShape))
+      let file = compiler.cacheDirectory.map { GEMMChoiceFile(directory: $0, compiler: compiler, own: own) }
+      return GEMMRouter(mode: mode, own: own, file: file)
+    } catch {
+      KernelCompiler.printWarning("GEMM microkernel: \(error); using OpenBLAS")
+      return GEMMRouter(mode: .openblas, own: nil, file: nil)
+    }
+  }
+}

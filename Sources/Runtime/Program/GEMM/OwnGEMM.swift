@@ -1,0 +1,147 @@
+import Codegen
+import Foundation
+
+/// C = alpha * op(A) * op(B) + beta * C on a generated microkernel (`GEMMMicrokernel`), with
+/// Goto/BLIS-style cache blocking: for each nc-wide column block and kc-deep slice of K, B is
+/// packed into kc x NR panels; for each mc-tall row block A is packed into MR x kc panels; the
+/// microkernel then sweeps the MR x NR tiles.
+///
+/// Determinism: every element of C is one fma chain over k in increasing order inside each kc
+/// slice, the slices applied in order (`C = alpha*acc + beta*C`, then `+ C`), and kc depends on
+/// nothing but the constant `kc`. Tiles at the matrix edge run the same full-tile code into a
+/// scratch tile and apply the same rounding steps in Swift. So an element's bits do not depend
+/// on where the tile or thread boundaries fall: the result is the same with any thread count
+/// and any partition (the partition below is still fixed by sizes, like every other one).
+public final class OwnGEMM: @unchecked Sendable {
+  public let kernel: GEMMMicrokernel
+  public let kc: Int, mc: Int, nc: Int
+  public var mr: Int { kernel.shape.rows }
+  public var nr: Int { kernel.shape.columns }
+  private let pool: PackBufferPool
+
+  /// Block sizes: a kc x NR B panel stays in L1/L2 while an mc x kc A block streams through L2;
+  /// nc bounds the packed B block (kc x nc floats) to fit L2.
+  public init(kernel: GEMMMicrokernel, kc: Int = 256, mcPanels: Int = 16, ncPanels: Int? = nil) {
+    self.kernel = kernel
+    self.kc = kc
+    self.mc = kernel.shape.rows * mcPanels
+    self.nc = kernel.shape.columns * (ncPanels ?? Swift.max(1, 512 / kernel.shape.columns))
+    pool = PackBufferPool(floats: mc * kc + kc * nc + 64)
+  }
+
+  /// "own avx512 6x64": the label profiles show.
+  public var label: String { "own \(kernel.shape)" }
+
+  public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+                    c: UnsafeMutablePointer<Float>, ldc: Int) {
+    guard m > 0, n > 0 else { return }
+    guard k > 0 else { return Self.scale(m: m, n: n, beta: beta, c: c, ldc: ldc) }
+    let byColumns = n >= m
+    let extent = byColumns ? n : m
+    let partition = Partition(extent: extent, work: 2 * m * n * k, grain: BLAS.gemmGrain,
+                              align: byColumns ? nr : mr, maxChunks: BLAS.maxBlocks(extent))
+    Parallel.forEachChunk(of: partition) { r in
+      let (i0, j0) = byColumns ? (0, r.lowerBound) : (r.lowerBound, 0)
+      let (mb, nb) = byColumns ? (m, r.count) : (r.count, n)
+      let aBlock = a + (transA ? i0 : i0 * lda), bBlock = b + (transB ? j0 * ldb : j0)
+      let buffer = pool.take()
+      defer { pool.give(buffer) }
+      blocked(GEMMOperands(transA: transA, transB: transB, m: mb, n: nb, k: k, alpha: alpha, a: aBlock, lda: lda,
+                           b: bBlock, ldb: ldb, beta: beta, c: c + i0 * ldc + j0, ldc: ldc), buffer: buffer)
+    }
+  }
+
+  /// One thread's share: the loops over nc, kc and mc blocks around the macro-kernel.
+  private func blocked(_ g: GEMMOperands, buffer: UnsafeMutablePointer<Float>) {
+    let packedA = buffer, packedB = buffer + ((mc * kc + 15) & ~15)
+    for jc in stride(from: 0, to: g.n, by: nc) {
+      let ncb = Swift.min(nc, g.n - jc)
+      for pc in stride(from: 0, to: g.k, by: kc) {
+        let kcb = Swift.min(kc, g.k - pc)
+        GEMMPacking.packB(g, rows: pc, kc: kcb, columns: jc, nc: ncb, nr: nr, into: packedB)
+        let beta = pc == 0 ? g.beta : 1
+        for ic in stride(from: 0, to: g.m, by: mc) {
+          let mcb = Swift.min(mc, g.m - ic)
+          GEMMPacking.packA(g, rows: ic, mc: mcb, columns: pc, kc: kcb, mr: mr, into: packedA)
+          macroKernel(mc: mcb, nc: ncb, kc: kcb, packedA, packedB, c: g.c + ic * g.ldc + jc, ldc: g.ldc,
+                      alpha: g.alpha, beta: beta)
+        }
+      }
+    }
+  }
+
+  /// All MR x NR tiles of an mc x nc block of C from packed panels; edge tiles go through a
+  /// scratch tile.
+  private func macroKernel(mc: Int, nc: Int, kc: Int, _ pa: UnsafeMutablePointer<Float>, _ pb: UnsafeMutablePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float) {
+    let (mr, nr) = (self.mr, self.nr)
+    let entry = kernel.entry
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: mr * nr + 16) { scratch in
+      let tile = UnsafeMutablePointer<Float>(bitPattern: (Int(bitPattern: scratch.baseAddress!) + 63) & ~63)!
+      for ir in stride(from: 0, to: mc, by: mr) {
+        let rows = Swift.min(mr, mc - ir)
+        let a = pa + ir * kc
+        for jr in stride(from: 0, to: nc, by: nr) {
+          let cols = Swift.min(nr, nc - jr)
+          let ct = c + ir * ldc + jr
+          if rows == mr && cols == nr {
+            entry(Int64(kc), a, pb + jr * kc, ct, Int64(ldc), alpha, beta)
+            continue
+          }
+          entry(Int64(kc), a, pb + jr * kc, tile, Int64(nr), 1, 0)
+          for i in 0..<rows {
+            for j in 0..<cols {
+              let r = alpha * tile[i * nr + j]
+              ct[i * ldc + j] = beta == 0 ? r : r.addingProduct(beta, ct[i * ldc + j])
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// C = beta * C (the k == 0 product), with C not read when beta == 0.
+  static func scale(m: Int, n: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    for i in 0..<m {
+      for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] }
+    }
+  }
+}
+
+/// The arguments of one GEMM call (row-major; transposed operands read in place).
+struct GEMMOperands {
+  var transA: Bool, transB: Bool
+  var m: Int, n: Int, k: Int
+  var alpha: Float
+  var a: UnsafePointer<Float>, lda: Int
+  var b: UnsafePointer<Float>, ldb: Int
+  var beta: Float
+  var c: UnsafeMutablePointer<Float>, ldc: Int
+}
+
+/// Reusable 64-byte-aligned packing buffers, one taken per running chunk (so a buffer is
+/// allocated, and its pages touched, once rather than on every call).
+final class PackBufferPool: @unchecked Sendable {
+  let floats: Int
+  private let lock = NSLock()
+  private var free: [UnsafeMutablePointer<Float>] = []
+
+  init(floats: Int) { self.floats = floats }
+
+  func take() -> UnsafeMutablePointer<Float> {
+    lock.lock()
+    if let b = free.popLast() { lock.unlock(); return b }
+    lock.unlock()
+    let raw = UnsafeMutableRawPointer.allocate(byteCount: floats * 4, alignment: 64)
+    return raw.bindMemory(to: Float.self, capacity: floats)
+  }
+
+  func give(_ b: UnsafeMutablePointer<Float>) {
+    lock.lock()
+    free.append(b)
+    lock.unlock()
+  }
+
+  deinit { for b in free { b.deallocate() } }
+}
