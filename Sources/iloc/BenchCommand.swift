@@ -12,6 +12,8 @@ struct BenchCommand: ParsableCommand {
       The sgemm peak is measured in the same run (OpenBLAS, same thread count). Build with -c release.
         iloc bench styled-conv --runs 20
         iloc bench stylegan2-64 --runs 5 --interp-runs 0
+        iloc bench fma-peak      (the host's FMA throughput, from a generated register-only kernel)
+        iloc bench gemm --shapes 64x4096x576   (OpenBLAS vs the own GEMM kernels of each ISA)
       Examples: \(ExampleCatalog.names.joined(separator: ", ")).
       "executed" FLOPs are what the compiled steps compute (a Winograd convolution counts its
       smaller products); "nominal" FLOPs are the graph's direct-form products (2 per multiply-add of
@@ -24,8 +26,11 @@ struct BenchCommand: ParsableCommand {
   @Option(help: "Timed runs of the compiled engine.") var runs = 10
   @Option(help: "Timed runs of the interpreter (0 to skip it).") var interpRuns = 1
   @Flag(help: "Also compare outputs of both engines.") var validate = false
+  @Option(help: "For `iloc bench gemm`: shapes like 64x4096x576,TN:576x4096x64 (default: StyleGAN2's).") var shapes: String?
 
   func run() throws {
+    if example == "fma-peak" { return try GEMMBench.fmaPeak() }
+    if example == "gemm" { return try GEMMBench.gemm(shapes: shapes, runs: runs) }
     let problem = try ExampleCatalog.make(example)
     if !problem.note.isEmpty { print(problem.note) }
     let nominal = nominalFlops(problem.graph)

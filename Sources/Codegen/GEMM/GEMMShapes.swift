@@ -90,6 +90,12 @@ public final class GEMMMicrokernel: @unchecked Sendable {
     self.entry = unsafeBitCast(UnsafeRawPointer(bitPattern: UInt(address))!, to: GEMMMicrokernelEntry.self)
     self.owner = owner
   }
+
+  /// A microkernel whose code was loaded from elsewhere (an ahead-of-time shared library):
+  /// `address` is its entry point, `owner` keeps that code mapped.
+  public convenience init(loaded shape: MicrokernelShape, symbol: String, address: UnsafeRawPointer, owner: AnyObject) {
+    self.init(shape: shape, symbol: symbol, address: UInt64(UInt(bitPattern: address)), owner: owner)
+  }
 }
 
 /// A compiled FMA-throughput kernel: `chains` independent accumulator registers, each

@@ -10,16 +10,35 @@ extension KernelCompiler {
 
   /// The microkernel of `shape` (compiled on first use, then shared).
   public func gemmMicrokernel(_ shape: MicrokernelShape) throws -> GEMMMicrokernel {
+    let (symbol, emit) = try microkernelModule(shape)
+    let address = try compileHandBuilt(symbol: symbol, keyParts: ["gemm-microkernel", "\(shape)"], emit: emit)
+    return GEMMMicrokernel(shape: shape, symbol: symbol, address: address, owner: self)
+  }
+
+  /// The object file of the microkernel of `shape` and its exported symbol (ABI:
+  /// `GEMMMicrokernelEntry`), for linking into an ahead-of-time kernel library.
+  public func gemmMicrokernelObject(_ shape: MicrokernelShape) throws -> (symbol: String, data: Data) {
+    let (symbol, emit) = try microkernelModule(shape)
+    return (symbol, try lockedHandBuiltObject(symbol: symbol, keyParts: ["gemm-microkernel", "\(shape)"], emit: emit))
+  }
+
+  /// The exported symbol of the microkernel of `shape` (the same in the JIT and in libraries).
+  public static func gemmMicrokernelSymbol(_ shape: MicrokernelShape) -> String {
+    "iloc_gemm_\(shape.isa.rawValue)_\(shape.rows)x\(shape.columns)_pf\(MicrokernelEmitter.prefetchDistance)"
+  }
+
+  private func microkernelModule(_ shape: MicrokernelShape) throws
+    -> (String, (LLVMContextRef, LLVMModuleRef) -> Void)
+  {
     try checkSupported(shape.isa)
     guard (1...16).contains(shape.rows), (1...8).contains(shape.vectors) else {
       throw CodegenError.llvm("unsupported microkernel shape \(shape)")
     }
-    let symbol = "iloc_gemm_\(shape.isa.rawValue)_\(shape.rows)x\(shape.columns)_pf\(MicrokernelEmitter.prefetchDistance)"
+    let symbol = Self.gemmMicrokernelSymbol(shape)
     let attributes = shape.isa.targetAttributes(hostCPU: cpu, hostFeatures: features)
-    let address = try compileHandBuilt(symbol: symbol, keyParts: ["gemm-microkernel", "\(shape)"]) { context, module in
+    return (symbol, { context, module in
       MicrokernelEmitter(shape: shape, symbol: symbol).emit(context: context, module: module, attributes: attributes)
-    }
-    return GEMMMicrokernel(shape: shape, symbol: symbol, address: address, owner: self)
+    })
   }
 
   /// The FMA-throughput kernel of `isa` with `chains` independent accumulators (default:

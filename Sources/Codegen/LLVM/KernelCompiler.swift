@@ -462,6 +462,14 @@ extension KernelCompiler {
     lock.lock()
     defer { lock.unlock() }
     if let l = loaded[symbol] { return l.address }
+    let object = try handBuiltObject(symbol: symbol, keyParts: keyParts, emit: emit)
+    let address = try link(object, symbol: symbol)
+    loaded[symbol] = (address, 0, object.count)
+    return address
+  }
+
+  /// The object file of a hand-built module (from the cache when possible); lock held.
+  func handBuiltObject(symbol: String, keyParts: [String], emit: (LLVMContextRef, LLVMModuleRef) -> Void) throws -> Data {
     let context = LLVMContextCreate()!
     let module = LLVMModuleCreateWithNameInContext(symbol, context)!
     let m = BuiltModule(context: context, module: module)
@@ -486,8 +494,14 @@ extension KernelCompiler {
       object = try emitObject(module)
       storeObject(object, key: key)
     }
-    let address = try link(object, symbol: symbol)
-    loaded[symbol] = (address, 0, object.count)
-    return address
+    return object
+  }
+
+  /// `handBuiltObject` with the lock taken (for writing objects of ahead-of-time artifacts).
+  func lockedHandBuiltObject(symbol: String, keyParts: [String],
+                             emit: (LLVMContextRef, LLVMModuleRef) -> Void) throws -> Data {
+    lock.lock()
+    defer { lock.unlock() }
+    return try handBuiltObject(symbol: symbol, keyParts: keyParts, emit: emit)
   }
 }

@@ -51,3 +51,12 @@ public enum FMAPeak {
   private static let lock = NSLock()
   nonisolated(unsafe) private static var cached: (isa: GEMMISA, gflops: Double)?
 }
+
+extension FMAPeak {
+  /// The yardstick of `iloc profile`'s "%peak" column: the per-core peak of the own GEMM
+  /// kernels' ISA times the thread count (GEMM steps run on all threads); nil without
+  /// AVX2+FMA. Initializes LLVM (the shared compiler) if nothing has yet.
+  public static func forProfile() -> (gflops: Double, isa: String)? {
+    hostPerCore(compiler: Program.sharedCompiler).map { ($0.gflops * Double(Parallel.threads), $0.isa.rawValue) }
+  }
+}

@@ -67,20 +67,27 @@ struct GEMMChoiceFile: Sendable {
     guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [:] }
     var out: [GEMMShape: Bool] = [:]
     for line in text.split(separator: "\n") {
-      let f = line.split(separator: " ")
-      guard f.count == 3, f[0].count == 2, f[2] == "own" || f[2] == "openblas" else { continue }
-      let dims = f[1].split(separator: "x").compactMap { Int($0) }
-      guard dims.count == 3, dims.allSatisfy({ $0 > 0 }) else { continue }
-      let t = Array(f[0])
-      out[GEMMShape(transA: t[0] == "T", transB: t[1] == "T", m: dims[0], n: dims[1], k: dims[2])] = f[2] == "own"
+      if let (shape, useOwn) = Self.parse(line) { out[shape] = useOwn }
     }
     return out
   }
 
   /// Appends one line (a single `write` with O_APPEND, so concurrent writers do not tear
   /// lines); failures are ignored: the file is only a memory of measurements.
+  /// `NT 64x4096x576 own` (or `openblas`), the line of one choice.
+  static func line(_ shape: GEMMShape, useOwn: Bool) -> String { "\(shape) \(useOwn ? "own" : "openblas")" }
+
+  static func parse(_ line: some StringProtocol) -> (GEMMShape, Bool)? {
+    guard let space = line.lastIndex(of: " "), let shape = GEMMShape(line[..<space]) else { return nil }
+    switch line[line.index(after: space)...] {
+    case "own": return (shape, true)
+    case "openblas": return (shape, false)
+    default: return nil
+    }
+  }
+
   func append(_ shape: GEMMShape, useOwn: Bool) {
-    let line = "\(shape) \(useOwn ? "own" : "openblas")\n"
+    let line = Self.line(shape, useOwn: useOwn) + "\n"
     let fd = open(url.path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
     guard fd >= 0 else { return }
     defer { close(fd) }

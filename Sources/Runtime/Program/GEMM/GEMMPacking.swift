@@ -9,9 +9,15 @@ enum GEMMPacking {
       let panel = dst + jr * kc
       let cols = Swift.min(nr, nc - jr)
       if g.transB {
-        for j in 0..<cols {
-          let src = g.b + (j0 + jr + j) * g.ldb + p0
-          for p in 0..<kc { panel[p * nr + j] = src[p] }
+        // 16 k steps at a time: the 16 panel rows written stay in L1 while every column of the
+        // panel reads one cache line of its row of B.
+        for pb in stride(from: 0, to: kc, by: 16) {
+          let steps = Swift.min(16, kc - pb)
+          for j in 0..<cols {
+            let src = g.b + (j0 + jr + j) * g.ldb + p0 + pb
+            let out = panel + pb * nr + j
+            for p in 0..<steps { out[p * nr] = src[p] }
+          }
         }
       } else {
         for p in 0..<kc {

@@ -10,6 +10,15 @@ public struct GEMMShape: Hashable, Sendable, CustomStringConvertible {
   }
   /// "NT 64x4096x576": transposes of A and B, then m x n x k.
   public var description: String { (transA ? "T" : "N") + (transB ? "T" : "N") + " \(m)x\(n)x\(k)" }
+
+  /// Parses `description`'s form; nil for anything else.
+  public init?(_ text: some StringProtocol) {
+    let f = text.split(separator: " ")
+    guard f.count == 2, f[0] == "NN" || f[0] == "NT" || f[0] == "TN" || f[0] == "TT" else { return nil }
+    let dims = f[1].split(separator: "x").compactMap { Int($0) }
+    guard dims.count == 3, dims.allSatisfy({ $0 > 0 }) else { return nil }
+    self.init(transA: f[0].first == "T", transB: f[0].last == "T", m: dims[0], n: dims[1], k: dims[2])
+  }
 }
 
 /// Which backend runs GEMMs (`ILOC_GEMM`): measured per shape, or forced.
@@ -57,44 +66,76 @@ public final class GEMMRouter: @unchecked Sendable {
   public let mode: GEMMMode
   public let own: OwnGEMM?
   private let file: GEMMChoiceFile?
+  /// Whether new shapes are measured (false: they go to OpenBLAS; an ahead-of-time run).
+  private let measures: Bool
   private let lock = NSLock()
   private var choices: [GEMMShape: Bool] = [:]
+  private var used: [GEMMShape: Bool] = [:]
 
-  init(mode: GEMMMode, own: OwnGEMM?, file: GEMMChoiceFile?) {
+  init(mode: GEMMMode, own: OwnGEMM?, file: GEMMChoiceFile?, choices known: [GEMMShape: Bool] = [:], measures: Bool = true) {
     self.mode = mode
     self.own = own
     self.file = file
-    choices = file?.load() ?? [:]
+    self.measures = measures
+    choices = (file?.load() ?? [:]).merging(known) { _, k in k }
   }
+
+  /// A router with choices made elsewhere (an ahead-of-time artifact's): shapes not listed run
+  /// on OpenBLAS, nothing is measured.
+  public static func fixed(own: OwnGEMM, choices: [GEMMShape: Bool]) -> GEMMRouter {
+    GEMMRouter(mode: .auto, own: own, file: nil, choices: choices, measures: false)
+  }
+
+  /// Every shape routed so far in this process and whether it went to the own kernels (what an
+  /// ahead-of-time artifact records).
+  public var routed: [GEMMShape: Bool] { lock.lock(); defer { lock.unlock() }; return used }
 
   /// The route of `shape` (measuring it first in `auto` mode when it is new).
   public func route(_ shape: GEMMShape) -> GEMMRoute {
     guard let own, shape.m > 0, shape.n > 0, shape.k > 0 else { return .openBLAS }
+    lock.lock()
+    defer { lock.unlock() }
+    let useOwn = decide(shape, own)
+    used[shape] = useOwn
+    return useOwn ? GEMMRoute(own: own) : .openBLAS
+  }
+
+  /// Lock held.
+  private func decide(_ shape: GEMMShape, _ own: OwnGEMM) -> Bool {
     switch mode {
-    case .openblas: return .openBLAS
-    case .own: return GEMMRoute(own: own)
+    case .openblas: return false
+    case .own: return true
     case .auto:
-      lock.lock()
-      defer { lock.unlock() }
-      if let useOwn = choices[shape] { return useOwn ? GEMMRoute(own: own) : .openBLAS }
+      if let useOwn = choices[shape] { return useOwn }
+      guard measures else { return false }
       let useOwn = GEMMChoice.measure(shape, own: own)
       choices[shape] = useOwn
       file?.append(shape, useOwn: useOwn)
-      return useOwn ? GEMMRoute(own: own) : .openBLAS
+      return useOwn
     }
   }
 
   /// The router for programs whose kernels come from `provider`: one per `KernelCompiler`
   /// (and so per kernel cache), OpenBLAS only for other providers.
   public static func forProvider(_ provider: KernelProvider?) -> GEMMRouter {
-    guard let compiler = provider as? KernelCompiler else { return noLLVM }
+    guard let provider else { return noLLVM }
+    if let recording = provider as? RecordingKernelProvider { return forProvider(recording.base) }
     registryLock.lock()
     defer { registryLock.unlock() }
-    let id = ObjectIdentifier(compiler)
+    let id = ObjectIdentifier(provider)
     if let r = registry[id] { return r }
+    guard let compiler = provider as? KernelCompiler else { return noLLVM }
     let r = make(compiler: compiler, environment: ProcessInfo.processInfo.environment)
     registry[id] = r
     return r
+  }
+
+  /// Makes `router` the one of programs whose kernels come from `provider` (an ahead-of-time
+  /// library with its recorded choices).
+  public static func register(_ router: GEMMRouter, for provider: KernelProvider) {
+    registryLock.lock()
+    registry[ObjectIdentifier(provider)] = router
+    registryLock.unlock()
   }
 
   private static let noLLVM = GEMMRouter(mode: .openblas, own: nil, file: nil)
@@ -126,5 +167,22 @@ public final class GEMMRouter: @unchecked Sendable {
       KernelCompiler.printWarning("GEMM microkernel: \(error); using OpenBLAS")
       return GEMMRouter(mode: .openblas, own: nil, file: nil)
     }
+  }
+}
+
+extension GEMMRouter {
+  /// Choices as text lines (`NT 64x4096x576 own`), sorted: how artifacts record them.
+  public static func choiceLines(_ choices: [GEMMShape: Bool]) -> [String] {
+    choices.map { GEMMChoiceFile.line($0.key, useOwn: $0.value) }.sorted()
+  }
+
+  /// The choices of `choiceLines`; nil if a line is not one.
+  public static func parseChoiceLines(_ lines: [String]) -> [GEMMShape: Bool]? {
+    var out: [GEMMShape: Bool] = [:]
+    for l in lines {
+      guard let (shape, useOwn) = GEMMChoiceFile.parse(l) else { return nil }
+      out[shape] = useOwn
+    }
+    return out
   }
 }

@@ -39,8 +39,10 @@ public final class OwnGEMM: @unchecked Sendable {
     guard k > 0 else { return Self.scale(m: m, n: n, beta: beta, c: c, ldc: ldc) }
     let byColumns = n >= m
     let extent = byColumns ? n : m
+    // One chunk per thread: each chunk packs the whole other operand, so fewer is cheaper, and
+    // no partition changes the bits (see the type's comment), so it may follow the thread count.
     let partition = Partition(extent: extent, work: 2 * m * n * k, grain: BLAS.gemmGrain,
-                              align: byColumns ? nr : mr, maxChunks: BLAS.maxBlocks(extent))
+                              align: byColumns ? nr : mr, maxChunks: Parallel.threads)
     Parallel.forEachChunk(of: partition) { r in
       let (i0, j0) = byColumns ? (0, r.lowerBound) : (r.lowerBound, 0)
       let (mb, nb) = byColumns ? (m, r.count) : (r.count, n)
