@@ -23,8 +23,10 @@ enum GEMMBench {
     for isa in compiler.supportedGEMMISAs {
       let one = try FMAPeak.perCore(isa, compiler: compiler)
       let all = try FMAPeak.allCores(isa, compiler: compiler, threads: Parallel.threads)
-      print(String(format: "fma-peak %@: %.1f GFLOP/s per core, %.1f GFLOP/s on %d threads", isa.rawValue, one, all,
-                   Parallel.threads))
+      let micro = GEMMBenchmark.microkernelRate(try compiler.gemmMicrokernel(isa.defaultShape))
+      print(String(format: "fma-peak %@: %.1f GFLOP/s per core, %.1f GFLOP/s on %d threads; microkernel %@ in cache: "
+                   + "%.1f GFLOP/s on one core (%.0f%%)", isa.rawValue, one, all, Parallel.threads,
+                   "\(isa.defaultShape)", micro, 100 * micro / one))
     }
   }
 
@@ -36,7 +38,8 @@ enum GEMMBench {
     print(cpuLine(compiler))
     var peaks: [String: Double] = [:]
     for isa in compiler.supportedGEMMISAs {
-      peaks[isa.rawValue] = try FMAPeak.allCores(isa, compiler: compiler, threads: Parallel.threads)
+      peaks[isa.rawValue] = Parallel.threads == 1 ? try FMAPeak.perCore(isa, compiler: compiler)
+        : try FMAPeak.allCores(isa, compiler: compiler, threads: Parallel.threads)
     }
     print("FMA peak on \(Parallel.threads) threads: " + peaks.sorted { $0.key > $1.key }
       .map { String(format: "%@ %.1f GFLOP/s", $0.key, $0.value) }.joined(separator: ", "))

@@ -10,11 +10,11 @@ import Testing
   static let compiler = try! KernelCompiler(options: CompilerOptions(cacheDirectory: nil))
   static let isas = compiler.supportedGEMMISAs
 
-  /// Small blocks (kc 16, 2 row panels, 2 column panels) so that small shapes cross every
-  /// kind of block edge: k slices, mc and nc blocks, edge tiles.
+  /// Small blocks (kc 16, 2 column panels) so that small shapes cross every kind of block
+  /// edge: k slices, nc blocks, edge tiles.
   static func gemm(_ isa: GEMMISA, small: Bool) throws -> OwnGEMM {
     let k = try compiler.gemmMicrokernel(isa.defaultShape)
-    return small ? OwnGEMM(kernel: k, kc: 16, mcPanels: 2, ncPanels: 2) : OwnGEMM(kernel: k)
+    return small ? OwnGEMM(kernel: k, kc: 16, ncPanels: 2) : OwnGEMM(kernel: k)
   }
 
   static func run(_ g: OwnGEMM, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, alpha: Float,

@@ -61,16 +61,16 @@ public struct MicrokernelShape: Sendable, Hashable, Codable, CustomStringConvert
   public var description: String { "\(isa.rawValue) \(rows)x\(columns)" }
 }
 
-/// The native microkernel ABI:
-/// `void f(int64 kc, const float *a, const float *b, float *c, int64 ldc, float alpha, float beta)`.
-/// It computes the full `rows x columns` tile C = alpha * (Ap * Bp) + beta * C, where Ap is a
-/// packed panel of A (kc steps of `rows` floats, k-major) and Bp a packed panel of B (kc steps
-/// of `columns` floats, 64-byte aligned). C is row-major with row stride `ldc`; with beta == 0
+/// The native microkernel ABI: `void f(int64 kc, const float *a, int64 rsa, int64 csa,
+/// const float *b, float *c, int64 ldc, float alpha, float beta)`.
+/// It computes the full `rows x columns` tile C = alpha * (A * Bp) + beta * C, where A is read
+/// in place (element (i, p) at a[i*rsa + p*csa], so row-major and transposed operands need no
+/// packing) and Bp is a packed panel of B (kc steps of `columns` floats, 64-byte aligned). C is row-major with row stride `ldc`; with beta == 0
 /// it is not read. Each product is summed over k in order by one fused multiply-add chain per
 /// element, then `alpha * sum` is rounded and `fma(beta, c, alpha * sum)` stored, so every
 /// element's bits depend only on its row of A, its column of B and kc.
 public typealias GEMMMicrokernelEntry = @convention(c) (
-  Int64, UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int64, Float, Float
+  Int64, UnsafePointer<Float>?, Int64, Int64, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int64, Float, Float
 ) -> Void
 
 /// The FMA-throughput kernel ABI: `float f(int64 iterations, float x, float y)`; see

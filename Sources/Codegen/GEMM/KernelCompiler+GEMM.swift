@@ -24,7 +24,7 @@ extension KernelCompiler {
 
   /// The exported symbol of the microkernel of `shape` (the same in the JIT and in libraries).
   public static func gemmMicrokernelSymbol(_ shape: MicrokernelShape) -> String {
-    "iloc_gemm_\(shape.isa.rawValue)_\(shape.rows)x\(shape.columns)_pf\(MicrokernelEmitter.prefetchDistance)"
+    "iloc_gemm2_\(shape.isa.rawValue)_\(shape.rows)x\(shape.columns)_pf\(MicrokernelEmitter.prefetchDistance)"
   }
 
   private func microkernelModule(_ shape: MicrokernelShape) throws

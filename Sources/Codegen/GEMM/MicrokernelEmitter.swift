@@ -2,9 +2,11 @@ internal import CLLVM
 
 /// Emits one register-blocked GEMM microkernel (ABI: `GEMMMicrokernelEntry`):
 ///
-///   define void @sym(i64 %kc, ptr noalias %a, ptr noalias %b, ptr noalias %c, i64 %ldc,
-///                    float %alpha, float %beta)
+///   define void @sym(i64 %kc, ptr noalias %a, i64 %rsa, i64 %csa, ptr noalias %b, ptr noalias %c,
+///                    i64 %ldc, float %alpha, float %beta)
 ///
+/// A is read in place through strides (element (i, p) at a[i*rsa + p*csa]), so a row-major or
+/// transposed operand needs no packing; B is a packed panel (aligned vector loads).
 /// Accumulators are `rows x vectors` SSA vector values carried by phis through the k loop, so
 /// the register allocator keeps them in registers. Each k step loads `vectors` B vectors, and
 /// for each row broadcasts one A float and issues `vectors` `llvm.fma` calls (an FMA, never a
@@ -21,26 +23,28 @@ struct MicrokernelEmitter {
     let b = IRBuilder(context: context, module: module)
     let w = shape.isa.vectorFloats
     let vt = LLVMVectorType(b.f32, UInt32(w))!
-    var params: [LLVMTypeRef?] = [b.i64, b.ptr, b.ptr, b.ptr, b.i64, b.f32, b.f32]
-    let fn = LLVMAddFunction(module, symbol, LLVMFunctionType(b.void, &params, 7, 0))!
+    var params: [LLVMTypeRef?] = [b.i64, b.ptr, b.i64, b.i64, b.ptr, b.ptr, b.i64, b.f32, b.f32]
+    let fn = LLVMAddFunction(module, symbol, LLVMFunctionType(b.void, &params, 9, 0))!
     b.addEnumAttribute(fn, index: -1, "nounwind")
-    for index: Int32 in 2...4 { b.addEnumAttribute(fn, index: index, "noalias") }
+    for index: Int32 in [2, 5, 6] { b.addEnumAttribute(fn, index: index, "noalias") }
     for (k, v) in attributes { b.addStringAttribute(fn, k, v) }
-    let (kc, a, bp, c, ldc) = (param(fn, 0), param(fn, 1), param(fn, 2), param(fn, 3), param(fn, 4))
-    let (alpha, beta) = (param(fn, 5), param(fn, 6))
+    let (kc, a, rsa, csa) = (param(fn, 0), param(fn, 1), param(fn, 2), param(fn, 3))
+    let (bp, c, ldc) = (param(fn, 4), param(fn, 5), param(fn, 6))
+    let (alpha, beta) = (param(fn, 7), param(fn, 8))
 
     let entry = LLVMAppendBasicBlockInContext(context, fn, "entry")!
     let loop = LLVMAppendBasicBlockInContext(context, fn, "k.loop")!
     let epilogue = LLVMAppendBasicBlockInContext(context, fn, "epilogue")!
     LLVMPositionBuilderAtEnd(b.builder, entry)
     let tile = (0..<shape.rows).map { i in b.gep(c, b.nswMul(b.int64(i), ldc)) }
+    let rowsOfA = (0..<shape.rows).map { i in b.gep(a, b.nswMul(b.int64(i), rsa)) }
     for row in tile { for line in stride(from: 0, to: shape.columns, by: 16) { b.prefetch(b.gep(row, b.int64(line)), write: true) } }
     LLVMBuildCondBr(b.builder, b.icmp(LLVMIntSGT, kc, b.int64(0)), loop, epilogue)
 
     // k loop
     LLVMPositionBuilderAtEnd(b.builder, loop)
     let p = LLVMBuildPhi(b.builder, b.i64, "p")!
-    let ap = LLVMBuildPhi(b.builder, b.ptr, "ap")!, bq = LLVMBuildPhi(b.builder, b.ptr, "bp")!
+    let q = LLVMBuildPhi(b.builder, b.i64, "q")!, bq = LLVMBuildPhi(b.builder, b.ptr, "bp")!
     let zero = LLVMConstNull(vt)!
     let accIn = (0..<shape.rows * shape.vectors).map { _ in LLVMBuildPhi(b.builder, vt, "acc")! }
     let bv = (0..<shape.vectors).map { v in b.load(vt, b.gep(bq, b.int64(v * w)), align: w * 4) }
@@ -49,14 +53,14 @@ struct MicrokernelEmitter {
     }
     var accOut: [LLVMValueRef] = []
     for i in 0..<shape.rows {
-      let s = b.splat(b.load(b.f32, b.gep(ap, b.int64(i)), align: 4), vt)
+      let s = b.splat(b.load(b.f32, b.gep(rowsOfA[i], q), align: 4), vt)
       for v in 0..<shape.vectors { accOut.append(b.call("llvm.fma", [vt], [s, bv[v], accIn[i * shape.vectors + v]])) }
     }
     let pNext = b.nswAdd(p, b.int64(1))
-    let apNext = b.gep(ap, b.int64(shape.rows)), bpNext = b.gep(bq, b.int64(shape.columns))
+    let qNext = b.nswAdd(q, csa), bpNext = b.gep(bq, b.int64(shape.columns))
     LLVMBuildCondBr(b.builder, b.icmp(LLVMIntSLT, pNext, kc), loop, epilogue)
     b.incoming(p, [(b.int64(0), entry), (pNext, loop)])
-    b.incoming(ap, [(a, entry), (apNext, loop)])
+    b.incoming(q, [(b.int64(0), entry), (qNext, loop)])
     b.incoming(bq, [(bp, entry), (bpNext, loop)])
     for (phi, out) in zip(accIn, accOut) { b.incoming(phi, [(zero, entry), (out, loop)]) }
 

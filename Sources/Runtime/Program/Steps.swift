@@ -158,8 +158,9 @@ final class ConvolutionGEMMStep: ProgramStep {
     }
     let bytes = Double((xShape.elementCount + wShape.elementCount + yShape.elementCount + scratch * 2) * 4)
     let name = switch form { case .forward: "conv2d"; case .transposed: "conv_transpose2d"; case .weightGrad: "conv2d_weight_grad" }
-    route = router.route(Self.gemmShape(form, xShape, wShape, yShape, groups: a.groups))
-    super.init(label: "\(name) gemm [\(route.label)]", node: node, kind: "gemm", ops: 1, flops: flops, bytes: bytes)
+    let shape = Self.gemmShape(form, xShape, wShape, yShape, groups: a.groups)
+    route = router.route(shape)
+    super.init(label: "\(name) gemm [\(route.label)] \(shape)", node: node, kind: "gemm", ops: 1, flops: flops, bytes: bytes)
   }
 
   /// The shape of the per-sample, per-group GEMM that `run` makes.
@@ -295,8 +296,9 @@ final class WinogradStep: ProgramStep {
     kernels = try ks.map { ($0, try compile($0)) }
     scratchFloats = tr.a * tr.a * (o * c + c * t + o * t)
     let gemmFlops = 2.0 * Double(tr.a * tr.a) * Double(o * c * t * xShape[0])
-    route = router.route(GEMMShape(m: o, n: t, k: c))
-    super.init(label: "\(op.name) winograd\(tr.m) [\(route.label)]", node: node, kind: "gemm", ops: 1, flops: gemmFlops,
+    let shape = GEMMShape(m: o, n: t, k: c)
+    route = router.route(shape)
+    super.init(label: "\(op.name) winograd\(tr.m) [\(route.label)] \(tr.a * tr.a)x\(shape)", node: node, kind: "gemm", ops: 1, flops: gemmFlops,
                bytes: Double((xShape.elementCount + yShape.elementCount + o * c * 9 + scratchFloats * 2) * 4))
   }
 

@@ -5,16 +5,17 @@ import Foundation
 /// chains on registers (no memory traffic), the yardstick for "% of peak" of GEMM steps.
 public enum FMAPeak {
   /// GFLOP/s of one core running `isa`'s peak kernel: the best of `repeats` runs of about
-  /// `seconds` each.
+  /// `seconds` each, timed in this thread's CPU time (time when other processes had the core
+  /// does not count, so the figure holds on a loaded machine).
   public static func perCore(_ isa: GEMMISA, compiler: KernelCompiler, seconds: Double = 0.05,
                              repeats: Int = 5) throws -> Double {
     let kernel = try compiler.fmaPeakKernel(isa)
     var iterations = 1 << 16
     var best = 0.0
     for _ in 0..<(repeats + 1) {  // the first run also sizes the iteration count
-      let t0 = DispatchTime.now().uptimeNanoseconds
+      let t0 = threadCPUSeconds()
       let r = kernel.entry(Int64(iterations), 0.999_9, 1e-4)
-      let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+      let dt = threadCPUSeconds() - t0
       precondition(r.isFinite, "FMA peak kernel diverged")
       best = Swift.max(best, kernel.flops(iterations: iterations) / dt / 1e9)
       if dt < seconds { iterations = Int(Double(iterations) * Swift.min(16, seconds / Swift.max(dt, 1e-6))) }
@@ -59,4 +60,11 @@ extension FMAPeak {
   public static func forProfile() -> (gflops: Double, isa: String)? {
     hostPerCore(compiler: Program.sharedCompiler).map { ($0.gflops * Double(Parallel.threads), $0.isa.rawValue) }
   }
+}
+
+/// CPU time of the calling thread, in seconds (excludes time the thread was not running).
+func threadCPUSeconds() -> Double {
+  var t = timespec()
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+  return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }

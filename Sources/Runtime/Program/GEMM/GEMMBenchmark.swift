@@ -4,6 +4,8 @@ import Foundation
 /// Side-by-side timing of GEMM backends on given shapes (`iloc bench gemm`): OpenBLAS and the
 /// own kernels of every ISA the CPU has, each shape run alternately by all of them in one
 /// process, reported as GFLOP/s and as a fraction of the measured FMA peak of all threads.
+/// With `ILOC_THREADS=1` the time is the thread's CPU time, which a loaded machine does not
+/// inflate; with more threads it is wall time.
 public enum GEMMBenchmark {
   public struct Row: Sendable {
     public var shape: GEMMShape
@@ -19,11 +21,14 @@ public enum GEMMBenchmark {
     return shapes.map { s in
       let a = filled(s.m * s.k), b = filled(s.k * s.n), c = UnsafeMutablePointer<Float>.allocate(capacity: s.m * s.n)
       defer { a.deallocate(); b.deallocate(); c.deallocate() }
+      // One thread: its CPU time (robust on a loaded machine); several: wall time.
+      let clock: () -> Double = Parallel.threads == 1 ? threadCPUSeconds
+        : { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
       func time(_ r: GEMMRoute) -> Double {
-        let t0 = DispatchTime.now().uptimeNanoseconds
+        let t0 = clock()
         r.sgemm(transA: s.transA, transB: s.transB, m: s.m, n: s.n, k: s.k, a: a, lda: s.transA ? s.m : s.k,
                 b: b, ldb: s.transB ? s.k : s.n, c: c, ldc: s.n)
-        return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+        return clock() - t0
       }
       var best = routes.map(time)
       for _ in 0..<repeats { for (i, r) in routes.enumerated() { best[i] = Swift.min(best[i], time(r)) } }
@@ -50,5 +55,26 @@ public enum GEMMBenchmark {
     let p = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(count, 1))
     for i in 0..<count { p[i] = Float((i * 7919) % 1000) / 1000 - 0.5 }
     return p
+  }
+}
+
+extension GEMMBenchmark {
+  /// GFLOP/s of the bare microkernel on one thread, with its packed panels in L1/L2 (the same
+  /// A and B panels and C tile over and over): the ceiling the blocked driver can reach. Timed
+  /// in thread CPU time, like `FMAPeak.perCore`.
+  public static func microkernelRate(_ kernel: GEMMMicrokernel, kc: Int = 256, calls: Int = 20000) -> Double {
+    let (mr, nr) = (kernel.shape.rows, kernel.shape.columns)
+    let a = filled(mr * kc), c = filled(mr * nr)
+    let b = UnsafeMutableRawPointer.allocate(byteCount: kc * nr * 4, alignment: 64).bindMemory(to: Float.self, capacity: kc * nr)
+    for i in 0..<kc * nr { b[i] = Float(i % 17) / 17 - 0.5 }
+    defer { a.deallocate(); b.deallocate(); c.deallocate() }
+    var best = 0.0
+    for _ in 0..<3 {
+      let t0 = threadCPUSeconds()
+      for _ in 0..<calls { kernel.entry(Int64(kc), a, 1, Int64(mr), b, c, Int64(nr), 1, 0) }
+      let dt = threadCPUSeconds() - t0
+      best = Swift.max(best, 2 * Double(mr * nr * kc * calls) / dt / 1e9)
+    }
+    return best
   }
 }

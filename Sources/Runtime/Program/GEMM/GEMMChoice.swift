@@ -56,7 +56,7 @@ struct GEMMChoiceFile: Sendable {
   init(directory: URL, compiler: KernelCompiler, own: OwnGEMM) {
     var h = SHA256()
     for part in ["gemm-choices-v1", ILOCVersion.string, compiler.llvmVersion, compiler.cpu, compiler.features,
-                 own.kernel.symbol, "\(own.kc) \(own.mc) \(own.nc)"] {
+                 own.kernel.symbol, "\(own.kc) \(own.nc)"] {
       h.update(data: Data(part.utf8 + [0]))
     }
     let hex = h.finalize().prefix(8).map { String(format: "%02x", $0) }.joined()

@@ -3,8 +3,9 @@ import Foundation
 
 /// C = alpha * op(A) * op(B) + beta * C on a generated microkernel (`GEMMMicrokernel`), with
 /// Goto/BLIS-style cache blocking: for each nc-wide column block and kc-deep slice of K, B is
-/// packed into kc x NR panels; for each mc-tall row block A is packed into MR x kc panels; the
-/// microkernel then sweeps the MR x NR tiles.
+/// packed into kc x NR panels (kept in L2); the microkernel then sweeps the MR x NR tiles, row
+/// panel by row panel (its MR x kc slice of A stays in L1), reading A in place through its
+/// strides (only a partial last row panel is packed, zero-padded).
 ///
 /// Determinism: every element of C is one fma chain over k in increasing order inside each kc
 /// slice, the slices applied in order (`C = alpha*acc + beta*C`, then `+ C`), and kc depends on
@@ -14,19 +15,18 @@ import Foundation
 /// and any partition (the partition below is still fixed by sizes, like every other one).
 public final class OwnGEMM: @unchecked Sendable {
   public let kernel: GEMMMicrokernel
-  public let kc: Int, mc: Int, nc: Int
+  public let kc: Int, nc: Int
   public var mr: Int { kernel.shape.rows }
   public var nr: Int { kernel.shape.columns }
   private let pool: PackBufferPool
 
-  /// Block sizes: a kc x NR B panel stays in L1/L2 while an mc x kc A block streams through L2;
-  /// nc bounds the packed B block (kc x nc floats) to fit L2.
-  public init(kernel: GEMMMicrokernel, kc: Int = 256, mcPanels: Int = 16, ncPanels: Int? = nil) {
+  /// Block sizes: kc (the depth of a K slice) and nc bound the packed B block (kc x nc floats,
+  /// 512 KB by default) to fit L2.
+  public init(kernel: GEMMMicrokernel, kc: Int = 256, ncPanels: Int? = nil) {
     self.kernel = kernel
     self.kc = kc
-    self.mc = kernel.shape.rows * mcPanels
     self.nc = kernel.shape.columns * (ncPanels ?? Swift.max(1, 512 / kernel.shape.columns))
-    pool = PackBufferPool(floats: mc * kc + kc * nc + 64)
+    pool = PackBufferPool(floats: kc * nc + 16 + kernel.shape.rows * kc + 64)
   }
 
   /// "own avx512 6x64": the label profiles show.
@@ -54,48 +54,47 @@ public final class OwnGEMM: @unchecked Sendable {
     }
   }
 
-  /// One thread's share: the loops over nc, kc and mc blocks around the macro-kernel.
+  /// One thread's share: the loops over nc-wide and kc-deep blocks around the macro-kernel.
   private func blocked(_ g: GEMMOperands, buffer: UnsafeMutablePointer<Float>) {
-    let packedA = buffer, packedB = buffer + ((mc * kc + 15) & ~15)
+    let packedB = buffer, edgeA = buffer + ((kc * nc + 15) & ~15)
     for jc in stride(from: 0, to: g.n, by: nc) {
       let ncb = Swift.min(nc, g.n - jc)
       for pc in stride(from: 0, to: g.k, by: kc) {
         let kcb = Swift.min(kc, g.k - pc)
         GEMMPacking.packB(g, rows: pc, kc: kcb, columns: jc, nc: ncb, nr: nr, into: packedB)
-        let beta = pc == 0 ? g.beta : 1
-        for ic in stride(from: 0, to: g.m, by: mc) {
-          let mcb = Swift.min(mc, g.m - ic)
-          GEMMPacking.packA(g, rows: ic, mc: mcb, columns: pc, kc: kcb, mr: mr, into: packedA)
-          macroKernel(mc: mcb, nc: ncb, kc: kcb, packedA, packedB, c: g.c + ic * g.ldc + jc, ldc: g.ldc,
-                      alpha: g.alpha, beta: beta)
-        }
+        macroKernel(g, columns: jc, nc: ncb, depth: pc, kc: kcb, packedB, edgeA: edgeA, beta: pc == 0 ? g.beta : 1)
       }
     }
   }
 
-  /// All MR x NR tiles of an mc x nc block of C from packed panels; edge tiles go through a
-  /// scratch tile.
-  private func macroKernel(mc: Int, nc: Int, kc: Int, _ pa: UnsafeMutablePointer<Float>, _ pb: UnsafeMutablePointer<Float>,
-                           c: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float, beta: Float) {
+  /// All MR x NR tiles of the m x nc block of C at column `jc`, from A in place (rows of an edge
+  /// panel packed and zero-padded) and packed B panels; edge tiles go through a scratch tile.
+  private func macroKernel(_ g: GEMMOperands, columns jc: Int, nc: Int, depth pc: Int, kc: Int,
+                           _ pb: UnsafeMutablePointer<Float>, edgeA: UnsafeMutablePointer<Float>, beta: Float) {
     let (mr, nr) = (self.mr, self.nr)
     let entry = kernel.entry
+    let (rsa, csa) = g.transA ? (1, g.lda) : (g.lda, 1)
     withUnsafeTemporaryAllocation(of: Float.self, capacity: mr * nr + 16) { scratch in
       let tile = UnsafeMutablePointer<Float>(bitPattern: (Int(bitPattern: scratch.baseAddress!) + 63) & ~63)!
-      for ir in stride(from: 0, to: mc, by: mr) {
-        let rows = Swift.min(mr, mc - ir)
-        let a = pa + ir * kc
+      for ir in stride(from: 0, to: g.m, by: mr) {
+        let rows = Swift.min(mr, g.m - ir)
+        var a = g.a + ir * rsa + pc * csa, (ra, ca) = (rsa, csa)
+        if rows < mr {
+          GEMMPacking.packA(g, rows: ir, mc: rows, columns: pc, kc: kc, mr: mr, into: edgeA)
+          (a, ra, ca) = (UnsafePointer(edgeA), 1, mr)
+        }
         for jr in stride(from: 0, to: nc, by: nr) {
           let cols = Swift.min(nr, nc - jr)
-          let ct = c + ir * ldc + jr
+          let ct = g.c + ir * g.ldc + jc + jr
           if rows == mr && cols == nr {
-            entry(Int64(kc), a, pb + jr * kc, ct, Int64(ldc), alpha, beta)
+            entry(Int64(kc), a, Int64(ra), Int64(ca), pb + jr * kc, ct, Int64(g.ldc), g.alpha, beta)
             continue
           }
-          entry(Int64(kc), a, pb + jr * kc, tile, Int64(nr), 1, 0)
+          entry(Int64(kc), a, Int64(ra), Int64(ca), pb + jr * kc, tile, Int64(nr), 1, 0)
           for i in 0..<rows {
             for j in 0..<cols {
-              let r = alpha * tile[i * nr + j]
-              ct[i * ldc + j] = beta == 0 ? r : r.addingProduct(beta, ct[i * ldc + j])
+              let r = g.alpha * tile[i * nr + j]
+              ct[i * g.ldc + j] = beta == 0 ? r : r.addingProduct(beta, ct[i * g.ldc + j])
             }
           }
         }
