@@ -37,11 +37,8 @@ enum GEMMBench {
     let compiler = Program.sharedCompiler
     print(cpuLine(compiler))
     var peaks: [String: Double] = [:]
-    for isa in compiler.supportedGEMMISAs {
-      peaks[isa.rawValue] = Parallel.threads == 1 ? try FMAPeak.perCore(isa, compiler: compiler)
-        : try FMAPeak.allCores(isa, compiler: compiler, threads: Parallel.threads)
-    }
-    print("FMA peak on \(Parallel.threads) threads: " + peaks.sorted { $0.key > $1.key }
+    for isa in compiler.supportedGEMMISAs { peaks[isa.rawValue] = try FMAPeak.perCore(isa, compiler: compiler) }
+    print("GFLOP/s per core-second (process CPU time, \(Parallel.threads) threads); FMA peak per core: " + peaks.sorted { $0.key > $1.key }
       .map { String(format: "%@ %.1f GFLOP/s", $0.key, $0.value) }.joined(separator: ", "))
     let rows = try GEMMBenchmark.run(shapes, compiler: compiler, repeats: runs)
     let labels = rows.first?.results.map(\.label) ?? []

@@ -68,3 +68,11 @@ func threadCPUSeconds() -> Double {
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
   return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
+
+/// CPU time of the whole process (all threads), in seconds: the work done, which other
+/// processes sharing the cores do not inflate (unlike wall time).
+public func processCPUSeconds() -> Double {
+  var t = timespec()
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+  return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}

@@ -4,8 +4,8 @@ import Foundation
 /// Side-by-side timing of GEMM backends on given shapes (`iloc bench gemm`): OpenBLAS and the
 /// own kernels of every ISA the CPU has, each shape run alternately by all of them in one
 /// process, reported as GFLOP/s and as a fraction of the measured FMA peak of all threads.
-/// With `ILOC_THREADS=1` the time is the thread's CPU time, which a loaded machine does not
-/// inflate; with more threads it is wall time.
+/// Times are the process's CPU time (all threads), which a loaded machine does not inflate, so
+/// GFLOP/s are per core-second and compare with the per-core FMA peak.
 public enum GEMMBenchmark {
   public struct Row: Sendable {
     public var shape: GEMMShape
@@ -21,9 +21,7 @@ public enum GEMMBenchmark {
     return shapes.map { s in
       let a = filled(s.m * s.k), b = filled(s.k * s.n), c = UnsafeMutablePointer<Float>.allocate(capacity: s.m * s.n)
       defer { a.deallocate(); b.deallocate(); c.deallocate() }
-      // One thread: its CPU time (robust on a loaded machine); several: wall time.
-      let clock: () -> Double = Parallel.threads == 1 ? threadCPUSeconds
-        : { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+      let clock = processCPUSeconds
       func time(_ r: GEMMRoute) -> Double {
         let t0 = clock()
         r.sgemm(transA: s.transA, transB: s.transB, m: s.m, n: s.n, k: s.k, a: a, lda: s.transA ? s.m : s.k,

@@ -10,7 +10,7 @@ enum GEMMChoice {
 
   /// Whether the own kernels should run `shape`: both backends run it on synthetic operands of
   /// the real size (threaded as in a program run), alternately, after one warm-up each; the
-  /// best time of each decides. Big shapes get fewer repeats (the whole measurement stays
+  /// best CPU time (all threads) of each decides. Big shapes get fewer repeats (the whole measurement stays
   /// around a second at most).
   static func measure(_ shape: GEMMShape, own: OwnGEMM) -> Bool {
     let (m, n, k) = (shape.m, shape.n, shape.k)
@@ -19,10 +19,10 @@ enum GEMMChoice {
     defer { a.deallocate(); b.deallocate(); c.deallocate() }
     let (lda, ldb) = (shape.transA ? m : k, shape.transB ? k : n)
     let routes = [GEMMRoute(own: own), GEMMRoute.openBLAS]
-    func run(_ r: GEMMRoute) -> Double {
-      let t0 = DispatchTime.now().uptimeNanoseconds
+    func run(_ r: GEMMRoute) -> Double {  // process CPU time: robust when other jobs share the cores
+      let t0 = processCPUSeconds()
       r.sgemm(transA: shape.transA, transB: shape.transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: n)
-      return Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+      return processCPUSeconds() - t0
     }
     var best = routes.map(run)  // warm-up (packing buffers, caches, pages)
     let flops = 2.0 * Double(m) * Double(n) * Double(k)
