@@ -48,8 +48,8 @@ public struct ArtifactBuilder {
     var linked = files.map(\.path)
     // Host builds carry the own GEMM kernel and the choices made; other targets use OpenBLAS.
     let gemm = targetCPU == nil ? try GEMMRecord.make(router: GEMMRouter.forProvider(compiler), compiler: compiler) : nil
-    if let (record, data) = gemm {
-      let url = objects.appendingPathComponent(record.symbol + ".o")
+    for (symbol, data) in gemm?.objects ?? [] {
+      let url = objects.appendingPathComponent(symbol + ".o")
       try data.write(to: url)
       linked.append(url)
     }

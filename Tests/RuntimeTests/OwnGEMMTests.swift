@@ -122,5 +122,11 @@ import Testing
     #expect(r.label == "own avx2 6x16")
     let blas = GEMMRouter.make(compiler: Self.compiler, environment: ["ILOC_GEMM": "openblas"])
     #expect(blas.route(GEMMShape(m: 4, n: 4, k: 4)).label == "openblas")
+    // On AVX-512, products narrower than the 64-wide tile go to AVX2's 6x16 kernel.
+    if Self.isas.count == 2 {
+      let own = GEMMRouter.make(compiler: Self.compiler, environment: ["ILOC_GEMM": "own"])
+      #expect(own.route(GEMMShape(m: 64, n: 16, k: 8)).label == "own avx2 6x16")
+      #expect(own.route(GEMMShape(m: 64, n: 64, k: 8)).label == "own avx512 6x64")
+    }
   }
 }

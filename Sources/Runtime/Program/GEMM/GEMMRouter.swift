@@ -65,6 +65,9 @@ public struct GEMMRoute: Sendable {
 public final class GEMMRouter: @unchecked Sendable {
   public let mode: GEMMMode
   public let own: OwnGEMM?
+  /// A narrower kernel for products with fewer columns than `own` has (AVX2's 6x16 on an
+  /// AVX-512 host: a 64-wide tile would compute mostly padding). Same fma chains, same bits.
+  public let narrow: OwnGEMM?
   private let file: GEMMChoiceFile?
   /// Whether new shapes are measured (false: they go to OpenBLAS; an ahead-of-time run).
   private let measures: Bool
@@ -72,9 +75,11 @@ public final class GEMMRouter: @unchecked Sendable {
   private var choices: [GEMMShape: Bool] = [:]
   private var used: [GEMMShape: Bool] = [:]
 
-  init(mode: GEMMMode, own: OwnGEMM?, file: GEMMChoiceFile?, choices known: [GEMMShape: Bool] = [:], measures: Bool = true) {
+  init(mode: GEMMMode, own: OwnGEMM?, narrow: OwnGEMM? = nil, file: GEMMChoiceFile?, choices known: [GEMMShape: Bool] = [:],
+       measures: Bool = true) {
     self.mode = mode
     self.own = own
+    self.narrow = narrow
     self.file = file
     self.measures = measures
     choices = (file?.load() ?? [:]).merging(known) { _, k in k }
@@ -82,8 +87,15 @@ public final class GEMMRouter: @unchecked Sendable {
 
   /// A router with choices made elsewhere (an ahead-of-time artifact's): shapes not listed run
   /// on OpenBLAS, nothing is measured.
-  public static func fixed(own: OwnGEMM, choices: [GEMMShape: Bool]) -> GEMMRouter {
-    GEMMRouter(mode: .auto, own: own, file: nil, choices: choices, measures: false)
+  public static func fixed(own: OwnGEMM, narrow: OwnGEMM?, choices: [GEMMShape: Bool]) -> GEMMRouter {
+    GEMMRouter(mode: .auto, own: own, narrow: narrow, file: nil, choices: choices, measures: false)
+  }
+
+  /// The own kernel for `shape`: the narrow one when the product has fewer columns than the
+  /// main kernel's tile is wide (a rule on the shape alone).
+  func ownKernel(for shape: GEMMShape, main: OwnGEMM) -> OwnGEMM {
+    if let narrow, shape.n < main.nr { return narrow }
+    return main
   }
 
   /// Every shape routed so far in this process and whether it went to the own kernels (what an
@@ -92,7 +104,8 @@ public final class GEMMRouter: @unchecked Sendable {
 
   /// The route of `shape` (measuring it first in `auto` mode when it is new).
   public func route(_ shape: GEMMShape) -> GEMMRoute {
-    guard let own, shape.m > 0, shape.n > 0, shape.k > 0 else { return .openBLAS }
+    guard let main = own, shape.m > 0, shape.n > 0, shape.k > 0 else { return .openBLAS }
+    let own = ownKernel(for: shape, main: main)
     lock.lock()
     defer { lock.unlock() }
     let useOwn = decide(shape, own)
@@ -161,8 +174,10 @@ public final class GEMMRouter: @unchecked Sendable {
     guard mode != .openblas, let isa else { return GEMMRouter(mode: .openblas, own: nil, file: nil) }
     do {
       let own = OwnGEMM(kernel: try compiler.gemmMicrokernel(isa.defaultShape))
-      let file = compiler.cacheDirectory.map { GEMMChoiceFile(directory: $0, compiler: compiler, own: own) }
-      return GEMMRouter(mode: mode, own: own, file: file)
+      let narrow = isa == .avx512 && supported.contains(.avx2)
+        ? OwnGEMM(kernel: try compiler.gemmMicrokernel(GEMMISA.avx2.defaultShape)) : nil
+      let file = compiler.cacheDirectory.map { GEMMChoiceFile(directory: $0, compiler: compiler, own: own, narrow: narrow) }
+      return GEMMRouter(mode: mode, own: own, narrow: narrow, file: file)
     } catch {
       KernelCompiler.printWarning("GEMM microkernel: \(error); using OpenBLAS")
       return GEMMRouter(mode: .openblas, own: nil, file: nil)
