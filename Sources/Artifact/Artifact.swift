@@ -22,6 +22,7 @@ public struct Artifact {
   {
     let manifest = try ArtifactManifest.verify(dir, trustedKey: trustedKey)
     let kernels = try SharedLibraryKernels(path: dir.appendingPathComponent(ArtifactManifest.kernelLibrary))
+    try manifest.gemm?.install(for: kernels)
     if installKernels { Program.defaultProvider = kernels }
     let generator = try loadGenerator(manifest, dir: dir)
     return Artifact(directory: dir, manifest: manifest, generator: generator, kernels: kernels)

@@ -45,8 +45,16 @@ public struct ArtifactBuilder {
     let objects = fm.temporaryDirectory.appendingPathComponent("iloc-objects-\(UUID().uuidString)")
     defer { try? fm.removeItem(at: objects) }
     let files = try compiler.writeObjects(kernels, to: objects)
+    var linked = files.map(\.path)
+    // Host builds carry the own GEMM kernel and the choices made; other targets use OpenBLAS.
+    let gemm = targetCPU == nil ? try GEMMRecord.make(router: GEMMRouter.forProvider(compiler), compiler: compiler) : nil
+    for (symbol, data) in gemm?.objects ?? [] {
+      let url = objects.appendingPathComponent(symbol + ".o")
+      try data.write(to: url)
+      linked.append(url)
+    }
     let library = dir.appendingPathComponent(ArtifactManifest.kernelLibrary)
-    try Self.link(files.map(\.path), to: library)
+    try Self.link(linked, to: library)
     let (weights, w) = try writeWeights(to: dir.appendingPathComponent(ArtifactManifest.weightsFile))
     let manifest = ArtifactManifest(
       ilocVersion: ilocVersion,
@@ -55,7 +63,7 @@ public struct ArtifactBuilder {
       model: model, architecture: w.architecture, modelDescription: generator.description,
       imageSize: generator.imageSize, lrMul: w.lrMul, convClamp: w.convClamp, classIndex: w.classIndex,
       task: task.rawValue, operatorRecord: problem.forward.record,
-      settings: settings, lossTerms: lossTerms, flags: flags, kernels: files.map(\.symbol), stages: stages,
+      settings: settings, lossTerms: lossTerms, flags: flags, kernels: files.map(\.symbol), gemm: gemm?.0, stages: stages,
       files: [ArtifactManifest.kernelLibrary: try ArtifactManifest.record(library),
               ArtifactManifest.weightsFile: try ArtifactManifest.record(weights)])
     try manifest.write(to: dir, signingKey: signingKey)

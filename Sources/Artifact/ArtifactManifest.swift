@@ -61,6 +61,9 @@ public struct ArtifactManifest: Codable {
   public var flags: [String]
   /// Every kernel symbol in kernels.so.
   public var kernels: [String]
+  /// The own GEMM microkernel in kernels.so and the per-shape choices (host builds where
+  /// some GEMM used it; nil: every GEMM runs on OpenBLAS).
+  public var gemm: GEMMRecord? = nil
   public var stages: [ProgramRecord]
   /// Checksums of every file of the artifact except this manifest.
   public var files: [String: FileRecord]

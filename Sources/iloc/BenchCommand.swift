@@ -12,6 +12,8 @@ struct BenchCommand: ParsableCommand {
       The sgemm peak is measured in the same run (OpenBLAS, same thread count). Build with -c release.
         iloc bench styled-conv --runs 20
         iloc bench stylegan2-64 --runs 5 --interp-runs 0
+        iloc bench fma-peak      (the host's FMA throughput, from a generated register-only kernel)
+        iloc bench gemm --shapes 64x4096x576   (OpenBLAS vs the own GEMM kernels of each ISA)
       Examples: \(ExampleCatalog.names.joined(separator: ", ")).
       "executed" FLOPs are what the compiled steps compute (a Winograd convolution counts its
       smaller products); "nominal" FLOPs are the graph's direct-form products (2 per multiply-add of
@@ -24,8 +26,11 @@ struct BenchCommand: ParsableCommand {
   @Option(help: "Timed runs of the compiled engine.") var runs = 10
   @Option(help: "Timed runs of the interpreter (0 to skip it).") var interpRuns = 1
   @Flag(help: "Also compare outputs of both engines.") var validate = false
+  @Option(help: "For `iloc bench gemm`: shapes like 64x4096x576,TN:576x4096x64 (default: StyleGAN2's).") var shapes: String?
 
   func run() throws {
+    if example == "fma-peak" { return try GEMMBench.fmaPeak() }
+    if example == "gemm" { return try GEMMBench.gemm(shapes: shapes, runs: runs) }
     let problem = try ExampleCatalog.make(example)
     if !problem.note.isEmpty { print(problem.note) }
     let nominal = nominalFlops(problem.graph)
@@ -36,9 +41,14 @@ struct BenchCommand: ParsableCommand {
     for (k, v) in problem.feed { try program.setInput(k, v) }
     try program.run()
     printOutputSummary(program)
-    var times: [Double] = []
-    for _ in 0..<runs { times.append(try seconds { try program.run() }) }
+    var times: [Double] = [], cpu: [Double] = []
+    for _ in 0..<runs {
+      let c0 = processCPUSeconds()
+      times.append(try seconds { try program.run() })
+      cpu.append(processCPUSeconds() - c0)
+    }
     times.sort()
+    cpu.sort()
     let jit = times[times.count / 2]
     let flops = program.flopsPerRun
     if DebugLevel.current < 1 { print(program.stats) }
@@ -47,6 +57,8 @@ struct BenchCommand: ParsableCommand {
                  jit * 1e3, runs, times[0] * 1e3, flops / 1e9, flops / jit / 1e9, 100 * flops / jit / 1e9 / peak, compileMs))
     print(String(format: "        nominal %.2f GFLOP/step: %.1f GFLOP/s  %.0f%% of sgemm peak", nominal / 1e9, nominal / jit / 1e9,
                  100 * nominal / jit / 1e9 / peak))
+    print(String(format: "        cpu %.3f ms/step (median of %d, process CPU time of all threads: not inflated by other jobs)",
+                 cpu[cpu.count / 2] * 1e3, runs))
     var interp = 0.0
     if interpRuns > 0 {
       let exe = try makeExecutable(problem.graph, engine: .interp)
@@ -57,9 +69,9 @@ struct BenchCommand: ParsableCommand {
       print(String(format: "interp: %9.3f ms/step (median of %d)  nominal %.2f GFLOP/s  -> jit speedup %.1fx",
                    interp * 1e3, interpRuns, nominal / interp / 1e9, interp / jit))
     }
-    print(String(format: "result: example=%@ threads=%d peak_gflops=%.2f jit_ms_median=%.3f jit_ms_best=%.3f executed_gflop=%.4f nominal_gflop=%.4f compile_ms=%.0f arena_mb=%.1f interp_ms=%.1f",
+    print(String(format: "result: example=%@ threads=%d peak_gflops=%.2f jit_ms_median=%.3f jit_ms_best=%.3f executed_gflop=%.4f nominal_gflop=%.4f compile_ms=%.0f arena_mb=%.1f interp_ms=%.1f cpu_ms_median=%.3f",
                  example, Parallel.threads, peak, jit * 1e3, times[0] * 1e3, flops / 1e9, nominal / 1e9, compileMs,
-                 Double(program.stats.peakBytes + program.stats.scratchBytes) / 1e6, interp * 1e3))
+                 Double(program.stats.peakBytes + program.stats.scratchBytes) / 1e6, interp * 1e3, cpu[cpu.count / 2] * 1e3))
     if validate { printValidation(try validateEngines(problem.graph, feed: problem.feed)) }
   }
 }

@@ -41,7 +41,7 @@ struct ProfileCommand: ParsableCommand {
     try program.run()
     program.resetProfile()
     for _ in 0..<runs { try program.run() }
-    let report = program.profileReport()
+    let report = program.profileReport(fmaPeak: FMAPeak.forProfile())
     print(report.table())
     print(categoryTable(report))
     let dir = URL(fileURLWithPath: out, isDirectory: true)

@@ -450,3 +450,58 @@ public final class KernelCompiler: @unchecked Sendable {
     return Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15
   }
 }
+
+// MARK: hand-built modules (GEMM microkernels, the FMA peak kernel)
+
+extension KernelCompiler {
+  /// Compiles (or loads from the disk cache) a module that `emit` builds by hand, links it and
+  /// returns the address of `symbol`. `keyParts` must name everything `emit` depends on; the
+  /// IR text is hashed too. Used by `KernelCompiler+GEMM.swift`.
+  func compileHandBuilt(symbol: String, keyParts: [String],
+                        emit: (LLVMContextRef, LLVMModuleRef) -> Void) throws -> UInt64 {
+    lock.lock()
+    defer { lock.unlock() }
+    if let l = loaded[symbol] { return l.address }
+    let object = try handBuiltObject(symbol: symbol, keyParts: keyParts, emit: emit)
+    let address = try link(object, symbol: symbol)
+    loaded[symbol] = (address, 0, object.count)
+    return address
+  }
+
+  /// The object file of a hand-built module (from the cache when possible); lock held.
+  func handBuiltObject(symbol: String, keyParts: [String], emit: (LLVMContextRef, LLVMModuleRef) -> Void) throws -> Data {
+    let context = LLVMContextCreate()!
+    let module = LLVMModuleCreateWithNameInContext(symbol, context)!
+    let m = BuiltModule(context: context, module: module)
+    defer { m.dispose() }
+    LLVMSetTarget(module, triple)
+    let layout = LLVMCreateTargetDataLayout(targetMachine)
+    LLVMSetModuleDataLayout(module, layout)
+    LLVMDisposeTargetData(layout)
+    emit(context, module)
+    var message: UnsafeMutablePointer<CChar>?
+    if LLVMVerifyModule(module, LLVMReturnStatusAction, &message) != 0 {
+      throw CodegenError.llvm("invalid IR for \(symbol) (a Codegen bug): \(Self.takeMessage(message))")
+    }
+    if let message { LLVMDisposeMessage(message) }
+    let key = ObjectCacheKey(["iloc-handbuilt-object", "\(Self.cacheFormatVersion)", ILOCVersion.string, llvmVersion,
+                              triple, cpu, features] + keyParts + [Self.printModule(module)])
+    var object: Data
+    if let cached = cachedObject(key) {
+      object = cached
+    } else {
+      try optimize(module)
+      object = try emitObject(module)
+      storeObject(object, key: key)
+    }
+    return object
+  }
+
+  /// `handBuiltObject` with the lock taken (for writing objects of ahead-of-time artifacts).
+  func lockedHandBuiltObject(symbol: String, keyParts: [String],
+                             emit: (LLVMContextRef, LLVMModuleRef) -> Void) throws -> Data {
+    lock.lock()
+    defer { lock.unlock() }
+    return try handBuiltObject(symbol: symbol, keyParts: keyParts, emit: emit)
+  }
+}

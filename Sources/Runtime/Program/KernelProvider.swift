@@ -37,6 +37,11 @@ public final class SharedLibraryKernels: KernelProvider, @unchecked Sendable {
 
   deinit { dlclose(handle) }
 
+  /// The address of any exported `symbol` (a GEMM microkernel), or nil.
+  public func address(of symbol: String) -> UnsafeRawPointer? {
+    dlsym(handle, symbol).map { UnsafeRawPointer($0) }
+  }
+
   public func kernel(for kernel: Kernel) throws -> CompiledKernel {
     let symbol = KernelCompiler.symbol(for: kernel)
     lock.lock()

@@ -110,6 +110,7 @@ public final class Program: @unchecked Sendable {
     plan = try options.planner.plan(g)
     let provider: KernelProvider? = options.backend == .jit
       ? (options.compiler ?? options.provider ?? Self.defaultProvider ?? Self.sharedCompiler) : nil
+    let router = GEMMRouter.forProvider(provider)
     var hits = 0, misses = 0
     var symbols: [String] = []
     func compile(_ k: Kernel) throws -> CompiledKernel? {
@@ -178,15 +179,16 @@ public final class Program: @unchecked Sendable {
             let t = nodes[n.inputs[k]]
             if FusionPlanner.isLastAxesSwap(t.op), let o = memory.offsets[t.inputs[0]] { src[k] = o; trans[k] = true }
           }
-          step = MatmulStep(a: src[0], b: src[1], c: off, shapeA: shapes[0], shapeB: shapes[1], transA: trans[0], transB: trans[1], node: s.node)
+          step = MatmulStep(a: src[0], b: src[1], c: off, shapeA: shapes[0], shapeB: shapes[1], transA: trans[0], transB: trans[1], node: s.node,
+                              router: router)
         case _ where options.winograd && WinogradStep.eligible(n.op, shapes, output: n.shape):
-          step = try WinogradStep(op: n.op, x: ins[0], w: ins[1], y: off, xShape: shapes[0], yShape: n.shape, node: s.node, compile: compile)
+          step = try WinogradStep(op: n.op, x: ins[0], w: ins[1], y: off, xShape: shapes[0], yShape: n.shape, node: s.node, router: router, compile: compile)
         case .conv2d(let a):
-          step = try ConvolutionGEMMStep(form: .forward, x: ins[0], w: ins[1], y: off, shapes: (shapes[0], shapes[1], n.shape), attrs: a, node: s.node, compile: compile)
+          step = try ConvolutionGEMMStep(form: .forward, x: ins[0], w: ins[1], y: off, shapes: (shapes[0], shapes[1], n.shape), attrs: a, node: s.node, router: router, compile: compile)
         case .convTranspose2d(let a):
-          step = try ConvolutionGEMMStep(form: .transposed, x: ins[0], w: ins[1], y: off, shapes: (shapes[0], shapes[1], n.shape), attrs: a, node: s.node, compile: compile)
+          step = try ConvolutionGEMMStep(form: .transposed, x: ins[0], w: ins[1], y: off, shapes: (shapes[0], shapes[1], n.shape), attrs: a, node: s.node, router: router, compile: compile)
         case .conv2dWeightGrad(let a, _):
-          step = try ConvolutionGEMMStep(form: .weightGrad, x: ins[0], w: ins[1], y: off, shapes: (shapes[0], shapes[1], n.shape), attrs: a, node: s.node, compile: compile)
+          step = try ConvolutionGEMMStep(form: .weightGrad, x: ins[0], w: ins[1], y: off, shapes: (shapes[0], shapes[1], n.shape), attrs: a, node: s.node, router: router, compile: compile)
         default: fatalError("not a library op: \(n.op.name)")
         }
         if let c = step as? ConvolutionGEMMStep { scratchFloats = Swift.max(scratchFloats, c.scratchFloats) }

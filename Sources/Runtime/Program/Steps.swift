@@ -75,24 +75,28 @@ final class BuiltinStep: ProgramStep {
   }
 }
 
-/// Batched matrix product through `BLAS.sgemm`; an operand that is a swap of the last two
-/// axes of a stored matrix is read in place with the GEMM's transpose flag.
+/// Batched matrix product through the GEMM route of its shape (own kernels or OpenBLAS); an
+/// operand that is a swap of the last two axes of a stored matrix is read in place with the
+/// GEMM's transpose flag.
 final class MatmulStep: ProgramStep {
   let a: Int, b: Int, c: Int, batch: Int, m: Int, n: Int, k: Int
   let transA: Bool, transB: Bool
-  init(a: Int, b: Int, c: Int, shapeA: Shape, shapeB: Shape, transA: Bool = false, transB: Bool = false, node: Int) {
+  let route: GEMMRoute
+  init(a: Int, b: Int, c: Int, shapeA: Shape, shapeB: Shape, transA: Bool = false, transB: Bool = false, node: Int,
+       router: GEMMRouter) {
     self.a = a; self.b = b; self.c = c; self.transA = transA; self.transB = transB
     let r = shapeA.count
     (m, k, n) = (shapeA[r - 2], shapeA[r - 1], shapeB[r - 1])
     batch = shapeA.dropLast(2).reduce(1, *)
+    route = router.route(GEMMShape(transA: transA, transB: transB, m: m, n: n, k: k))
     let flops = 2.0 * Double(batch * m * n * k)
     let t = (transA ? "T" : "") + (transB ? (transA ? "" : "") + "T" : "")
-    super.init(label: "sgemm \(m)x\(n)x\(k)" + (batch > 1 ? " x\(batch)" : "") + (t.isEmpty ? "" : " (\(transA ? "A^T" : "A")*\(transB ? "B^T" : "B"))"),
+    super.init(label: "sgemm \(m)x\(n)x\(k)" + (batch > 1 ? " x\(batch)" : "") + (t.isEmpty ? "" : " (\(transA ? "A^T" : "A")*\(transB ? "B^T" : "B"))") + " [\(route.label)]",
                node: node, kind: "gemm", ops: 1, flops: flops, bytes: Double(batch * (m * k + k * n + m * n) * 4))
   }
   override func run(_ ctx: RunContext) throws {
     for i in 0..<batch {
-      BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: ctx.ptr(a + i * m * k), lda: transA ? m : k,
+      route.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: ctx.ptr(a + i * m * k), lda: transA ? m : k,
                  b: ctx.ptr(b + i * k * n), ldb: transB ? k : n, c: ctx.ptr(c + i * m * n), ldc: n)
     }
   }
@@ -107,9 +111,10 @@ final class ConvolutionGEMMStep: ProgramStep {
   let attrs: ConvAttrs
   let gather: KernelStep?  // im2col or col2im; nil for 1x1 stride-1 unpadded convs
   let scratchFloats: Int
+  let route: GEMMRoute
 
   init(form: Form, x: Int, w: Int, y: Int, shapes: (Shape, Shape, Shape), attrs: ConvAttrs, node: Int,
-       compile: (Kernel) throws -> CompiledKernel?) throws {
+       router: GEMMRouter, compile: (Kernel) throws -> CompiledKernel?) throws {
     self.form = form; self.x = x; self.w = w; self.y = y; self.attrs = attrs
     (xShape, wShape, yShape) = shapes
     let a = attrs
@@ -153,7 +158,21 @@ final class ConvolutionGEMMStep: ProgramStep {
     }
     let bytes = Double((xShape.elementCount + wShape.elementCount + yShape.elementCount + scratch * 2) * 4)
     let name = switch form { case .forward: "conv2d"; case .transposed: "conv_transpose2d"; case .weightGrad: "conv2d_weight_grad" }
-    super.init(label: "\(name) gemm", node: node, kind: "gemm", ops: 1, flops: flops, bytes: bytes)
+    let shape = Self.gemmShape(form, xShape, wShape, yShape, groups: a.groups)
+    route = router.route(shape)
+    super.init(label: "\(name) gemm [\(route.label)] \(shape)", node: node, kind: "gemm", ops: 1, flops: flops, bytes: bytes)
+  }
+
+  /// The shape of the per-sample, per-group GEMM that `run` makes.
+  static func gemmShape(_ form: Form, _ xShape: Shape, _ wShape: Shape, _ yShape: Shape, groups g: Int) -> GEMMShape {
+    switch form {
+    case .forward:
+      return GEMMShape(m: yShape[1] / g, n: yShape[2] * yShape[3], k: xShape[1] / g * wShape[2] * wShape[3])
+    case .transposed:
+      return GEMMShape(transA: true, m: yShape[1] / g * wShape[2] * wShape[3], n: xShape[2] * xShape[3], k: xShape[1] / g)
+    case .weightGrad:
+      return GEMMShape(transB: true, m: yShape[0] / g, n: xShape[1] / g * yShape[2] * yShape[3], k: wShape[2] * wShape[3])
+    }
   }
 
   private func runGather(_ ptrs: [UnsafeMutablePointer<Float>], n: Int) throws {
@@ -172,7 +191,7 @@ final class ConvolutionGEMMStep: ProgramStep {
         let col: UnsafeMutablePointer<Float>
         if gather != nil { try runGather([ctx.scratch, ctx.ptr(x)], n: s); col = ctx.scratch } else { col = ctx.ptr(x + s * c * hw) }
         for gi in 0..<g {
-          BLAS.sgemm(m: og, n: q, k: cg * kk, a: ctx.ptr(w + gi * og * cg * kk), lda: cg * kk,
+          route.sgemm(m: og, n: q, k: cg * kk, a: ctx.ptr(w + gi * og * cg * kk), lda: cg * kk,
                      b: col + gi * cg * kk * q, ldb: q, c: ctx.ptr(y + (s * o + gi * og) * q), ldc: q)
         }
       }
@@ -184,7 +203,7 @@ final class ConvolutionGEMMStep: ProgramStep {
         let col = gather != nil ? ctx.scratch : ctx.ptr(y + s * cout * yhw)
         for gi in 0..<g {
           // col_g [cog*kk, hw] = W_g^T [cog*kk, cig] x X_g [cig, hw]; W_g is [cig, cog*kk]
-          BLAS.sgemm(transA: true, m: cog * kk, n: hw, k: cig, a: ctx.ptr(w + gi * cig * cog * kk), lda: cog * kk,
+          route.sgemm(transA: true, m: cog * kk, n: hw, k: cig, a: ctx.ptr(w + gi * cig * cog * kk), lda: cog * kk,
                      b: ctx.ptr(x + (s * cin + gi * cig) * hw), ldb: hw, c: col + gi * cog * kk * hw, ldc: hw)
         }
         if gather != nil { try runGather([ctx.ptr(y), ctx.scratch], n: s) }
@@ -198,7 +217,7 @@ final class ConvolutionGEMMStep: ProgramStep {
         if gather != nil { try runGather([ctx.scratch, ctx.ptr(x)], n: s); col = ctx.scratch } else { col = ctx.ptr(x + s * c * hw) }
         for gi in 0..<g {
           // dW_g [og, cg*kk] (+)= gy_g [og, q] x col_g^T [q, cg*kk]
-          BLAS.sgemm(transB: true, m: og, n: cg * kk, k: q, a: ctx.ptr(w + (s * o + gi * og) * q), lda: q,
+          route.sgemm(transB: true, m: og, n: cg * kk, k: q, a: ctx.ptr(w + (s * o + gi * og) * q), lda: q,
                      b: col + gi * cg * kk * q, ldb: q, beta: s == 0 ? 0 : 1,
                      c: ctx.ptr(y + gi * og * cg * kk), ldc: cg * kk)
         }
@@ -240,6 +259,7 @@ final class WinogradStep: ProgramStep {
   var xi: Int { transform.a * transform.a }
   let kernels: [(Kernel, CompiledKernel?)]  // weights, input, output
   let scratchFloats: Int
+  let route: GEMMRoute
 
   /// Whether `op` on these shapes can run as Winograd F(2x2, 3x3).
   static func eligible(_ op: Op, _ shapes: [Shape], output: Shape) -> Bool {
@@ -253,7 +273,8 @@ final class WinogradStep: ProgramStep {
     }
   }
 
-  init(op: Op, x: Int, w: Int, y: Int, xShape: Shape, yShape: Shape, node: Int, compile: (Kernel) throws -> CompiledKernel?) throws {
+  init(op: Op, x: Int, w: Int, y: Int, xShape: Shape, yShape: Shape, node: Int, router: GEMMRouter,
+       compile: (Kernel) throws -> CompiledKernel?) throws {
     self.x = x; self.w = w; self.y = y; self.xShape = xShape; self.yShape = yShape
     (c, o) = (xShape[1], yShape[1])
     // F(2x2) by default: F(4x4)'s larger transform entries cost accuracy (measured 2.6e-3
@@ -275,7 +296,9 @@ final class WinogradStep: ProgramStep {
     kernels = try ks.map { ($0, try compile($0)) }
     scratchFloats = tr.a * tr.a * (o * c + c * t + o * t)
     let gemmFlops = 2.0 * Double(tr.a * tr.a) * Double(o * c * t * xShape[0])
-    super.init(label: "\(op.name) winograd\(tr.m)", node: node, kind: "gemm", ops: 1, flops: gemmFlops,
+    let shape = GEMMShape(m: o, n: t, k: c)
+    route = router.route(shape)
+    super.init(label: "\(op.name) winograd\(tr.m) [\(route.label)] \(tr.a * tr.a)x\(shape)", node: node, kind: "gemm", ops: 1, flops: gemmFlops,
                bytes: Double((xShape.elementCount + yShape.elementCount + o * c * 9 + scratchFloats * 2) * 4))
   }
 
@@ -301,7 +324,7 @@ final class WinogradStep: ProgramStep {
     for n in 0..<xShape[0] {
       try launchKernel(kernels[1].0, kernels[1].1, [v, ctx.ptr(x)], scalars: [Int64(n)])
       for k in 0..<xi {
-        BLAS.sgemm(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * c * t, ldb: t, c: m + k * o * t, ldc: t)
+        route.sgemm(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * c * t, ldb: t, c: m + k * o * t, ldc: t)
       }
       try launchKernel(kernels[2].0, kernels[2].1, [ctx.ptr(y), m], scalars: [Int64(n)])
     }

@@ -1,0 +1,203 @@
+import Codegen
+import Foundation
+
+/// The shape of one GEMM call, the key of the per-shape backend choice.
+public struct GEMMShape: Hashable, Sendable, CustomStringConvertible {
+  public var transA: Bool, transB: Bool
+  public var m: Int, n: Int, k: Int
+  public init(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int) {
+    self.transA = transA; self.transB = transB; self.m = m; self.n = n; self.k = k
+  }
+  /// "NT 64x4096x576": transposes of A and B, then m x n x k.
+  public var description: String { (transA ? "T" : "N") + (transB ? "T" : "N") + " \(m)x\(n)x\(k)" }
+
+  /// Parses `description`'s form; nil for anything else.
+  public init?(_ text: some StringProtocol) {
+    let f = text.split(separator: " ")
+    guard f.count == 2, f[0] == "NN" || f[0] == "NT" || f[0] == "TN" || f[0] == "TT" else { return nil }
+    let dims = f[1].split(separator: "x").compactMap { Int($0) }
+    guard dims.count == 3, dims.allSatisfy({ $0 > 0 }) else { return nil }
+    self.init(transA: f[0].first == "T", transB: f[0].last == "T", m: dims[0], n: dims[1], k: dims[2])
+  }
+}
+
+/// Which backend runs GEMMs (`ILOC_GEMM`): measured per shape, or forced.
+public enum GEMMMode: String, Sendable {
+  /// Time both on the real shape once when a program is built; keep the faster one.
+  case auto
+  /// Always the generated kernels (where the CPU has AVX2+FMA or AVX-512 and LLVM is in use).
+  case own
+  /// Always OpenBLAS.
+  case openblas
+}
+
+/// How one GEMM shape runs: OpenBLAS, or the own kernels. Results of one route are the same
+/// bits with any thread count.
+public struct GEMMRoute: Sendable {
+  public let own: OwnGEMM?
+  public static let openBLAS = GEMMRoute(own: nil)
+
+  /// "own avx512 6x64" or "openblas": shown in profiles and `ILOC_DEBUG=2` lines.
+  public var label: String { own?.label ?? "openblas" }
+
+  public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+                    c: UnsafeMutablePointer<Float>, ldc: Int) {
+    if let own {
+      own.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                beta: beta, c: c, ldc: ldc)
+    } else {
+      BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                 beta: beta, c: c, ldc: ldc)
+    }
+  }
+}
+
+/// Picks the route of each GEMM shape a program needs, when the program is built.
+///
+/// `ILOC_GEMM=own|openblas` forces a backend; `auto` (the default) times both on the shape
+/// (`GEMMChoice.measure`) the first time it is seen, and remembers the winner for this
+/// process and, when there is a kernel cache directory, in a file next to the kernel objects
+/// (`GEMMChoiceFile`), so later processes on the same CPU make the same choice without
+/// measuring. `ILOC_ISA=avx2|avx512` picks the vector ISA of the own kernels (default: the
+/// widest the CPU has). Own kernels need LLVM: programs whose kernels come from an
+/// ahead-of-time library use OpenBLAS.
+public final class GEMMRouter: @unchecked Sendable {
+  public let mode: GEMMMode
+  public let own: OwnGEMM?
+  /// A narrower kernel for products with fewer columns than `own` has (AVX2's 6x16 on an
+  /// AVX-512 host: a 64-wide tile would compute mostly padding). Same fma chains, same bits.
+  public let narrow: OwnGEMM?
+  private let file: GEMMChoiceFile?
+  /// Whether new shapes are measured (false: they go to OpenBLAS; an ahead-of-time run).
+  private let measures: Bool
+  private let lock = NSLock()
+  private var choices: [GEMMShape: Bool] = [:]
+  private var used: [GEMMShape: Bool] = [:]
+
+  init(mode: GEMMMode, own: OwnGEMM?, narrow: OwnGEMM? = nil, file: GEMMChoiceFile?, choices known: [GEMMShape: Bool] = [:],
+       measures: Bool = true) {
+    self.mode = mode
+    self.own = own
+    self.narrow = narrow
+    self.file = file
+    self.measures = measures
+    choices = (file?.load() ?? [:]).merging(known) { _, k in k }
+  }
+
+  /// A router with choices made elsewhere (an ahead-of-time artifact's): shapes not listed run
+  /// on OpenBLAS, nothing is measured.
+  public static func fixed(own: OwnGEMM, narrow: OwnGEMM?, choices: [GEMMShape: Bool]) -> GEMMRouter {
+    GEMMRouter(mode: .auto, own: own, narrow: narrow, file: nil, choices: choices, measures: false)
+  }
+
+  /// The own kernel for `shape`: the narrow one when the product has fewer columns than the
+  /// main kernel's tile is wide (a rule on the shape alone).
+  func ownKernel(for shape: GEMMShape, main: OwnGEMM) -> OwnGEMM {
+    if let narrow, shape.n < main.nr { return narrow }
+    return main
+  }
+
+  /// Every shape routed so far in this process and whether it went to the own kernels (what an
+  /// ahead-of-time artifact records).
+  public var routed: [GEMMShape: Bool] { lock.lock(); defer { lock.unlock() }; return used }
+
+  /// The route of `shape` (measuring it first in `auto` mode when it is new).
+  public func route(_ shape: GEMMShape) -> GEMMRoute {
+    guard let main = own, shape.m > 0, shape.n > 0, shape.k > 0 else { return .openBLAS }
+    let own = ownKernel(for: shape, main: main)
+    lock.lock()
+    defer { lock.unlock() }
+    let useOwn = decide(shape, own)
+    used[shape] = useOwn
+    return useOwn ? GEMMRoute(own: own) : .openBLAS
+  }
+
+  /// Lock held.
+  private func decide(_ shape: GEMMShape, _ own: OwnGEMM) -> Bool {
+    switch mode {
+    case .openblas: return false
+    case .own: return true
+    case .auto:
+      if let useOwn = choices[shape] { return useOwn }
+      guard measures else { return false }
+      let useOwn = GEMMChoice.measure(shape, own: own)
+      choices[shape] = useOwn
+      file?.append(shape, useOwn: useOwn)
+      return useOwn
+    }
+  }
+
+  /// The router for programs whose kernels come from `provider`: one per `KernelCompiler`
+  /// (and so per kernel cache), OpenBLAS only for other providers.
+  public static func forProvider(_ provider: KernelProvider?) -> GEMMRouter {
+    guard let provider else { return noLLVM }
+    if let recording = provider as? RecordingKernelProvider { return forProvider(recording.base) }
+    registryLock.lock()
+    defer { registryLock.unlock() }
+    let id = ObjectIdentifier(provider)
+    if let r = registry[id] { return r }
+    guard let compiler = provider as? KernelCompiler else { return noLLVM }
+    let r = make(compiler: compiler, environment: ProcessInfo.processInfo.environment)
+    registry[id] = r
+    return r
+  }
+
+  /// Makes `router` the one of programs whose kernels come from `provider` (an ahead-of-time
+  /// library with its recorded choices).
+  public static func register(_ router: GEMMRouter, for provider: KernelProvider) {
+    registryLock.lock()
+    registry[ObjectIdentifier(provider)] = router
+    registryLock.unlock()
+  }
+
+  private static let noLLVM = GEMMRouter(mode: .openblas, own: nil, file: nil)
+  private static let registryLock = NSLock()
+  nonisolated(unsafe) private static var registry: [ObjectIdentifier: GEMMRouter] = [:]
+
+  /// A router for `compiler` configured by `ILOC_GEMM` and `ILOC_ISA` in `environment`.
+  /// An unknown value or an ISA the CPU lacks gives one warning and the default.
+  public static func make(compiler: KernelCompiler, environment: [String: String]) -> GEMMRouter {
+    var mode = GEMMMode.auto
+    if let v = environment["ILOC_GEMM"], !v.isEmpty {
+      if let m = GEMMMode(rawValue: v) { mode = m } else {
+        KernelCompiler.printWarning("ILOC_GEMM=\(v) is not one of auto, own, openblas; using auto")
+      }
+    }
+    let supported = compiler.supportedGEMMISAs
+    var isa = supported.first
+    if let v = environment["ILOC_ISA"], !v.isEmpty {
+      if let i = GEMMISA(rawValue: v), supported.contains(i) { isa = i } else {
+        KernelCompiler.printWarning("ILOC_ISA=\(v): this CPU runs \(supported.map(\.rawValue)); using \(isa?.rawValue ?? "OpenBLAS")")
+      }
+    }
+    guard mode != .openblas, let isa else { return GEMMRouter(mode: .openblas, own: nil, file: nil) }
+    do {
+      let own = OwnGEMM(kernel: try compiler.gemmMicrokernel(isa.defaultShape))
+      let narrow = isa == .avx512 && supported.contains(.avx2)
+        ? OwnGEMM(kernel: try compiler.gemmMicrokernel(GEMMISA.avx2.defaultShape)) : nil
+      let file = compiler.cacheDirectory.map { GEMMChoiceFile(directory: $0, compiler: compiler, own: own, narrow: narrow) }
+      return GEMMRouter(mode: mode, own: own, narrow: narrow, file: file)
+    } catch {
+      KernelCompiler.printWarning("GEMM microkernel: \(error); using OpenBLAS")
+      return GEMMRouter(mode: .openblas, own: nil, file: nil)
+    }
+  }
+}
+
+extension GEMMRouter {
+  /// Choices as text lines (`NT 64x4096x576 own`), sorted: how artifacts record them.
+  public static func choiceLines(_ choices: [GEMMShape: Bool]) -> [String] {
+    choices.map { GEMMChoiceFile.line($0.key, useOwn: $0.value) }.sorted()
+  }
+
+  /// The choices of `choiceLines`; nil if a line is not one.
+  public static func parseChoiceLines(_ lines: [String]) -> [GEMMShape: Bool]? {
+    var out: [GEMMShape: Bool] = [:]
+    for l in lines {
+      guard let (shape, useOwn) = GEMMChoiceFile.parse(l) else { return nil }
+      out[shape] = useOwn
+    }
+    return out
+  }
+}

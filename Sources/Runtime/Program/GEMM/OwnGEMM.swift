@@ -1,0 +1,148 @@
+import Codegen
+import Foundation
+
+/// C = alpha * op(A) * op(B) + beta * C on a generated microkernel (`GEMMMicrokernel`), with
+/// Goto/BLIS-style cache blocking: for each nc-wide column block and kc-deep slice of K, B is
+/// packed into kc x NR panels (kept in L2); the microkernel then sweeps the MR x NR tiles, row
+/// panel by row panel (its MR x kc slice of A stays in L1), reading A in place through its
+/// strides (only a partial last row panel is packed, zero-padded).
+///
+/// Determinism: every element of C is one fma chain over k in increasing order inside each kc
+/// slice, the slices applied in order (`C = alpha*acc + beta*C`, then `+ C`), and kc depends on
+/// nothing but the constant `kc`. Tiles at the matrix edge run the same full-tile code into a
+/// scratch tile and apply the same rounding steps in Swift. So an element's bits do not depend
+/// on where the tile or thread boundaries fall: the result is the same with any thread count
+/// and any partition (the partition below is still fixed by sizes, like every other one).
+public final class OwnGEMM: @unchecked Sendable {
+  public let kernel: GEMMMicrokernel
+  public let kc: Int, nc: Int
+  public var mr: Int { kernel.shape.rows }
+  public var nr: Int { kernel.shape.columns }
+  private let pool: PackBufferPool
+
+  /// Block sizes: kc (the depth of a K slice) and nc bound the packed B block (kc x nc floats,
+  /// 512 KB by default) to fit L2.
+  public init(kernel: GEMMMicrokernel, kc: Int = 256, ncPanels: Int? = nil) {
+    self.kernel = kernel
+    self.kc = kc
+    self.nc = kernel.shape.columns * (ncPanels ?? Swift.max(1, 512 / kernel.shape.columns))
+    pool = PackBufferPool(floats: kc * nc + 16 + kernel.shape.rows * kc + 64)
+  }
+
+  /// "own avx512 6x64": the label profiles show.
+  public var label: String { "own \(kernel.shape)" }
+
+  public func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+                    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float = 0,
+                    c: UnsafeMutablePointer<Float>, ldc: Int) {
+    guard m > 0, n > 0 else { return }
+    guard k > 0 else { return Self.scale(m: m, n: n, beta: beta, c: c, ldc: ldc) }
+    let byColumns = n >= m
+    let extent = byColumns ? n : m
+    // One chunk per thread: each chunk packs the whole other operand, so fewer is cheaper, and
+    // no partition changes the bits (see the type's comment), so it may follow the thread count.
+    let partition = Partition(extent: extent, work: 2 * m * n * k, grain: BLAS.gemmGrain,
+                              align: byColumns ? nr : mr, maxChunks: Parallel.threads)
+    Parallel.forEachChunk(of: partition) { r in
+      let (i0, j0) = byColumns ? (0, r.lowerBound) : (r.lowerBound, 0)
+      let (mb, nb) = byColumns ? (m, r.count) : (r.count, n)
+      let aBlock = a + (transA ? i0 : i0 * lda), bBlock = b + (transB ? j0 * ldb : j0)
+      let buffer = pool.take()
+      defer { pool.give(buffer) }
+      blocked(GEMMOperands(transA: transA, transB: transB, m: mb, n: nb, k: k, alpha: alpha, a: aBlock, lda: lda,
+                           b: bBlock, ldb: ldb, beta: beta, c: c + i0 * ldc + j0, ldc: ldc), buffer: buffer)
+    }
+  }
+
+  /// One thread's share: the loops over nc-wide and kc-deep blocks around the macro-kernel.
+  private func blocked(_ g: GEMMOperands, buffer: UnsafeMutablePointer<Float>) {
+    let packedB = buffer, edgeA = buffer + ((kc * nc + 15) & ~15)
+    for jc in stride(from: 0, to: g.n, by: nc) {
+      let ncb = Swift.min(nc, g.n - jc)
+      for pc in stride(from: 0, to: g.k, by: kc) {
+        let kcb = Swift.min(kc, g.k - pc)
+        GEMMPacking.packB(g, rows: pc, kc: kcb, columns: jc, nc: ncb, nr: nr, into: packedB)
+        macroKernel(g, columns: jc, nc: ncb, depth: pc, kc: kcb, packedB, edgeA: edgeA, beta: pc == 0 ? g.beta : 1)
+      }
+    }
+  }
+
+  /// All MR x NR tiles of the m x nc block of C at column `jc`, from A in place (rows of an edge
+  /// panel packed and zero-padded) and packed B panels; edge tiles go through a scratch tile.
+  private func macroKernel(_ g: GEMMOperands, columns jc: Int, nc: Int, depth pc: Int, kc: Int,
+                           _ pb: UnsafeMutablePointer<Float>, edgeA: UnsafeMutablePointer<Float>, beta: Float) {
+    let (mr, nr) = (self.mr, self.nr)
+    let entry = kernel.entry
+    let (rsa, csa) = g.transA ? (1, g.lda) : (g.lda, 1)
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: mr * nr + 16) { scratch in
+      let tile = UnsafeMutablePointer<Float>(bitPattern: (Int(bitPattern: scratch.baseAddress!) + 63) & ~63)!
+      for ir in stride(from: 0, to: g.m, by: mr) {
+        let rows = Swift.min(mr, g.m - ir)
+        var a = g.a + ir * rsa + pc * csa, (ra, ca) = (rsa, csa)
+        if rows < mr {
+          GEMMPacking.packA(g, rows: ir, mc: rows, columns: pc, kc: kc, mr: mr, into: edgeA)
+          (a, ra, ca) = (UnsafePointer(edgeA), 1, mr)
+        }
+        for jr in stride(from: 0, to: nc, by: nr) {
+          let cols = Swift.min(nr, nc - jr)
+          let ct = g.c + ir * g.ldc + jc + jr
+          if rows == mr && cols == nr {
+            entry(Int64(kc), a, Int64(ra), Int64(ca), pb + jr * kc, ct, Int64(g.ldc), g.alpha, beta)
+            continue
+          }
+          entry(Int64(kc), a, Int64(ra), Int64(ca), pb + jr * kc, tile, Int64(nr), 1, 0)
+          for i in 0..<rows {
+            for j in 0..<cols {
+              let r = g.alpha * tile[i * nr + j]
+              ct[i * g.ldc + j] = beta == 0 ? r : r.addingProduct(beta, ct[i * g.ldc + j])
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// C = beta * C (the k == 0 product), with C not read when beta == 0.
+  static func scale(m: Int, n: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    for i in 0..<m {
+      for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] }
+    }
+  }
+}
+
+/// The arguments of one GEMM call (row-major; transposed operands read in place).
+struct GEMMOperands {
+  var transA: Bool, transB: Bool
+  var m: Int, n: Int, k: Int
+  var alpha: Float
+  var a: UnsafePointer<Float>, lda: Int
+  var b: UnsafePointer<Float>, ldb: Int
+  var beta: Float
+  var c: UnsafeMutablePointer<Float>, ldc: Int
+}
+
+/// Reusable 64-byte-aligned packing buffers, one taken per running chunk (so a buffer is
+/// allocated, and its pages touched, once rather than on every call).
+final class PackBufferPool: @unchecked Sendable {
+  let floats: Int
+  private let lock = NSLock()
+  private var free: [UnsafeMutablePointer<Float>] = []
+
+  init(floats: Int) { self.floats = floats }
+
+  func take() -> UnsafeMutablePointer<Float> {
+    lock.lock()
+    if let b = free.popLast() { lock.unlock(); return b }
+    lock.unlock()
+    let raw = UnsafeMutableRawPointer.allocate(byteCount: floats * 4, alignment: 64)
+    return raw.bindMemory(to: Float.self, capacity: floats)
+  }
+
+  func give(_ b: UnsafeMutablePointer<Float>) {
+    lock.lock()
+    free.append(b)
+    lock.unlock()
+  }
+
+  deinit { for b in free { b.deallocate() } }
+}

@@ -1,0 +1,132 @@
+import Codegen
+import Foundation
+import GraphIR
+import Testing
+@testable import Runtime
+
+/// The generated GEMM microkernels (`OwnGEMM`) against a float64 product written here, for
+/// every transpose form, edge sizes, alpha/beta, both ISAs, and block boundaries in any place.
+@Suite struct OwnGEMMTests {
+  static let compiler = try! KernelCompiler(options: CompilerOptions(cacheDirectory: nil))
+  static let isas = compiler.supportedGEMMISAs
+
+  /// Small blocks (kc 16, 2 column panels) so that small shapes cross every kind of block
+  /// edge: k slices, nc blocks, edge tiles.
+  static func gemm(_ isa: GEMMISA, small: Bool) throws -> OwnGEMM {
+    let k = try compiler.gemmMicrokernel(isa.defaultShape)
+    return small ? OwnGEMM(kernel: k, kc: 16, ncPanels: 2) : OwnGEMM(kernel: k)
+  }
+
+  static func run(_ g: OwnGEMM, _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, alpha: Float,
+                  _ a: [Float], _ b: [Float], beta: Float, _ c: inout [Float], columns: Range<Int>? = nil) {
+    let cols = columns ?? 0..<n
+    a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
+      let bBlock = pb.baseAddress! + (transB ? cols.lowerBound * k : cols.lowerBound)
+      g.sgemm(transA: transA, transB: transB, m: m, n: cols.count, k: k, alpha: alpha, a: pa.baseAddress!,
+              lda: transA ? m : k, b: bBlock, ldb: transB ? k : n, beta: beta,
+              c: pc.baseAddress! + cols.lowerBound, ldc: n)
+    } } }
+  }
+
+  @Test(arguments: [(1, 1, 1), (7, 13, 5), (65, 33, 130), (13, 70, 40), (30, 150, 3)])
+  func matchesTheFloat64Product(shape: (Int, Int, Int)) throws {
+    let (m, n, k) = shape
+    var rng = SplitMix64(seed: UInt64(m * 131 + n * 7 + k))
+    let a = rng.normals(m * k).map { Float($0) }, b = rng.normals(k * n).map { Float($0) }
+    let c0 = rng.normals(m * n).map { Float($0) }
+    for isa in Self.isas {
+      for small in [false, true] {
+        let g = try Self.gemm(isa, small: small)
+        for (transA, transB) in [(false, false), (true, false), (false, true), (true, true)] {
+          for (alpha, beta) in [(Float(1), Float(0)), (1.5, -0.5), (-0.75, 1)] {
+            var c = c0
+            Self.run(g, transA, transB, m, n, k, alpha: alpha, a, b, beta: beta, &c)
+            let want = BLASTests.reference(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, b: b,
+                                           beta: beta, c: c0)
+            // float32 rounding: a few ulps of the sum of |terms| per element
+            let worst = zip(c, want).enumerated().map { e, p in
+              let (i, j) = (e / n, e % n)
+              var mag = abs(Double(beta) * Double(c0[e]))
+              for q in 0..<k {
+                let x = transA ? a[q * m + i] : a[i * k + q], y = transB ? b[j * k + q] : b[q * n + j]
+                mag += abs(Double(alpha) * Double(x) * Double(y))
+              }
+              return abs(Double(p.0) - p.1) / (mag * 1e-6 * Double(k + 2) + 1e-30)
+            }.max()!
+            #expect(worst <= 1, "\(isa) small=\(small) T=\(transA),\(transB) \(m)x\(n)x\(k) a=\(alpha) b=\(beta)")
+          }
+        }
+      }
+    }
+  }
+
+  /// beta == 0 never reads C: NaNs there do not leak into the result.
+  @Test func betaZeroIgnoresGarbageInC() throws {
+    let (m, n, k) = (9, 37, 20)
+    var rng = SplitMix64(seed: 5)
+    let a = rng.normals(m * k).map { Float($0) }, b = rng.normals(k * n).map { Float($0) }
+    for isa in Self.isas {
+      var c = [Float](repeating: .nan, count: m * n)
+      Self.run(try Self.gemm(isa, small: true), false, false, m, n, k, alpha: 1, a, b, beta: 0, &c)
+      #expect(c.allSatisfy { $0.isFinite }, "\(isa)")
+    }
+  }
+
+  /// Any split of the columns (thread chunks fall anywhere, tiles become edge tiles) gives the
+  /// same bits as one call: the partition, hence the thread count, cannot change results.
+  @Test func columnSplitsGiveIdenticalBits() throws {
+    let (m, n, k) = (23, 301, 77)
+    var rng = SplitMix64(seed: 11)
+    let a = rng.normals(m * k).map { Float($0) }, b = rng.normals(k * n).map { Float($0) }
+    let c0 = rng.normals(m * n).map { Float($0) }
+    for isa in Self.isas {
+      for small in [false, true] {
+        let g = try Self.gemm(isa, small: small)
+        for (transA, transB) in [(false, false), (true, true)] {
+          var whole = c0, split = c0
+          Self.run(g, transA, transB, m, n, k, alpha: 0.5, a, b, beta: 2, &whole)
+          for r in [0..<5, 5..<130, 130..<131, 131..<301] {
+            Self.run(g, transA, transB, m, n, k, alpha: 0.5, a, b, beta: 2, &split, columns: r)
+          }
+          #expect(whole.map(\.bitPattern) == split.map(\.bitPattern), "\(isa) small=\(small)")
+        }
+      }
+    }
+  }
+
+  /// A forced AVX2 microkernel really is AVX2 code: it runs and agrees with AVX-512 to
+  /// rounding (the sums are the same fma chains, so the bits agree too).
+  @Test func avx2AndAVX512GiveTheSameBits() throws {
+    guard Self.isas.count == 2 else { return }
+    let (m, n, k) = (17, 45, 300)
+    var rng = SplitMix64(seed: 3)
+    let a = rng.normals(m * k).map { Float($0) }, b = rng.normals(k * n).map { Float($0) }
+    var c1 = [Float](repeating: 0, count: m * n), c2 = c1
+    Self.run(try Self.gemm(.avx512, small: false), false, false, m, n, k, alpha: 1, a, b, beta: 0, &c1)
+    Self.run(try Self.gemm(.avx2, small: false), false, false, m, n, k, alpha: 1, a, b, beta: 0, &c2)
+    #expect(c1.map(\.bitPattern) == c2.map(\.bitPattern))
+  }
+
+  /// The FMA peak kernel runs and reports a plausible rate (at least one vector FMA per 4 ns).
+  @Test func fmaPeakKernelRuns() throws {
+    for isa in Self.isas {
+      let g = try FMAPeak.perCore(isa, compiler: Self.compiler, seconds: 0.005, repeats: 1)
+      #expect(g > Double(isa.vectorFloats * 2) / 4, "\(isa): \(g) GFLOP/s")
+    }
+  }
+
+  /// `ILOC_GEMM` and `ILOC_ISA` pick the route; bad values fall back with a warning.
+  @Test func environmentPicksTheRoute() throws {
+    let forced = GEMMRouter.make(compiler: Self.compiler, environment: ["ILOC_GEMM": "own", "ILOC_ISA": "avx2"])
+    let r = forced.route(GEMMShape(m: 4, n: 4, k: 4))
+    #expect(r.label == "own avx2 6x16")
+    let blas = GEMMRouter.make(compiler: Self.compiler, environment: ["ILOC_GEMM": "openblas"])
+    #expect(blas.route(GEMMShape(m: 4, n: 4, k: 4)).label == "openblas")
+    // On AVX-512, products narrower than the 64-wide tile go to AVX2's 6x16 kernel.
+    if Self.isas.count == 2 {
+      let own = GEMMRouter.make(compiler: Self.compiler, environment: ["ILOC_GEMM": "own"])
+      #expect(own.route(GEMMShape(m: 64, n: 16, k: 8)).label == "own avx2 6x16")
+      #expect(own.route(GEMMShape(m: 64, n: 64, k: 8)).label == "own avx512 6x64")
+    }
+  }
+}
