@@ -326,14 +326,25 @@ public final class KernelCompiler: @unchecked Sendable {
       kernelName: kernel.name, symbol: symbol, cacheHit: false, irBuildMilliseconds: 0,
       optimizeMilliseconds: 0, codegenMilliseconds: 0, loadMilliseconds: 0, vectorWidth: 1, objectBytes: 0)
     var start = ContinuousClock.now
+    let text = kernel.description
+    let index = useCache ? indexKey(text) : nil
+    if let index, let data = indexedObject(index) {
+      report.cacheHit = true
+      report.cacheMilliseconds = Self.ms(since: start)
+      report.objectBytes = data.count
+      return (data, report)
+    }
+    report.cacheMilliseconds = Self.ms(since: start)
+    start = ContinuousClock.now
     let m = try buildModule(kernel, symbol: symbol, machine: machine)
     defer { m.dispose() }
     report.irBuildMilliseconds = Self.ms(since: start)
     start = ContinuousClock.now
-    let key = cacheKey(kernel, irText: Self.printModule(m.module))
+    let key = cacheKey(text, irText: Self.printModule(m.module))
     let cached = useCache ? cachedObject(key) : nil
-    report.cacheMilliseconds = Self.ms(since: start)
+    report.cacheMilliseconds += Self.ms(since: start)
     if let data = cached {
+      if let index { storeIndex(index, key) }
       report.cacheHit = true
       report.objectBytes = data.count
       return (data, report)
@@ -349,6 +360,7 @@ public final class KernelCompiler: @unchecked Sendable {
     report.codegenMilliseconds = Self.ms(since: start)
     report.objectBytes = data.count
     storeObject(data, key: key)
+    if let index { storeIndex(index, key) }
     return (data, report)
   }
 
@@ -379,6 +391,23 @@ public final class KernelCompiler: @unchecked Sendable {
       warn("kernel cache \(cache.directory.path): entry \(name) \(why); deleted and recompiled")
       return nil
     }
+  }
+
+  /// The object an index entry leads to (verified like any cached object), or nil.
+  private func indexedObject(_ index: ObjectCacheKey) -> Data? {
+    cacheLock.lock()
+    let cache = self.cache
+    cacheLock.unlock()
+    guard let target = cache?.loadIndex(index) else { return nil }
+    return cachedObject(target)
+  }
+
+  /// Records an index entry; a failure only costs the fast path later, so it is ignored.
+  private func storeIndex(_ index: ObjectCacheKey, _ key: ObjectCacheKey) {
+    cacheLock.lock()
+    let cache = self.cache
+    cacheLock.unlock()
+    try? cache?.storeIndex(index, key)
   }
 
   /// Stores an object in the disk cache. The cache is an optimization: a failed write never
@@ -482,10 +511,28 @@ public final class KernelCompiler: @unchecked Sendable {
     return address
   }
 
-  private func cacheKey(_ kernel: Kernel, irText: String) -> ObjectCacheKey {
+  private func cacheKey(_ kernelText: String, irText: String) -> ObjectCacheKey {
     ObjectCacheKey(["iloc-kernel-object", "\(Self.cacheFormatVersion)", ILOCVersion.string, llvmVersion, triple, cpu,
-                    features, kernel.description, irText])
+                    features, kernelText, irText])
   }
+
+  /// The index key of a canonical kernel's text: everything of the object key except the
+  /// LLVM IR, with the running executable (its size, modification time and inode) standing
+  /// for the code generator that turns the text into IR. A cache hit through the index skips
+  /// building the IR; a rebuilt executable misses the index once and finds the object by its
+  /// IR as before. nil when the executable cannot be identified (then there is no index).
+  private func indexKey(_ kernelText: String) -> ObjectCacheKey? {
+    guard let exe = Self.executableIdentity else { return nil }
+    return ObjectCacheKey(["iloc-kernel-index", "\(Self.cacheFormatVersion)", ILOCVersion.string, llvmVersion, triple,
+                           cpu, features, exe, kernelText])
+  }
+
+  /// Size, modification time and inode of the running executable (`/proc/self/exe`).
+  static let executableIdentity: String? = {
+    var s = stat()
+    guard stat("/proc/self/exe", &s) == 0 else { return nil }
+    return "\(s.st_size) \(s.st_mtim.tv_sec).\(s.st_mtim.tv_nsec) \(s.st_dev) \(s.st_ino)"
+  }()
 
   // MARK: helpers
 

@@ -244,6 +244,9 @@ public final class Program: @unchecked Sendable {
     let compiled = try provider.kernels(for: pending.map(\.kernel))
     for (p, c) in zip(pending, compiled) { p.fulfill(with: c) }
     times.add(compiled.map(\.report))
+    if DebugLevel.current >= 2 {
+      for r in compiled.map(\.report) where r.loadMilliseconds > 0 || !r.cacheHit { print(r) }
+    }
     if DebugLevel.current >= 4, let compiler = provider as? KernelCompiler {
       for p in pending { print("-- kernel \(p.kernel.name)\n\(p.kernel)\n\(try compiler.optimizedIR(for: p.kernel).text)") }
     }
