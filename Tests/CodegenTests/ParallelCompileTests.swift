@@ -113,4 +113,20 @@ struct ParallelCompileTests {
     try early.run(&b)
     #expect(!early.isPending && a[1].map(\.bitPattern) == b[1].map(\.bitPattern))
   }
+
+  @Test func vectorWidthIsTheWidestFloatVectorInTheIR() {
+    let ir = """
+      %a = load <8 x float>, ptr %p, align 4
+      %b = call <16 x float> @llvm.fma.v16f32(<16 x float> %x, <16 x float> %y, <16 x float> %z)
+      %c = fadd <4 x float> %d, %e
+      %i = add <32 x i32> %j, %k
+      """
+    #expect(KernelCompiler.vectorWidth(inIR: ir) == 16)
+    #expect(KernelCompiler.vectorWidth(inIR: "%s = fadd float %a, %b") == 1)
+    #expect(KernelCompiler.vectorWidth(inIR: "") == 1)
+    #expect(KernelCompiler.vectorWidth(inIR: "<2 x float> <64 x double> <<4 x float>") == 4)
+    #expect(KernelCompiler.vectorWidth(inIR: "< 8 x float> <abc x float>") == 1)
+    let long = String(repeating: "  %v = fmul <8 x float> %a, %b ; padding padding padding\n", count: 3000)
+    #expect(KernelCompiler.vectorWidth(inIR: long + "<16 x float>") == 16)
+  }
 }

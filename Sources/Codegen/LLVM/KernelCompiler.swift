@@ -32,6 +32,9 @@ public struct CompilerOptions: Sendable {
 /// object files for ahead-of-time linking. The one class that owns LLVM-C state.
 ///
 /// Pipeline per kernel (each step timed in `CompileReport`):
+/// 0. The cache index (`ObjectCache.loadIndex`) is asked first, keyed by the canonical kernel
+///    text, target, versions and the running executable: an entry names the object key below,
+///    and that object, verified as always, is linked without building any IR (the warm path).
 /// 1. `IREmitter` builds a module in a fresh LLVM context (target triple, data layout,
 ///    `target-cpu`/`target-features`, and `prefer-vector-width=512` when AVX-512F exists).
 /// 2. The kernel text, the unoptimized IR text, the CPU, features, LLVM and iloc versions
@@ -40,7 +43,7 @@ public struct CompilerOptions: Sendable {
 ///    reported in one warning line; an unusable cache directory means no cache and one warning.
 /// 3. Otherwise `default<O3>` runs, the widest vector type is recorded in a global
 ///    `<symbol>_vector_width`, an object is emitted (PIC, so it also links into shared
-///    libraries) and stored in the cache.
+///    libraries) and stored in the cache, with an index entry for step 0.
 /// 4. The object is added to the JIT (`LLVMOrcLLJITAddObjectFile`) and the symbol looked up.
 ///
 /// Ownership: the JIT and the target machine live as long as this object (and it lives as
@@ -554,16 +557,25 @@ public final class KernelCompiler: @unchecked Sendable {
     takeMessage(LLVMPrintModuleToString(module))
   }
 
-  /// The largest N in any `<N x float>` of the IR text; 1 if there is none.
+  /// The largest N in any `<N x float>` of the IR text; 1 if there is none. A scan over the
+  /// UTF-8 bytes: optimized kernels run to hundreds of kilobytes of IR, where Foundation's
+  /// substring search took milliseconds per kernel.
   static func vectorWidth(inIR text: String) -> Int {
-    var best = 1
-    var rest = Substring(text)
-    while let r = rest.range(of: " x float>") {
-      let before = rest[..<r.lowerBound]
-      if let lt = before.lastIndex(of: "<"), let n = Int(before[before.index(after: lt)...]) {
+    let pattern = Array(" x float>".utf8)
+    let bytes = Array(text.utf8)
+    var best = 1, i = 0, restStart = 0
+    while i + pattern.count <= bytes.count {
+      guard bytes[i] == pattern[0], bytes[i..<(i + pattern.count)].elementsEqual(pattern) else {
+        i += 1
+        continue
+      }
+      // the number between the last "<" since the previous match and this " x float>"
+      if let lt = bytes[restStart..<i].lastIndex(of: UInt8(ascii: "<")),
+         let n = Int(String(decoding: bytes[(lt + 1)..<i], as: UTF8.self)) {
         best = max(best, n)
       }
-      rest = rest[r.upperBound...]
+      i += pattern.count
+      restStart = i
     }
     return best
   }
