@@ -30,7 +30,7 @@ public struct CompileReport: Sendable, CustomStringConvertible {
   /// The object came from the disk cache (or was already loaded in this compiler).
   public var cacheHit: Bool
   public var irBuildMilliseconds: Double
-  /// Cache key (IR text and SHA-256) and disk cache look-up.
+  /// Cache work: keys (SHA-256), look-ups and, after a compile, storing the object.
   public var cacheMilliseconds: Double = 0
   /// Zero on a cache hit.
   public var optimizeMilliseconds: Double

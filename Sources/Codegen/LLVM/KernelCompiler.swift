@@ -362,8 +362,10 @@ public final class KernelCompiler: @unchecked Sendable {
     let data = try emitObject(m.module, machine: machine)
     report.codegenMilliseconds = Self.ms(since: start)
     report.objectBytes = data.count
+    start = ContinuousClock.now
     storeObject(data, key: key)
     if let index { storeIndex(index, key) }
+    report.cacheMilliseconds += Self.ms(since: start)
     return (data, report)
   }
 
