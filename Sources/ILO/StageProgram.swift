@@ -43,10 +43,13 @@ public final class StageProgram {
   public let validationOutput: String
   public let executable: Executable
   public let compileMilliseconds: Double
+  /// Building the round's forward + loss graph and differentiating it.
+  public let graphMilliseconds: Double
   public let stats: ProgramStats?
 
   public init(problem: InversionProblem, round r: Int, settings: InversionSettings, engine: Engine) throws {
     round = r
+    let graphStart = DispatchTime.now().uptimeNanoseconds
     let g = Graph("ilo.round\(r)")
     let rg = try problem.generator.buildRound(r, in: g, keepSkip: !settings.compatReference)
     let prediction = problem.forward.apply(rg.image)
@@ -98,6 +101,7 @@ public final class StageProgram {
     validationOutput = problem.forward is NoiseAddition ? "image" : "prediction"
 
     let t0 = DispatchTime.now().uptimeNanoseconds
+    graphMilliseconds = Double(t0 - graphStart) / 1e6
     // weights and the observation are bound once per round: work on them alone is hoisted
     var options = ProgramOptions()
     let fixedNames = Set(rg.fixed.map(\.name))

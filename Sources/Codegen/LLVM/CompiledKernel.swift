@@ -30,6 +30,8 @@ public struct CompileReport: Sendable, CustomStringConvertible {
   /// The object came from the disk cache (or was already loaded in this compiler).
   public var cacheHit: Bool
   public var irBuildMilliseconds: Double
+  /// Cache work: keys (SHA-256), look-ups and, after a compile, storing the object.
+  public var cacheMilliseconds: Double = 0
   /// Zero on a cache hit.
   public var optimizeMilliseconds: Double
   /// Object emission; zero on a cache hit.
@@ -43,6 +45,7 @@ public struct CompileReport: Sendable, CustomStringConvertible {
   public var description: String {
     func f(_ v: Double) -> String { String(format: "%.2f", v) }
     return "compile \(kernelName) [\(cacheHit ? "hit" : "miss")] ir \(f(irBuildMilliseconds)) ms, "
+      + "cache \(f(cacheMilliseconds)) ms, "
       + "opt \(f(optimizeMilliseconds)) ms, codegen \(f(codegenMilliseconds)) ms, "
       + "load \(f(loadMilliseconds)) ms, vector width \(vectorWidth), object \(objectBytes) B"
   }
@@ -50,20 +53,66 @@ public struct CompileReport: Sendable, CustomStringConvertible {
 
 /// A kernel loaded into a `KernelCompiler`'s JIT. Keeps its compiler (and so the code)
 /// alive; safe to call from several threads at once on disjoint ranges/outputs.
+///
+/// A kernel can also be *pending* (`init(pending:symbol:resolve:)`): promised while a program
+/// is being built, so that all of the program's kernels are compiled together afterwards
+/// (in parallel), then filled in once with `fulfill(with:)`. A pending kernel that is called
+/// before that compiles itself alone with its `resolve` function.
 public final class CompiledKernel: @unchecked Sendable {
   public let kernel: Kernel
-  public let symbol: String
-  public let report: CompileReport
+  public private(set) var symbol: String
+  public private(set) var report: CompileReport
   /// The raw native function; see `KernelEntry`.
-  public let entry: KernelEntry
-  private let owner: AnyObject
+  public var entry: KernelEntry { resolved ?? resolveNow() }
+  private var resolved: KernelEntry?
+  private var owner: AnyObject?
+  private var resolve: ((Kernel) throws -> CompiledKernel)?
+  private let lock = NSLock()
 
   init(kernel: Kernel, symbol: String, report: CompileReport, address: UInt64, owner: AnyObject) {
     self.kernel = kernel
     self.symbol = symbol
     self.report = report
-    self.entry = unsafeBitCast(UnsafeRawPointer(bitPattern: UInt(address))!, to: KernelEntry.self)
+    self.resolved = unsafeBitCast(UnsafeRawPointer(bitPattern: UInt(address))!, to: KernelEntry.self)
     self.owner = owner
+  }
+
+  /// A kernel to be compiled later; `resolve` compiles it alone if it is called first.
+  public init(pending kernel: Kernel, symbol: String, resolve: @escaping (Kernel) throws -> CompiledKernel) {
+    self.kernel = kernel
+    self.symbol = symbol
+    self.report = CompileReport(
+      kernelName: kernel.name, symbol: symbol, cacheHit: false, irBuildMilliseconds: 0, optimizeMilliseconds: 0,
+      codegenMilliseconds: 0, loadMilliseconds: 0, vectorWidth: 0, objectBytes: 0)
+    self.resolve = resolve
+  }
+
+  /// Whether this is a pending kernel not yet filled in.
+  public var isPending: Bool { lock.lock(); defer { lock.unlock() }; return resolved == nil }
+
+  /// Fills in a pending kernel with the compiled code of the same kernel (its symbol,
+  /// report, entry point and owner). Does nothing to a kernel that is not pending.
+  public func fulfill(with compiled: CompiledKernel) {
+    lock.lock()
+    defer { lock.unlock() }
+    guard resolved == nil else { return }
+    symbol = compiled.symbol
+    report = compiled.report
+    owner = compiled
+    resolve = nil
+    resolved = compiled.entry
+  }
+
+  /// A pending kernel called before its batch was compiled: compiles it now.
+  private func resolveNow() -> KernelEntry {
+    lock.lock()
+    let pending = resolve
+    lock.unlock()
+    guard let pending else { return resolved! }
+    do { fulfill(with: try pending(kernel)) } catch {
+      fatalError("kernel \(kernel.name) could not be compiled when first called: \(error)")
+    }
+    return resolved!
   }
 
   /// A kernel whose native code was loaded from elsewhere (an ahead-of-time shared library):

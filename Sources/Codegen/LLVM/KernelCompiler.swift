@@ -10,13 +10,18 @@ public struct CompilerOptions: Sendable {
   /// Target features ("+avx2,+fma,..."); nil means the host's features (only when `cpu` is nil
   /// too; with an explicit cpu, nil means that cpu's defaults).
   public var features: String?
+  /// Threads that make objects when many kernels are compiled at once (`compileAll` through
+  /// `kernels(for:)`, `writeObjects`); nil: `KernelCompiler.compileThreads`. Objects do not
+  /// depend on it.
+  public var threads: Int?
   /// Where warnings go (a damaged cache entry, an unusable cache directory): one line each,
   /// without a trailing newline. Default: `warning: <line>` on stderr.
   public var warn: @Sendable (String) -> Void
 
   public init(cacheDirectory: URL? = KernelCompiler.defaultCacheDirectory, cpu: String? = nil, features: String? = nil,
-              warn: @escaping @Sendable (String) -> Void = KernelCompiler.printWarning) {
+              threads: Int? = nil, warn: @escaping @Sendable (String) -> Void = KernelCompiler.printWarning) {
     self.cacheDirectory = cacheDirectory
+    self.threads = threads.map { Swift.max(1, $0) }
     self.cpu = cpu
     self.features = features
     self.warn = warn
@@ -27,6 +32,9 @@ public struct CompilerOptions: Sendable {
 /// object files for ahead-of-time linking. The one class that owns LLVM-C state.
 ///
 /// Pipeline per kernel (each step timed in `CompileReport`):
+/// 0. The cache index (`ObjectCache.loadIndex`) is asked first, keyed by the canonical kernel
+///    text, target, versions and the running executable: an entry names the object key below,
+///    and that object, verified as always, is linked without building any IR (the warm path).
 /// 1. `IREmitter` builds a module in a fresh LLVM context (target triple, data layout,
 ///    `target-cpu`/`target-features`, and `prefer-vector-width=512` when AVX-512F exists).
 /// 2. The kernel text, the unoptimized IR text, the CPU, features, LLVM and iloc versions
@@ -35,15 +43,20 @@ public struct CompilerOptions: Sendable {
 ///    reported in one warning line; an unusable cache directory means no cache and one warning.
 /// 3. Otherwise `default<O3>` runs, the widest vector type is recorded in a global
 ///    `<symbol>_vector_width`, an object is emitted (PIC, so it also links into shared
-///    libraries) and stored in the cache.
+///    libraries) and stored in the cache, with an index entry for step 0.
 /// 4. The object is added to the JIT (`LLVMOrcLLJITAddObjectFile`) and the symbol looked up.
 ///
 /// Ownership: the JIT and the target machine live as long as this object (and it lives as
 /// long as any `CompiledKernel` from it). Consumed by LLVM, never disposed here: memory
 /// buffers passed to `LLVMOrcLLJITAddObjectFile`. Everything else (contexts, modules,
 /// messages, pass options, data layouts, error messages) is disposed exactly once.
-/// Thread safety: compiles are serialized by a lock (one target machine); compiled kernels
-/// can be called concurrently.
+/// Thread safety: `compile` calls are serialized by a lock (one target machine);
+/// `compileAll` makes objects on several threads, each with its own LLVM context and target
+/// machine (created with the same settings, so an object's bytes do not depend on the thread
+/// that made it), and links them under the lock. Compiled kernels can be called concurrently.
+///
+/// Kernels are compiled in their canonical form (`Kernel.canonical`): kernels that differ
+/// only in node and buffer names share one symbol, one object and one cache entry.
 ///
 /// Floating-point policy: ordinary arithmetic carries only the `contract` flag (a*b+c may
 /// fuse into an fma); `sum` accumulations add `reassoc` so reductions vectorize (their
@@ -59,6 +72,13 @@ public final class KernelCompiler: @unchecked Sendable {
   public static var defaultCacheDirectory: URL {
     cacheDirectory(environment: ProcessInfo.processInfo.environment,
                    home: FileManager.default.homeDirectoryForCurrentUser)
+  }
+
+  /// Threads that make kernel objects in `compileAll` and `writeObjects`: `$ILOC_COMPILE_THREADS`
+  /// when set (1 = serial), else the number of active processors. Objects do not depend on it.
+  public static var compileThreads: Int {
+    if let v = ProcessInfo.processInfo.environment["ILOC_COMPILE_THREADS"], let n = Int(v), n >= 1 { return n }
+    return ProcessInfo.processInfo.activeProcessorCount
   }
 
   /// Writes `warning: <line>` to stderr (the default `CompilerOptions.warn`).
@@ -80,18 +100,25 @@ public final class KernelCompiler: @unchecked Sendable {
   public let llvmVersion: String
   /// Where compiled objects are cached: the options' directory, or nil when there is none or
   /// it cannot be used (then a warning said so).
-  public var cacheDirectory: URL? { lock.lock(); defer { lock.unlock() }; return cache?.directory }
+  public var cacheDirectory: URL? { cacheLock.lock(); defer { cacheLock.unlock() }; return cache?.directory }
+  /// Threads that make objects in batch compiles (the options' value or `compileThreads`).
+  public let threads: Int
   /// 512 when the target has AVX-512F (then set as `prefer-vector-width`), else nil.
   public let preferredVectorBits: Int?
 
   private let triple: String
-  private let targetMachine: LLVMTargetMachineRef
+  private let target: LLVMTargetRef
+  let targetMachine: LLVMTargetMachineRef
   private let jit: LLVMOrcLLJITRef
-  private let lock = NSLock()
+  /// Guards the JIT, `targetMachine` and `loaded`.
+  let lock = NSLock()
+  /// Guards `cache` (taken inside `lock`, never the other way round).
+  private let cacheLock = NSLock()
   private let warn: @Sendable (String) -> Void
   /// The disk cache; set to nil (with one warning) when writing to it fails.
   private var cache: ObjectCache?
-  private var loaded: [String: (address: UInt64, vectorWidth: Int, bytes: Int)] = [:]
+  /// Kernels linked into the JIT, by symbol.
+  var loaded: [String: (address: UInt64, vectorWidth: Int, bytes: Int)] = [:]
 
   /// Native target, asm printer and parser, registered once per process (thread-safe
   /// `static let` initialization).
@@ -131,18 +158,18 @@ public final class KernelCompiler: @unchecked Sendable {
     LLVMGetVersion(&major, &minor, &patch)
     llvmVersion = "\(major).\(minor).\(patch)"
     warn = options.warn
+    threads = options.threads ?? Self.compileThreads
     cache = Self.openCache(options.cacheDirectory, warn: options.warn)
     preferredVectorBits = features.split(separator: ",").contains("+avx512f") ? 512 : nil
 
-    var target: LLVMTargetRef?
+    var found: LLVMTargetRef?
     var message: UnsafeMutablePointer<CChar>?
-    if LLVMGetTargetFromTriple(triple, &target, &message) != 0 {
+    if LLVMGetTargetFromTriple(triple, &found, &message) != 0 {
       throw CodegenError.llvm("no target for \(triple): \(Self.takeMessage(message))")
     }
-    guard let tm = LLVMCreateTargetMachine(
-      target, triple, cpu, features, LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault)
-    else { throw CodegenError.llvm("cannot create a target machine for \(triple) \(cpu)") }
-    targetMachine = tm
+    target = found!
+    targetMachine = try Self.makeTargetMachine(target, triple: triple, cpu: cpu, features: features)
+    let tm = targetMachine
 
     var j: LLVMOrcLLJITRef?
     if let err = LLVMOrcCreateLLJIT(&j, nil) {
@@ -157,29 +184,62 @@ public final class KernelCompiler: @unchecked Sendable {
     LLVMDisposeTargetMachine(targetMachine)
   }
 
+  /// A target machine with this compiler's settings (one per compiling thread: LLVM's are
+  /// not shared between threads). The caller disposes it.
+  static func makeTargetMachine(_ target: LLVMTargetRef, triple: String, cpu: String, features: String) throws
+    -> LLVMTargetMachineRef
+  {
+    guard let tm = LLVMCreateTargetMachine(
+      target, triple, cpu, features, LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault)
+    else { throw CodegenError.llvm("cannot create a target machine for \(triple) \(cpu)") }
+    return tm
+  }
+
+  /// A new target machine for a worker thread (see `makeTargetMachine`).
+  func makeWorkerMachine() throws -> LLVMTargetMachineRef {
+    try Self.makeTargetMachine(target, triple: triple, cpu: cpu, features: features)
+  }
+
+  static func disposeMachine(_ tm: LLVMTargetMachineRef) { LLVMDisposeTargetMachine(tm) }
+
   // MARK: public API
 
   /// Compiles (or loads from cache) and links a kernel into this compiler's JIT.
   public func compile(_ kernel: Kernel) throws -> CompiledKernel {
     try kernel.validate()
-    let symbol = Self.symbol(for: kernel)
+    let canonical = kernel.canonical
+    let symbol = Self.symbol(forCanonical: canonical)
     lock.lock()
     defer { lock.unlock() }
-    if let l = loaded[symbol] {
-      let report = CompileReport(
-        kernelName: kernel.name, symbol: symbol, cacheHit: true, irBuildMilliseconds: 0,
-        optimizeMilliseconds: 0, codegenMilliseconds: 0, loadMilliseconds: 0,
-        vectorWidth: l.vectorWidth, objectBytes: l.bytes)
-      return CompiledKernel(kernel: kernel, symbol: symbol, report: report, address: l.address, owner: self)
-    }
-    var (object, report) = try makeObject(kernel, symbol: symbol)
+    if let l = loaded[symbol] { return reused(kernel, symbol: symbol, l) }
+    let made = try makeObject(canonical, symbol: symbol, machine: targetMachine)
+    return try load(kernel, symbol: symbol, made: made, machine: targetMachine)
+  }
+
+  /// A kernel whose canonical form is linked already (a hit with zero times).
+  func reused(_ kernel: Kernel, symbol: String, _ l: (address: UInt64, vectorWidth: Int, bytes: Int)) -> CompiledKernel {
+    let report = CompileReport(
+      kernelName: kernel.name, symbol: symbol, cacheHit: true, irBuildMilliseconds: 0,
+      optimizeMilliseconds: 0, codegenMilliseconds: 0, loadMilliseconds: 0,
+      vectorWidth: l.vectorWidth, objectBytes: l.bytes)
+    return CompiledKernel(kernel: kernel, symbol: symbol, report: report, address: l.address, owner: self)
+  }
+
+  /// Links an object made by `makeObject` (called with the lock held). A cached object that
+  /// does not link is rebuilt with `machine`.
+  func load(_ kernel: Kernel, symbol: String, made: (Data, CompileReport), machine: LLVMTargetMachineRef) throws
+    -> CompiledKernel
+  {
+    var (object, report) = made
+    report.kernelName = kernel.name
     let start = ContinuousClock.now
     let address: UInt64
     do {
       address = try link(object, symbol: symbol)
     } catch where report.cacheHit {
       // A verified entry that still does not link (it should not happen): rebuild, not fail.
-      (object, report) = try makeObject(kernel, symbol: symbol, useCache: false)
+      (object, report) = try makeObject(kernel.canonical, symbol: symbol, machine: machine, useCache: false)
+      report.kernelName = kernel.name
       address = try link(object, symbol: symbol)
     }
     if report.cacheHit {
@@ -197,9 +257,9 @@ public final class KernelCompiler: @unchecked Sendable {
     try kernel.validate()
     lock.lock()
     defer { lock.unlock() }
-    let m = try buildModule(kernel, symbol: Self.symbol(for: kernel))
+    let m = try buildModule(kernel.canonical, symbol: Self.symbol(for: kernel), machine: targetMachine)
     defer { m.dispose() }
-    try optimize(m.module)
+    try optimize(m.module, machine: targetMachine)
     let text = Self.printModule(m.module)
     return (text, Self.vectorWidth(inIR: text))
   }
@@ -209,7 +269,7 @@ public final class KernelCompiler: @unchecked Sendable {
     try kernel.validate()
     lock.lock()
     defer { lock.unlock() }
-    let m = try buildModule(kernel, symbol: Self.symbol(for: kernel))
+    let m = try buildModule(kernel.canonical, symbol: Self.symbol(for: kernel), machine: targetMachine)
     defer { m.dispose() }
     return Self.printModule(m.module)
   }
@@ -220,7 +280,7 @@ public final class KernelCompiler: @unchecked Sendable {
     let symbol = Self.symbol(for: kernel)
     lock.lock()
     defer { lock.unlock() }
-    let (data, report) = try makeObject(kernel, symbol: symbol)
+    let (data, report) = try makeObject(kernel.canonical, symbol: symbol, machine: targetMachine)
     return (symbol, data, report)
   }
 
@@ -233,55 +293,79 @@ public final class KernelCompiler: @unchecked Sendable {
     } catch {
       throw CodegenError.io("cannot create directory \(directory.path): \(error.localizedDescription)")
     }
-    var seen = Set<String>()
+    var names: [String: String] = [:]
+    for k in kernels where names[Self.symbol(for: k)] == nil { names[Self.symbol(for: k)] = k.name }
     var files: [KernelObjectFile] = []
-    for k in kernels {
-      let (symbol, data, _) = try objectFile(for: k)
-      guard seen.insert(symbol).inserted else { continue }
+    for (symbol, data) in try objectFiles(for: kernels, threads: threads) {
       let url = directory.appendingPathComponent(symbol + ".o")
       do { try data.write(to: url, options: .atomic) } catch {
         throw CodegenError.io("cannot write \(url.path): \(error.localizedDescription)")
       }
-      files.append(KernelObjectFile(kernelName: k.name, symbol: symbol, path: url))
+      files.append(KernelObjectFile(kernelName: names[symbol]!, symbol: symbol, path: url))
     }
     return files
   }
 
-  /// The exported symbol of a kernel: `iloc_<sanitized name>_<16 hex of its text's hash>`.
-  public static func symbol(for kernel: Kernel) -> String {
+  /// The exported symbol of a kernel: `iloc_<sanitized name>_<16 hex of its text's hash>`,
+  /// both of its canonical form (`Kernel.canonical`), so kernels that differ only in node and
+  /// buffer names share a symbol.
+  public static func symbol(for kernel: Kernel) -> String { symbol(forCanonical: kernel.canonical) }
+
+  static func symbol(forCanonical kernel: Kernel) -> String {
     var h = FNV1a128()
     h.combine(kernel.description)
     let clean = String(kernel.name.prefix(48).map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" })
     return "iloc_\(clean)_\(h.hex.prefix(16))"
   }
 
-  // MARK: pipeline steps (called with the lock held)
+  // MARK: pipeline steps (`machine` is used by one thread at a time)
 
-  private func makeObject(_ kernel: Kernel, symbol: String, useCache: Bool = true) throws -> (Data, CompileReport) {
+  /// The object of a canonical kernel: from the disk cache, or optimized and emitted with
+  /// `machine`. Touches no JIT state, so worker threads call it concurrently.
+  func makeObject(_ kernel: Kernel, symbol: String, machine: LLVMTargetMachineRef, useCache: Bool = true) throws
+    -> (Data, CompileReport)
+  {
     var report = CompileReport(
       kernelName: kernel.name, symbol: symbol, cacheHit: false, irBuildMilliseconds: 0,
       optimizeMilliseconds: 0, codegenMilliseconds: 0, loadMilliseconds: 0, vectorWidth: 1, objectBytes: 0)
     var start = ContinuousClock.now
-    let m = try buildModule(kernel, symbol: symbol)
+    let text = kernel.description
+    let index = useCache ? indexKey(text) : nil
+    if let index, let data = indexedObject(index) {
+      report.cacheHit = true
+      report.cacheMilliseconds = Self.ms(since: start)
+      report.objectBytes = data.count
+      return (data, report)
+    }
+    report.cacheMilliseconds = Self.ms(since: start)
+    start = ContinuousClock.now
+    let m = try buildModule(kernel, symbol: symbol, machine: machine)
     defer { m.dispose() }
-    let key = cacheKey(kernel, irText: Self.printModule(m.module))
     report.irBuildMilliseconds = Self.ms(since: start)
-    if useCache, let data = cachedObject(key) {
+    start = ContinuousClock.now
+    let key = cacheKey(text, irText: Self.printModule(m.module))
+    let cached = useCache ? cachedObject(key) : nil
+    report.cacheMilliseconds += Self.ms(since: start)
+    if let data = cached {
+      if let index { storeIndex(index, key) }
       report.cacheHit = true
       report.objectBytes = data.count
       return (data, report)
     }
     start = ContinuousClock.now
-    try optimize(m.module)
+    try optimize(m.module, machine: machine)
     let width = Self.vectorWidth(inIR: Self.printModule(m.module))
     report.optimizeMilliseconds = Self.ms(since: start)
     report.vectorWidth = width
     start = ContinuousClock.now
     addVectorWidthGlobal(m, symbol: symbol, width: width)
-    let data = try emitObject(m.module)
+    let data = try emitObject(m.module, machine: machine)
     report.codegenMilliseconds = Self.ms(since: start)
     report.objectBytes = data.count
+    start = ContinuousClock.now
     storeObject(data, key: key)
+    if let index { storeIndex(index, key) }
+    report.cacheMilliseconds += Self.ms(since: start)
     return (data, report)
   }
 
@@ -299,6 +383,9 @@ public final class KernelCompiler: @unchecked Sendable {
   /// The verified object of `key` from the disk cache; a damaged entry is deleted and
   /// reported (one warning line), and the caller rebuilds it.
   private func cachedObject(_ key: ObjectCacheKey) -> Data? {
+    cacheLock.lock()
+    let cache = self.cache
+    cacheLock.unlock()
     guard let cache else { return nil }
     switch cache.load(key) {
     case .hit(let data): return data
@@ -311,15 +398,38 @@ public final class KernelCompiler: @unchecked Sendable {
     }
   }
 
+  /// The object an index entry leads to (verified like any cached object), or nil.
+  private func indexedObject(_ index: ObjectCacheKey) -> Data? {
+    cacheLock.lock()
+    let cache = self.cache
+    cacheLock.unlock()
+    guard let target = cache?.loadIndex(index) else { return nil }
+    return cachedObject(target)
+  }
+
+  /// Records an index entry; a failure only costs the fast path later, so it is ignored.
+  private func storeIndex(_ index: ObjectCacheKey, _ key: ObjectCacheKey) {
+    cacheLock.lock()
+    let cache = self.cache
+    cacheLock.unlock()
+    try? cache?.storeIndex(index, key)
+  }
+
   /// Stores an object in the disk cache. The cache is an optimization: a failed write never
   /// fails the compile; it turns the cache off, with one warning.
   private func storeObject(_ data: Data, key: ObjectCacheKey) {
-    guard let c = cache else { return }
+    cacheLock.lock()
+    let c = cache
+    cacheLock.unlock()
+    guard let c else { return }
     do {
       try c.store(key, data)
     } catch {
-      warn("kernel cache \(c.directory.path): \(error); compiling without a cache from now on")
+      cacheLock.lock()
+      let first = cache != nil
       cache = nil
+      cacheLock.unlock()
+      if first { warn("kernel cache \(c.directory.path): \(error); compiling without a cache from now on") }
     }
   }
 
@@ -333,12 +443,12 @@ public final class KernelCompiler: @unchecked Sendable {
     }
   }
 
-  private func buildModule(_ kernel: Kernel, symbol: String) throws -> BuiltModule {
+  private func buildModule(_ kernel: Kernel, symbol: String, machine: LLVMTargetMachineRef) throws -> BuiltModule {
     let context = LLVMContextCreate()!
     let module = LLVMModuleCreateWithNameInContext(symbol, context)!
     let built = BuiltModule(context: context, module: module)
     LLVMSetTarget(module, triple)
-    let layout = LLVMCreateTargetDataLayout(targetMachine)
+    let layout = LLVMCreateTargetDataLayout(machine)
     LLVMSetModuleDataLayout(module, layout)
     LLVMDisposeTargetData(layout)
     var attributes = [("target-cpu", cpu), ("target-features", features)]
@@ -354,14 +464,14 @@ public final class KernelCompiler: @unchecked Sendable {
     return built
   }
 
-  private func optimize(_ module: LLVMModuleRef) throws {
+  private func optimize(_ module: LLVMModuleRef, machine: LLVMTargetMachineRef) throws {
     let options = LLVMCreatePassBuilderOptions()
     defer { LLVMDisposePassBuilderOptions(options) }
     LLVMPassBuilderOptionsSetLoopVectorization(options, 1)
     LLVMPassBuilderOptionsSetSLPVectorization(options, 1)
     LLVMPassBuilderOptionsSetLoopInterleaving(options, 1)
     LLVMPassBuilderOptionsSetLoopUnrolling(options, 1)
-    if let err = LLVMRunPasses(module, "default<O3>", targetMachine, options) {
+    if let err = LLVMRunPasses(module, "default<O3>", machine, options) {
       throw CodegenError.llvm("optimization failed: \(Self.consume(err))")
     }
   }
@@ -373,10 +483,10 @@ public final class KernelCompiler: @unchecked Sendable {
     LLVMSetGlobalConstant(g, 1)
   }
 
-  private func emitObject(_ module: LLVMModuleRef) throws -> Data {
+  private func emitObject(_ module: LLVMModuleRef, machine: LLVMTargetMachineRef) throws -> Data {
     var message: UnsafeMutablePointer<CChar>?
     var buffer: LLVMMemoryBufferRef?
-    if LLVMTargetMachineEmitToMemoryBuffer(targetMachine, module, LLVMObjectFile, &message, &buffer) != 0 {
+    if LLVMTargetMachineEmitToMemoryBuffer(machine, module, LLVMObjectFile, &message, &buffer) != 0 {
       throw CodegenError.llvm("object emission failed: \(Self.takeMessage(message))")
     }
     if let message { LLVMDisposeMessage(message) }
@@ -406,10 +516,28 @@ public final class KernelCompiler: @unchecked Sendable {
     return address
   }
 
-  private func cacheKey(_ kernel: Kernel, irText: String) -> ObjectCacheKey {
+  private func cacheKey(_ kernelText: String, irText: String) -> ObjectCacheKey {
     ObjectCacheKey(["iloc-kernel-object", "\(Self.cacheFormatVersion)", ILOCVersion.string, llvmVersion, triple, cpu,
-                    features, kernel.description, irText])
+                    features, kernelText, irText])
   }
+
+  /// The index key of a canonical kernel's text: everything of the object key except the
+  /// LLVM IR, with the running executable (its size, modification time and inode) standing
+  /// for the code generator that turns the text into IR. A cache hit through the index skips
+  /// building the IR; a rebuilt executable misses the index once and finds the object by its
+  /// IR as before. nil when the executable cannot be identified (then there is no index).
+  private func indexKey(_ kernelText: String) -> ObjectCacheKey? {
+    guard let exe = Self.executableIdentity else { return nil }
+    return ObjectCacheKey(["iloc-kernel-index", "\(Self.cacheFormatVersion)", ILOCVersion.string, llvmVersion, triple,
+                           cpu, features, exe, kernelText])
+  }
+
+  /// Size, modification time and inode of the running executable (`/proc/self/exe`).
+  static let executableIdentity: String? = {
+    var s = stat()
+    guard stat("/proc/self/exe", &s) == 0 else { return nil }
+    return "\(s.st_size) \(s.st_mtim.tv_sec).\(s.st_mtim.tv_nsec) \(s.st_dev) \(s.st_ino)"
+  }()
 
   // MARK: helpers
 
@@ -431,21 +559,30 @@ public final class KernelCompiler: @unchecked Sendable {
     takeMessage(LLVMPrintModuleToString(module))
   }
 
-  /// The largest N in any `<N x float>` of the IR text; 1 if there is none.
+  /// The largest N in any `<N x float>` of the IR text; 1 if there is none. A scan over the
+  /// UTF-8 bytes: optimized kernels run to hundreds of kilobytes of IR, where Foundation's
+  /// substring search took milliseconds per kernel.
   static func vectorWidth(inIR text: String) -> Int {
-    var best = 1
-    var rest = Substring(text)
-    while let r = rest.range(of: " x float>") {
-      let before = rest[..<r.lowerBound]
-      if let lt = before.lastIndex(of: "<"), let n = Int(before[before.index(after: lt)...]) {
+    let pattern = Array(" x float>".utf8)
+    let bytes = Array(text.utf8)
+    var best = 1, i = 0, restStart = 0
+    while i + pattern.count <= bytes.count {
+      guard bytes[i] == pattern[0], bytes[i..<(i + pattern.count)].elementsEqual(pattern) else {
+        i += 1
+        continue
+      }
+      // the number between the last "<" since the previous match and this " x float>"
+      if let lt = bytes[restStart..<i].lastIndex(of: UInt8(ascii: "<")),
+         let n = Int(String(decoding: bytes[(lt + 1)..<i], as: UTF8.self)) {
         best = max(best, n)
       }
-      rest = rest[r.upperBound...]
+      i += pattern.count
+      restStart = i
     }
     return best
   }
 
-  private static func ms(since start: ContinuousClock.Instant) -> Double {
+  static func ms(since start: ContinuousClock.Instant) -> Double {
     let d = ContinuousClock.now - start
     return Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) * 1e-15
   }

@@ -46,7 +46,13 @@ struct ObjectCacheKey: Sendable, Equatable {
     digest = Array(h.finalize())
   }
 
-  var hex: String { digest.map { String(format: "%02x", $0) }.joined() }
+  /// A key read back from an index entry.
+  init(digest: [UInt8]) { self.digest = digest }
+
+  var hex: String {
+    let digits = Array("0123456789abcdef".utf8)
+    return String(decoding: digest.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
+  }
 }
 
 /// Kernel objects on disk, one verified entry per key: `<dir>/<64 hex of the key>.kobj`.
@@ -137,14 +143,72 @@ struct ObjectCache: Sendable {
   /// Writes the entry of `key` atomically (unique temporary file, then rename).
   func store(_ key: ObjectCacheKey, _ object: Data) throws {
     let target = url(for: key)
-    let temp = directory.appendingPathComponent(".\(key.hex).\(getpid()).\(UUID().uuidString).tmp")
     do {
-      try Self.entry(for: object, key: key).write(to: temp)
-      guard rename(temp.path, target.path) == 0 else { throw CodegenError.io(String(cString: strerror(errno))) }
+      try replace(target, with: Self.entry(for: object, key: key), tag: key.hex)
     } catch {
-      try? FileManager.default.removeItem(at: temp)
       throw CodegenError.io("cannot write \(target.lastPathComponent) (\(Self.reason(error)))")
     }
+  }
+
+  /// Writes `bytes` to a unique temporary file in the directory and renames it onto
+  /// `target`. No fsync: after a crash an entry may be cut short or empty, which its
+  /// verification catches (it is then deleted and rebuilt), and syncing cost more than the
+  /// rest of storing a kernel (about 10 ms per file here).
+  private func replace(_ target: URL, with bytes: Data, tag: String) throws {
+    let temp = directory.appendingPathComponent(".\(tag).\(getpid()).\(UUID().uuidString).tmp").path
+    let fd = open(temp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw CodegenError.io(String(cString: strerror(errno))) }
+    var failure: Int32 = 0
+    bytes.withUnsafeBytes { raw in
+      var done = 0
+      while done < raw.count {
+        let n = write(fd, raw.baseAddress! + done, raw.count - done)
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { failure = n < 0 ? errno : EIO; return }
+        done += n
+      }
+    }
+    if close(fd) != 0 && failure == 0 { failure = errno }
+    if failure == 0 && rename(temp, target.path) != 0 { failure = errno }
+    if failure != 0 {
+      unlink(temp)
+      throw CodegenError.io(String(cString: strerror(failure)))
+    }
+  }
+
+  // MARK: index entries
+
+  /// Index entries map a cheap key (a kernel's text and the running executable, see
+  /// `KernelCompiler`) to the object key, whose computation needs the kernel's LLVM IR:
+  /// `<dir>/<64 hex of the index key>.kidx` = `magic | index digest | object key digest |
+  /// SHA-256 of the preceding 72 bytes`. The object entry it names is verified as always.
+  static let indexMagic = Array("ILOCKIX1".utf8)
+  static let indexExtension = "kidx"
+
+  func indexURL(for key: ObjectCacheKey) -> URL {
+    directory.appendingPathComponent(key.hex + "." + Self.indexExtension)
+  }
+
+  /// The object key recorded under `key`; nil when there is none. A damaged index entry is
+  /// deleted and nil returned: the caller takes the full path, which writes a new one.
+  func loadIndex(_ key: ObjectCacheKey) -> ObjectCacheKey? {
+    let url = indexURL(for: key)
+    guard let data = try? Data(contentsOf: url) else { return nil }
+    let b = [UInt8](data)
+    guard b.count == 104, Array(b[0..<8]) == Self.indexMagic, Array(b[8..<40]) == key.digest,
+          Array(b[72..<104]) == Array(SHA256.hash(data: b[0..<72]))
+    else {
+      try? FileManager.default.removeItem(at: url)
+      return nil
+    }
+    return ObjectCacheKey(digest: Array(b[40..<72]))
+  }
+
+  /// Records `target` under index key `key` (atomically, like objects).
+  func storeIndex(_ key: ObjectCacheKey, _ target: ObjectCacheKey) throws {
+    var entry = Self.indexMagic + key.digest + target.digest
+    entry += Array(SHA256.hash(data: entry))
+    try replace(indexURL(for: key), with: Data(entry), tag: key.hex)
   }
 
   /// Deletes the entry of `key` (a damaged one); a missing file is fine.

@@ -9,10 +9,21 @@ import Foundation
 public protocol KernelProvider: AnyObject {
   /// The callable code of `kernel`. Errors are one line.
   func kernel(for kernel: Kernel) throws -> CompiledKernel
+  /// The callable code of each of `kernels`, in order (a program's kernels, requested
+  /// together so that a compiler can make them in parallel). Default: one by one.
+  func kernels(for kernels: [Kernel]) throws -> [CompiledKernel]
+}
+
+extension KernelProvider {
+  public func kernels(for kernels: [Kernel]) throws -> [CompiledKernel] { try kernels.map { try kernel(for: $0) } }
 }
 
 extension KernelCompiler: KernelProvider {
   public func kernel(for kernel: Kernel) throws -> CompiledKernel { try compile(kernel) }
+  /// Objects made on `threads` threads (`compileAll`).
+  public func kernels(for kernels: [Kernel]) throws -> [CompiledKernel] {
+    try compileAll(kernels, threads: threads).kernels
+  }
 }
 
 /// Kernels from a shared library built by `iloc compile` (`cc -shared` of the objects
@@ -69,12 +80,14 @@ public final class RecordingKernelProvider: KernelProvider, @unchecked Sendable 
   /// The distinct kernels seen so far.
   public var kernels: [Kernel] { lock.lock(); defer { lock.unlock() }; return recorded }
 
-  public func kernel(for kernel: Kernel) throws -> CompiledKernel {
-    let c = try base.kernel(for: kernel)
+  public func kernel(for kernel: Kernel) throws -> CompiledKernel { try kernels(for: [kernel])[0] }
+
+  public func kernels(for kernels: [Kernel]) throws -> [CompiledKernel] {
+    let compiled = try base.kernels(for: kernels)
     lock.lock()
-    if seen.insert(c.symbol).inserted { recorded.append(kernel) }
+    for (k, c) in zip(kernels, compiled) where seen.insert(c.symbol).inserted { recorded.append(k) }
     lock.unlock()
-    return c
+    return compiled
   }
 }
 

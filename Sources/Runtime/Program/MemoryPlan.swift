@@ -1,3 +1,5 @@
+import Foundation
+
 /// Liveness-based placement of a program's buffers in one arena.
 ///
 /// Each buffer lives from the step that writes it to the last step that reads it (pinned
@@ -45,14 +47,22 @@ public struct MemoryPlan: Sendable {
 }
 
 /// A 64-byte aligned, zero-initialized float arena.
+///
+/// Mapped anonymously from the OS, whose pages read as zero until first written: building a
+/// program does not touch (and fault in) gigabytes that its first run writes anyway, and
+/// buffers a run never writes cost no physical memory.
 public final class Arena: @unchecked Sendable {
   public let base: UnsafeMutablePointer<Float>
   public let count: Int
+  private let bytes: Int
   public init(count: Int) {
     self.count = Swift.max(count, 16)
-    let raw = UnsafeMutableRawPointer.allocate(byteCount: self.count * 4, alignment: 64)
+    bytes = self.count * 4
+    let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+    guard let raw, raw != MAP_FAILED else {
+      fatalError("cannot map an arena of \(bytes) bytes: \(String(cString: strerror(errno)))")
+    }
     base = raw.bindMemory(to: Float.self, capacity: self.count)
-    base.initialize(repeating: 0, count: self.count)
   }
-  deinit { UnsafeMutableRawPointer(base).deallocate() }
+  deinit { munmap(UnsafeMutableRawPointer(base), bytes) }
 }

@@ -46,6 +46,8 @@ public struct ProgramStats: Sendable, CustomStringConvertible {
   public var peakBytes: Int
   public var unsharedBytes: Int
   public var scratchBytes: Int
+  /// Where the build time went (printed with `ILOC_DEBUG=1` after the summary line).
+  public var buildTimes = ProgramBuildTimes()
   public var description: String {
     String(format: "program %@: %d nodes (%d after passes) -> %d kernels (%d ops fused), %d gemm calls, %d builtins; compile %.1f ms (%d cache hits, %d misses); memory %.2f MB (%.2f MB without reuse) + %.2f MB scratch",
            name, graphNodes, optimizedNodes, kernels, fusedOps, gemmCalls, builtins, compileMilliseconds, cacheHits, cacheMisses,
@@ -73,6 +75,8 @@ public final class Program: @unchecked Sendable {
   public let plan: FusionPlan
   public private(set) var stats: ProgramStats
   let steps: [ProgramStep]
+  /// The generated kernels of the steps, in order of compilation (repeats included).
+  public let compiledKernels: [CompiledKernel]
   /// The step sequence, kernel symbols and buffer plan (recorded in ahead-of-time manifests).
   public let layout: ProgramLayout
   let arena: Arena
@@ -101,26 +105,26 @@ public final class Program: @unchecked Sendable {
   public init(_ source: Graph, options: ProgramOptions = ProgramOptions()) throws {
     try source.check()
     let start = ContinuousClock.now
+    var times = ProgramBuildTimes()
+    var phase = ContinuousClock.now
     let dump = DebugLevel.current >= 3
     let pipeline = PassPipeline(PassPipeline.standard.passes) { record, graph in
       if dump { print("-- \(source.name): after \(record.pass) (\(record.nodesBefore) -> \(record.nodesAfter) nodes)\n\(graph)\n") }
     }
     let g = options.optimize ? try pipeline.run(source).0 : source
     graph = g
+    times.passes = ProgramBuildTimes.lap(&phase)
     plan = try options.planner.plan(g)
+    times.fusionPlan = ProgramBuildTimes.lap(&phase)
     let provider: KernelProvider? = options.backend == .jit
       ? (options.compiler ?? options.provider ?? Self.defaultProvider ?? Self.sharedCompiler) : nil
     let router = GEMMRouter.forProvider(provider)
-    var hits = 0, misses = 0
-    var symbols: [String] = []
+    // Kernels are promised while the steps are built and compiled together afterwards.
+    var pending: [CompiledKernel] = []
     func compile(_ k: Kernel) throws -> CompiledKernel? {
       guard let provider else { return nil }
-      let c = try provider.kernel(for: k)
-      if c.report.cacheHit { hits += 1 } else { misses += 1 }
-      symbols.append(c.symbol)
-      if DebugLevel.current >= 4, let compiler = provider as? KernelCompiler {
-        print("-- kernel \(k.name)\n\(k)\n\(try compiler.optimizedIR(for: k).text)")
-      }
+      let c = CompiledKernel(pending: k, symbol: KernelCompiler.symbol(for: k)) { try provider.kernel(for: $0) }
+      pending.append(c)
       return c
     }
 
@@ -150,6 +154,7 @@ public final class Program: @unchecked Sendable {
     offsets = memory.offsets
     let arena = Arena(count: memory.size)
     self.arena = arena
+    times.memoryPlan = ProgramBuildTimes.lap(&phase)
 
     // Steps.
     var built: [ProgramStep] = []
@@ -202,6 +207,11 @@ public final class Program: @unchecked Sendable {
         built.append(BuiltinStep(op: n.op, inputs: n.inputs.map { (memory.offsets[$0]!, nodes[$0].shape) }, output: (off, n.shape), node: s.node))
       }
     }
+    times.lowering = ProgramBuildTimes.lap(&phase)
+    let (hits, misses) = try Self.compilePending(pending, provider, into: &times)
+    let symbols = pending.map(\.symbol)
+    compiledKernels = pending
+    times.compile = ProgramBuildTimes.lap(&phase)
     for st in built {
       st.invariant = invariant[st.node]
       if let w = st as? WinogradStep { w.weightInvariant = invariant[nodes[st.node].inputs[1]] }
@@ -223,7 +233,27 @@ public final class Program: @unchecked Sendable {
       builtins: built.filter { $0.kind == "builtin" }.count, fusedOps: built.reduce(0) { $0 + Swift.max(0, $1.ops - 1) },
       compileMilliseconds: ms, cacheHits: hits, cacheMisses: misses,
       peakBytes: memory.size * 4, unsharedBytes: memory.unsharedSize * 4, scratchBytes: scratchFloats * 4)
-    if DebugLevel.current >= 1 { print(stats) }
+    stats.buildTimes = times
+    if DebugLevel.current >= 1 { print(stats); print(times) }
+  }
+
+  /// Compiles the kernels promised while the steps were built, all in one request to the
+  /// provider (a `KernelCompiler` makes them in parallel), and fills the promises in.
+  /// Returns the cache hits and misses (a kernel already linked counts as a hit).
+  private static func compilePending(_ pending: [CompiledKernel], _ provider: KernelProvider?,
+                                     into times: inout ProgramBuildTimes) throws -> (hits: Int, misses: Int) {
+    guard let provider, !pending.isEmpty else { return (0, 0) }
+    let compiled = try provider.kernels(for: pending.map(\.kernel))
+    for (p, c) in zip(pending, compiled) { p.fulfill(with: c) }
+    times.add(compiled.map(\.report))
+    if DebugLevel.current >= 2 {
+      for r in compiled.map(\.report) where r.loadMilliseconds > 0 || !r.cacheHit { print(r) }
+    }
+    if DebugLevel.current >= 4, let compiler = provider as? KernelCompiler {
+      for p in pending { print("-- kernel \(p.kernel.name)\n\(p.kernel)\n\(try compiler.optimizedIR(for: p.kernel).text)") }
+    }
+    let hits = compiled.filter(\.report.cacheHit).count
+    return (hits, compiled.count - hits)
   }
 
   // MARK: binding and running
