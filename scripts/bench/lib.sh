@@ -1,17 +1,20 @@
 # Shared by the compare_*.sh scripts: the host's CPU and vector ISA, and a runner that records
 # each process's `result:` line with its peak RSS (from /usr/bin/time -v).
 
-# The CPU model name (/proc/cpuinfo).
-cpu_model() { grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'; }
+# CPUINFO overrides /proc/cpuinfo (to check the AVX2-only path on an AVX-512 host:
+#   printf 'model name\t: X\nflags\t\t: avx avx2 fma\n' > /tmp/c; CPUINFO=/tmp/c bash -c 'source lib.sh; cpu_isa')
+
+# The CPU model name.
+cpu_model() { grep -m1 'model name' "${CPUINFO:-/proc/cpuinfo}" | cut -d: -f2 | sed 's/^ *//'; }
 
 # Whether the CPU has AVX-512 Foundation (OpenBLAS's SkylakeX kernels need it; elsewhere they
 # die with SIGILL).
-has_avx512f() { grep -m1 '^flags' /proc/cpuinfo | grep -qw avx512f; }
+has_avx512f() { grep -m1 '^flags' "${CPUINFO:-/proc/cpuinfo}" | grep -qw avx512f; }
 
 # The widest vector ISA the CPU offers, as a table cell: AVX-512, AVX2+FMA, AVX or SSE.
 cpu_isa() {
   local flags
-  flags=$(grep -m1 '^flags' /proc/cpuinfo)
+  flags=$(grep -m1 '^flags' "${CPUINFO:-/proc/cpuinfo}")
   if has_avx512f; then echo "AVX-512"
   elif echo "$flags" | grep -qw avx2 && echo "$flags" | grep -qw fma; then echo "AVX2+FMA"
   elif echo "$flags" | grep -qw avx; then echo "AVX"
