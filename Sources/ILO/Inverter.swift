@@ -26,6 +26,10 @@ public struct RoundReport: Codable, Sendable {
   public var consistentValidationError: Double?
   /// Metrics of this round's best image (filled in by the caller, which knows the truth).
   public var metrics: [String: Double] = [:]
+  /// The stage program's memory: its arena (the memory plan's size, after liveness-based reuse)
+  /// and its scratch buffer, in bytes (nil for the interpreter).
+  public var arenaBytes: Int? = nil
+  public var scratchBytes: Int? = nil
 }
 
 /// The state of an inversion: every non-weight input of the current round's stage program.

@@ -169,6 +169,8 @@ struct RoundRun {
                         cacheMisses: stage.stats?.cacheMisses, bestStep: bestStep, bestDataLoss: bestLoss,
                         terms: bestTerms, switchReason: reason, stepsPerSecond: Double(steps) / max(seconds, 1e-9))
     r.validationError = bestValidation
+    r.arenaBytes = stage.stats?.peakBytes
+    r.scratchBytes = stage.stats?.scratchBytes
     return r
   }
 }

@@ -8,7 +8,12 @@ import Runtime
 public struct PerceptualLoss {
   public var lpips: LPIPS
   public var weights: StateDict
-  public init(lpips: LPIPS, weights: StateDict) { self.lpips = lpips; self.weights = weights }
+  /// Images larger than this (a multiple of it) are compared after bicubic downsampling to
+  /// it, as the reference compares 1024-pixel images at 256 (spec §1).
+  public var resolution: Int
+  public init(lpips: LPIPS, weights: StateDict, resolution: Int = 256) {
+    self.lpips = lpips; self.weights = weights; self.resolution = resolution
+  }
 }
 
 /// What is being inverted: the generator, the task's forward operator and the observation.
@@ -48,75 +53,28 @@ public final class StageProgram {
   public let stats: ProgramStats?
 
   public init(problem: InversionProblem, round r: Int, settings: InversionSettings, engine: Engine) throws {
-    round = r
     let graphStart = DispatchTime.now().uptimeNanoseconds
-    let g = Graph("ilo.round\(r)")
-    let rg = try problem.generator.buildRound(r, in: g, keepSkip: !settings.compatReference)
-    let prediction = problem.forward.apply(rg.image)
-    try g.check()
-    let y = g.input("observation", problem.observation.shape)
-    let split = try Self.holdout(problem, settings)
-    let trainWeights = split.map { g.constant($0.lossWeights, problem.observation.shape) }
-    var w = settings.weights(r)
-    var lpipsWeights: WeightInputs?
-    let imageLike = prediction.rank == 4 && prediction.shape[1] == 3 && prediction.shape[2] >= 16
-    if w.perceptual > 0 && (problem.perceptual == nil || !imageLike) { w.perceptual = 0 }
-    usesLPIPS = w.perceptual > 0
-    if settings.compatReference && r > 0 { w.geoCross = 0 }  // the reference slices the batch axis: inactive after round 0
-    if settings.method == .csgm { w.geoCross = 0 }
-    let perceptual: (() throws -> Tensor)? = usesLPIPS ? {
-      let p = WeightInputs(graph: g, prefix: "lpips.")
-      lpipsWeights = p
-      var compared = prediction, reference = y
-      if let m = problem.mask, prediction.shape == rg.image.shape {
-        // "fill": the generated image against the observed pixels, completed by itself in the holes
-        compared = rg.image
-        reference = y + (1 - m.constant(in: g)) * rg.image
-      }
-      if let t = split {  // held-out pixels: the compared image's own, so LPIPS sees nothing of them
-        let keep = g.constant(t.trainMask, problem.observation.shape)
-        reference = reference * keep + compared * (1 - keep)
-      }
-      let d = problem.perceptual!.lpips.distance(compared, reference, weights: p).total
-      return mean(d)
-    } : nil
-    let terms = try buildInversionLoss(prediction: prediction, observation: y, latents: rg.latents, weights: w,
-                                       perceptual: perceptual, elementWeights: trainWeights)
-    var objective = terms.total
-    if settings.latentPrior > 0, let z = g.input(named: "z") { objective = objective + sum(square(z)) * settings.latentPrior }
-    g.output("objective", objective)
-    g.output("image", rg.image)
-    g.output("prediction", prediction)
-    for (name, v) in rg.nextState { g.output("next." + name, v) }
-    // the compiler's forward rewrites (modulation scales off the per-sample weights), then autodiff
-    let dg = try differentiate(g, loss: "objective", wrt: rg.variables.map(\.name))
-    graph = dg
-    variables = rg.variables
-    fixed = rg.fixed
-    nextState = rg.nextState.map(\.name)
-    runtimeInputs = problem.forward.runtimeInputs(batch: 1, size: problem.generator.imageSize)
-    weights = w
-    holdout = split
+    let stage = try StageGraph(problem: problem, round: r, settings: settings)
+    round = r
+    graph = stage.graph
+    variables = stage.variables
+    fixed = stage.fixed
+    nextState = stage.nextState
+    runtimeInputs = stage.runtimeInputs
+    weights = stage.weights
+    usesLPIPS = stage.usesLPIPS
+    holdout = stage.holdout
     observationValues = problem.observation.values
     validationOutput = problem.forward is NoiseAddition ? "image" : "prediction"
 
     let t0 = DispatchTime.now().uptimeNanoseconds
     graphMilliseconds = Double(t0 - graphStart) / 1e6
     // weights and the observation are bound once per round: work on them alone is hoisted
-    var options = ProgramOptions()
-    let fixedNames = Set(rg.fixed.map(\.name))
-    options.staticInputs = Set(dg.inputs.map(\.name).filter {
-      rg.weights.isWeight(inputName: $0) || $0.hasPrefix("lpips.") || $0 == "observation" || fixedNames.contains($0)
-    })
-    executable = try makeExecutable(dg, engine: engine, options: options)
+    executable = try makeExecutable(stage.graph, engine: engine, options: stage.options)
     compileMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
     stats = (executable as? Program)?.stats
     // Bind what stays fixed for the whole round: weights and the observation.
-    for (k, v) in try rg.weights.bind(problem.generator.stateDict) { try executable.setInput(k, v.values) }
-    if let p = lpipsWeights, let pl = problem.perceptual {
-      for (k, v) in try p.bind(pl.weights) { try executable.setInput(k, v.values) }
-    }
-    try executable.setInput("observation", problem.observation.values)
+    for (k, v) in try stage.boundInputs(problem) { try executable.setInput(k, v) }
   }
 
   private let observationValues: [Float]

@@ -49,6 +49,7 @@ struct BenchCommand: ParsableCommand {
     }
     times.sort()
     cpu.sort()
+    let rssAfterJit = ProcessMemory.peakResidentBytes()
     let jit = times[times.count / 2]
     let flops = program.flopsPerRun
     if DebugLevel.current < 1 { print(program.stats) }
@@ -69,10 +70,17 @@ struct BenchCommand: ParsableCommand {
       print(String(format: "interp: %9.3f ms/step (median of %d)  nominal %.2f GFLOP/s  -> jit speedup %.1fx",
                    interp * 1e3, interpRuns, nominal / interp / 1e9, interp / jit))
     }
-    print(String(format: "result: example=%@ threads=%d peak_gflops=%.2f jit_ms_median=%.3f jit_ms_best=%.3f executed_gflop=%.4f nominal_gflop=%.4f compile_ms=%.0f arena_mb=%.1f interp_ms=%.1f cpu_ms_median=%.3f",
+    print(memoryLine(program.stats, peakRSS: rssAfterJit, when: "after the jit runs"))
+    // arena_mb: arena + scratch; plan_mb: the memory plan's arena alone; rss_mb: VmHWM after the jit runs
+    print(String(format: "result: example=%@ threads=%d peak_gflops=%.2f jit_ms_median=%.3f jit_ms_best=%.3f executed_gflop=%.4f nominal_gflop=%.4f compile_ms=%.0f arena_mb=%.1f plan_mb=%.1f rss_mb=%.0f interp_ms=%.1f cpu_ms_median=%.3f",
                  example, Parallel.threads, peak, jit * 1e3, times[0] * 1e3, flops / 1e9, nominal / 1e9, compileMs,
-                 Double(program.stats.peakBytes + program.stats.scratchBytes) / 1e6, interp * 1e3, cpu[cpu.count / 2] * 1e3))
+                 Double(program.stats.allocatedBytes) / 1e6, Double(program.stats.arenaBytes) / 1e6,
+                 Double(rssAfterJit ?? 0) / 1048576, interp * 1e3, cpu[cpu.count / 2] * 1e3))
     if validate { printValidation(try validateEngines(problem.graph, feed: problem.feed)) }
+    if interpRuns > 0 || validate {
+      print("peak RSS (VmHWM) at the end, interpreter included: "
+            + (ProcessMemory.peakResidentBytes().map { String(format: "%.0f MB", Double($0) / 1048576) } ?? "unknown"))
+    }
   }
 }
 
@@ -96,6 +104,13 @@ func nominalFlops(_ g: Graph) -> Double {
     }
   }
   return total
+}
+
+/// The program's memory (arena from the memory plan, scratch) and the process's peak RSS.
+func memoryLine(_ stats: ProgramStats, peakRSS: Int?, when: String) -> String {
+  let rss = peakRSS.map { String(format: "%.0f MB", Double($0) / 1048576) } ?? "unknown (no /proc/self/status)"
+  return String(format: "memory: arena %.1f MB (memory plan, %.1f MB without reuse) + scratch %.1f MB; ", Double(stats.arenaBytes) / 1e6,
+                Double(stats.unsharedBytes) / 1e6, Double(stats.scratchBytes) / 1e6) + "peak RSS (VmHWM) \(when): \(rss)"
 }
 
 /// One line per output of a program after a run: shape, mean, std, largest magnitude and

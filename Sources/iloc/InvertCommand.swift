@@ -13,8 +13,9 @@ struct InvertCommand: ParsableCommand {
     abstract: "Recover a clean image from a damaged observation by Intermediate Layer Optimization.",
     discussion: """
       Writes into the output directory: result.png, strip.png (ground truth | observation |
-      result after each round), report.json (per round: steps, time, compile ms, loss terms,
-      MSE/PSNR/SSIM) and state.safetensors (re-render it with `iloc render`).
+      result after each round), report.json (per round: steps, time, compile ms, the stage
+      program's arena and scratch bytes, loss terms, MSE/PSNR/SSIM) and state.safetensors
+      (re-render it with `iloc render`).
       Examples:
         iloc invert --task inpaint --model dcgan --observed holes.png --mask black -o out/
         iloc invert --task superres --factor 4 --model dcgan --observed small.png --ground-truth face.png -o out/

@@ -1,5 +1,6 @@
 import Foundation
 import GraphIR
+import ILO
 import Models
 import Runtime
 
@@ -8,22 +9,30 @@ import Runtime
 /// (the trained weights of StyleGAN2 cannot be downloaded here; DCGAN uses its real weights
 /// when `models/cache` has them).
 ///
-/// - `stylegan2-64`, `stylegan2-256`: the full synthesis network (channel multiplier 2, style
+/// - `stylegan2-64`, `stylegan2-256`, `stylegan2-1024`: the full synthesis network (channel multiplier 2, style
 ///   512, batch 1) from `w_plus` with the noise maps as inputs; loss `sum(image * R)` with a
 ///   fixed random `R`; gradient w.r.t. `w_plus` only (weights and noises are inputs, not
 ///   differentiated). `scripts/bench/pytorch_stylegan2_bench.py` times the same computation.
 /// - `stylegan2-64-from-2`: the sub-generator from block 2 with inputs `h` (h_1) and `skip`;
 ///   gradient w.r.t. `h` and `w_plus` (one step of ILO round 2).
+/// - `ilo-step-256`, `ilo-step-1024`: one round-0 ILO step as the inversion builds it
+///   (`ILOStepWorkload`: StyleGAN2 cm 2 from z, inpainting, MSE, LPIPS-VGG16 at 256 with the
+///   v0.1 heads when `models/cache` has them, GeoCross; gradient w.r.t. z and noises 0-4).
+///   `scripts/bench/pytorch_ilo_step_bench.py` times the same computation.
 /// - `dcgan`: the DCGAN generator, loss `sum(image * R)`, gradient w.r.t. `z`.
 /// - `lpips-vgg-256`: LPIPS-VGG(x0, x1) at 256x256, gradient w.r.t. `x0`; random backbone,
 ///   the real v0.1 heads when `models/cache` has them.
 enum ModelExamples {
-  static let names = ["stylegan2-64", "stylegan2-256", "stylegan2-64-from-2", "dcgan", "lpips-vgg-256"]
+  static let names = ["stylegan2-64", "stylegan2-256", "stylegan2-1024", "stylegan2-64-from-2", "ilo-step-256", "ilo-step-1024",
+                      "dcgan", "lpips-vgg-256"]
 
   static func make(_ name: String, seed: UInt64) throws -> ExampleProblem? {
     switch name {
     case "stylegan2-64": return try styleGAN2(size: 64, fromBlock: 0, seed: seed)
     case "stylegan2-256": return try styleGAN2(size: 256, fromBlock: 0, seed: seed)
+    case "stylegan2-1024": return try styleGAN2(size: 1024, fromBlock: 0, seed: seed)
+    case "ilo-step-256": return try iloStep(size: 256, seed: seed)
+    case "ilo-step-1024": return try iloStep(size: 1024, seed: seed)
     case "stylegan2-64-from-2": return try styleGAN2(size: 64, fromBlock: 2, seed: seed)
     case "dcgan": return try dcgan(seed: seed)
     case "lpips-vgg-256": return try lpipsVGG(size: 256, seed: seed)
@@ -61,19 +70,35 @@ enum ModelExamples {
                           staticInputs: Set(p.inputNames))
   }
 
-  /// Weight scales of the random StyleGAN2: what the layers expect of trained weights. Conv
-  /// and modulation weights are N(0, 1) (the layers scale them by 1/sqrt(fan-in)); modulation
-  /// biases are around 1 (their initial value), so styles are N(1, 1); noise strengths,
-  /// activation and RGB biases are small; latents, noises and R are N(0, 1); the state `h`
-  /// of a sub-generator is N(0, 1) like a leaky-ReLU output, the skip RGB smaller.
-  static func styleGAN2Std(_ name: String) -> Double {
-    if name.hasSuffix("modulation.bias") { return 0.2 }
-    if name.hasSuffix("noise.weight") { return 0.1 }
-    if name.hasSuffix(".bias") { return 0.1 }  // activate.bias, to_rgb biases
-    if name == "skip" { return 0.5 }
-    return 1
+  /// Weight scales of the random StyleGAN2 (`RandomStyleGAN2`); the state `h` of a
+  /// sub-generator is N(0, 1) like a leaky-ReLU output, the skip RGB smaller.
+  static func styleGAN2Std(_ name: String) -> Double { RandomStyleGAN2.std(name) }
+  static func styleGAN2Mean(_ name: String) -> Double { RandomStyleGAN2.mean(name) }
+
+  // MARK: - ILO step
+
+  static func iloStep(size: Int, seed: UInt64) throws -> ExampleProblem {
+    let lpips = LPIPS(net: .vgg)
+    var heads: StateDict?
+    var source = "random heads"
+    if let file = lpipsHeadFile(), let sd = try? lpips.loadHeads(file) { heads = sd; source = "real v0.1 heads from \(file.path)" }
+    let w = try ILOStepWorkload(config: try StyleGAN2Config(size: size, channelMultiplier: 2), heads: heads,
+                                headsSource: source, seed: seed)
+    let lpipsAt = min(size, w.problem.perceptual!.resolution)
+    return ExampleProblem(
+      graph: w.stage.graph, feed: w.feed,
+      note: "ILO round-0 step: StyleGAN2 \(size)x\(size) cm 2 (random weights, seed \(seed)) from z, inpainting "
+        + "(\(Int(ILOStepWorkload.keepProbability * 100)) % of pixels kept), MSE + LPIPS-VGG16 fill at \(lpipsAt)x\(lpipsAt) "
+        + "(formula backbone, \(w.headsSource)) + 0.01 GeoCross; grad w.r.t. "
+        + w.stage.variables.map(\.name).joined(separator: ", "),
+      staticInputs: w.stage.staticInputs)
   }
-  static func styleGAN2Mean(_ name: String) -> Double { name.hasSuffix("modulation.bias") ? 1 : 0 }
+
+  /// The v0.1 VGG heads of `models/fetch.sh`, when fetched.
+  static func lpipsHeadFile() -> URL? {
+    modelSearchRoots().map { $0.appendingPathComponent("models/cache/lpips/v0.1/vgg.pth") }
+      .first { FileManager.default.fileExists(atPath: $0.path) }
+  }
 
   // MARK: - DCGAN
 
@@ -136,9 +161,7 @@ enum ModelExamples {
     var rng = SplitMix64(seed: seed)
     var feed: [String: [Float]] = [:]
     var heads = "random heads"
-    let headFile = modelSearchRoots().map { $0.appendingPathComponent("models/cache/lpips/v0.1/vgg.pth") }
-      .first { FileManager.default.fileExists(atPath: $0.path) }
-    if let headFile, let sd = try? lpips.loadHeads(headFile) {
+    if let headFile = lpipsHeadFile(), let sd = try? lpips.loadHeads(headFile) {
       for (key, _) in lpips.headShapes { feed[key] = sd[key]?.values }
       heads = "real v0.1 heads from \(headFile.path)"
     }

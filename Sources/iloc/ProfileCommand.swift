@@ -1,30 +1,65 @@
 import ArgumentParser
 import Foundation
 import GraphIR
+import ILO
+import Inversion
 import Runtime
 
-/// `iloc profile`: where the time goes, kernel by kernel.
+/// `iloc profile`: where the time goes, kernel by kernel, for a named example or for one round
+/// of an inversion set up with `iloc invert`'s flags.
 struct ProfileCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "profile",
-    abstract: "Run an example's forward+backward graph and print a per-kernel time table (also written as JSON and CSV).",
+    abstract: "Run an example's or an inversion round's forward+backward program and print a per-kernel time table (also written as JSON and CSV).",
     discussion: """
       Examples: \(ExampleCatalog.names.joined(separator: ", ")).
         iloc profile styled-conv --runs 20
         iloc profile conv-relu --out /tmp/prof --validate
-      Columns: kernel, kind (kernel/gemm/builtin), graph ops computed by the step, calls, total ms,
-      share of the run, GFLOP/s and GB/s from static FLOP and byte counts. A second table sums the
-      steps by category (Winograd / im2col GEMM convolutions, transposed convolutions, direct
-      convolution kernels such as the blur, reductions, other fused kernels, builtins).
+        iloc profile --model dcgan --task inpaint --mask box:16,16,24,24 --round 1
+        iloc profile --model G.pt --task superres --factor 4 --lpips 1 --lpips-backbone vgg16.pth --round 0
+
+      With --task instead of an example, the stage program of round --round is built exactly as `iloc invert` builds it from the same flags (model, task and operator flags, loss weights, --compat ...) and run at the inputs that round starts from (the seeded initial latents, and the state the earlier rounds hand on when they keep their start). --observed is optional: without it a seeded random image is measured by the task's operator.
+
+      Columns: kernel, kind (kernel/gemm/builtin), graph ops computed by the step, calls, total ms, share of the run, GFLOP/s and GB/s from static FLOP and byte counts. A second table sums the steps by category (Winograd / im2col GEMM convolutions, transposed convolutions, direct convolution kernels such as the blur, reductions, other fused kernels, builtins). The memory line gives the program's arena (the memory plan's size) and scratch, and the process's peak RSS.
       """
   )
 
-  @Argument(help: "Example name.") var example: String
+  @Argument(help: "Example name (omit it and give --task to profile an inversion round).") var example: String?
   @Option(help: "Timed runs (after one warm-up run).") var runs = 10
-  @Option(help: "Directory for profile-<example>.json and .csv.") var out = "."
+  @Option(help: "Directory for profile-<name>.json and .csv.") var out = "."
   @OptionGroup var engineOptions: EngineOptions
+  @Option(help: "Inversion round to profile (0 = the first; with --task).") var round = 0
+  @Option(help: "Task, as for `iloc invert` (profiles an inversion round instead of an example).") var task: Task?
+  @Option(help: "Generator, as for `iloc invert` (with --task).") var model = "dcgan"
+  @Option(help: "The observation, as for `iloc invert` (optional: a seeded random image, measured).") var observed: String?
+  @OptionGroup var operatorOptions: OperatorOptions
+  @OptionGroup var inversion: InversionOptions
 
   func run() throws {
+    let name: String, program: Program
+    if let task {
+      guard example == nil else { throw ValidationFailure("give an example name or --task, not both") }
+      guard engineOptions.engine == .jit else { throw ValidationFailure("profiling an inversion round needs --engine jit") }
+      (name, program) = try profileRound(task)
+    } else {
+      guard let example else { throw ValidationFailure("give an example name or --task (see `iloc profile --help`)") }
+      guard let p = try profileExample(example) else { return }
+      (name, program) = (example, p)
+    }
+    let report = program.profileReport(fmaPeak: FMAPeak.forProfile())
+    print(report.table())
+    print(categoryTable(report))
+    print(memoryLine(program.stats, peakRSS: ProcessMemory.peakResidentBytes(), when: "at the end"))
+    let dir = URL(fileURLWithPath: out, isDirectory: true)
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let json = dir.appendingPathComponent("profile-\(name).json"), csv = dir.appendingPathComponent("profile-\(name).csv")
+    try report.json().write(to: json)
+    try report.csv().write(to: csv, atomically: true, encoding: .utf8)
+    print("wrote \(json.path) and \(csv.path)")
+  }
+
+  /// A named example, profiled (nil after an interpreter run, which has no per-step timing).
+  func profileExample(_ example: String) throws -> Program? {
     let problem = try ExampleCatalog.make(example)
     if !problem.note.isEmpty { print(problem.note) }
     if engineOptions.validate { printValidation(try validateEngines(problem.graph, feed: problem.feed)) }
@@ -33,7 +68,7 @@ struct ProfileCommand: ParsableCommand {
       for (k, v) in problem.feed { try exe.setInput(k, v) }
       let t = try seconds { try exe.run() }
       print(String(format: "interp: %.3f ms per run (the interpreter has no per-kernel profile)", t * 1e3))
-      return
+      return nil
     }
     let program = try Program(problem.graph, options: problem.options)
     if DebugLevel.current < 1 { print(program.stats) }
@@ -41,15 +76,50 @@ struct ProfileCommand: ParsableCommand {
     try program.run()
     program.resetProfile()
     for _ in 0..<runs { try program.run() }
-    let report = program.profileReport(fmaPeak: FMAPeak.forProfile())
-    print(report.table())
-    print(categoryTable(report))
-    let dir = URL(fileURLWithPath: out, isDirectory: true)
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    let json = dir.appendingPathComponent("profile-\(example).json"), csv = dir.appendingPathComponent("profile-\(example).csv")
-    try report.json().write(to: json)
-    try report.csv().write(to: csv, atomically: true, encoding: .utf8)
-    print("wrote \(json.path) and \(csv.path)")
+    return program
+  }
+
+  /// Round `round` of the inversion that `iloc invert` would run with these flags, profiled:
+  /// the name for the output files and the program.
+  func profileRound(_ task: Task) throws -> (String, Program) {
+    let generator = try loadGenerator(model, fitSamples: inversion.fitSamples, proxy: try inversion.givenLatentProxy(),
+                                      classIndex: inversion.classIndex)
+    let size = generator.imageSize
+    let settings = try inversion.settings(task: task, maxRounds: generator.maxRounds)
+    try settings.validate(maxRounds: generator.maxRounds)
+    let roundCount = settings.method == .ilo ? settings.rounds.count : 1
+    guard round >= 0, round < roundCount else {
+      throw ValidationFailure("--round \(round): this inversion runs rounds 0...\(roundCount - 1) of \(generator.description) "
+                              + "(one per --steps value, at most \(generator.maxRounds))")
+    }
+    var taskOptions = try TaskOptions.parse(["--task", task.rawValue])
+    taskOptions.operatorOptions = operatorOptions
+    let (op, observation) = try profileObservation(taskOptions, size: size, compatReference: settings.compatReference)
+    let perceptual = try loadPerceptualLoss(inversion.lpipsBackbone)
+    let problem = InversionProblem(generator: generator, forward: op, observation: observation, mask: op as? InpaintMask,
+                                   perceptual: perceptual)
+    let values = try StageProfile.startValues(problem: problem, round: round, settings: settings)
+    let stage = try StageProgram(problem: problem, round: round, settings: settings, engine: .jit)
+    print("\(generator.description), task \(task.rawValue), round \(round) (0-based): variables "
+          + stage.variables.map(\.name).joined(separator: ", ") + "; loss weights mse \(stage.weights.mse), lpips "
+          + "\(stage.weights.perceptual), geocross \(stage.weights.geoCross), dead-zone \(stage.weights.deadZone)")
+    if let s = stage.stats { print(s) }
+    _ = try StageProfile.profile(stage, values: values, noise: op as? NoiseAddition, runs: runs)
+    return ("\(task.rawValue)-round\(round)", stage.executable as! Program)
+  }
+
+  /// The operator and observation: `--observed` read as `iloc invert` reads it, or a seeded
+  /// random image in [-1, 1] measured by the operator.
+  func profileObservation(_ taskOptions: TaskOptions, size: Int, compatReference: Bool) throws
+    -> (any ForwardOperator, HostTensor<Float>)
+  {
+    if let observed {
+      return try makeObservation(observed, taskOptions: taskOptions, size: size, compatReference: compatReference)
+    }
+    var rng = SplitMix64(seed: inversion.seed)
+    let x = HostTensor(shape: [1, 3, size, size], values: (0..<3 * size * size).map { _ in Float(2 * rng.uniform() - 1) })
+    let op = try taskOptions.makeOperator(size: size, observation: x, compatReference: compatReference)
+    return (op, try applyOperator(op, to: x))
   }
 }
 

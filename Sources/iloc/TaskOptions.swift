@@ -14,6 +14,26 @@ struct TaskOptions: ParsableArguments {
   @Option(help: "Task: inpaint, superres, denoise, cs-circulant, cs-gaussian, colorize.")
   var task: Task
 
+  @OptionGroup var operatorOptions: OperatorOptions
+
+  var mask: String? {
+    get { operatorOptions.mask }
+    set { operatorOptions.mask = newValue }
+  }
+  var operatorFile: String? { operatorOptions.operatorFile }
+
+  /// Reads an input PNG as a [1, 3, H, W] tensor, within `--max-pixels`.
+  func readImage(_ path: String) throws -> HostTensor<Float> { try operatorOptions.readImage(path) }
+
+  /// The forward operator for images of `size`; `observation` is needed for `--mask black`.
+  func makeOperator(size: Int, observation: HostTensor<Float>?, compatReference: Bool) throws -> any ForwardOperator {
+    try operatorOptions.makeOperator(task: task, size: size, observation: observation, compatReference: compatReference)
+  }
+}
+
+/// The forward operator's parameters besides the task (`iloc profile` takes them with an
+/// optional `--task`).
+struct OperatorOptions: ParsableArguments {
   @Option(help: "inpaint: a mask PNG (white = known), 'black' (black pixels of the observation are missing), 'random:P' (keep each pixel with probability P) or 'box:TOP,LEFT,H,W' (a missing box). Default: black.")
   var mask: String?
 
@@ -46,8 +66,10 @@ struct TaskOptions: ParsableArguments {
     try ImageIO.readTensor(URL(fileURLWithPath: path), maxPixels: maxPixels)
   }
 
-  /// The forward operator for images of `size`; `observation` is needed for `--mask black`.
-  func makeOperator(size: Int, observation: HostTensor<Float>?, compatReference: Bool) throws -> any ForwardOperator {
+  /// The forward operator of `task` for images of `size`; `observation` is needed for `--mask black`.
+  func makeOperator(task: Task, size: Int, observation: HostTensor<Float>?, compatReference: Bool) throws
+    -> any ForwardOperator
+  {
     if let path = operatorFile {
       let rec = try OperatorRecord.load(from: URL(fileURLWithPath: path))
       guard rec.task == task else { throw ValidationFailure("\(path): the operator is for task \(rec.task.rawValue), not \(task.rawValue)") }

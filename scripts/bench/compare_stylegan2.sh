@@ -2,7 +2,7 @@
 # iloc vs PyTorch on one StyleGAN2 step (full synthesis from w+, loss sum(image*R), gradient
 # w.r.t. w+), side by side in one run, interleaved.
 #
-#   bash scripts/bench/compare_stylegan2.sh 64            # or 256
+#   bash scripts/bench/compare_stylegan2.sh 64            # or 256, 1024
 #   ROUNDS=3 RUNS=10 THREADS=2 INTERP=1 COMPILE=1 WEIGHT_FORM=1 bash scripts/bench/compare_stylegan2.sh 64
 #
 # Each round runs `iloc bench stylegan2-SIZE` (release build; it measures the OpenBLAS sgemm
@@ -15,14 +15,17 @@
 # PyTorch runs with OMP_WAIT_POLICY=PASSIVE (on a shared, loaded machine its default spinning
 # OpenMP threads lose up to 6x); each round also runs eager with the default policy, and the
 # iloc-vs-PyTorch ratio uses the faster of the two.
-# iloc runs twice per round: as is, and with OPENBLAS_CORETYPE=SkylakeX (OpenBLAS 0.3.21 does not
-# know AMD Zen 5 and falls back to its AVX2 Haswell kernels; the variable selects AVX-512 ones).
+# iloc runs twice per round on an AVX-512 host: as is, and with OPENBLAS_CORETYPE=SkylakeX (OpenBLAS
+# 0.3.21 does not know AMD Zen 5 and falls back to its AVX2 Haswell kernels; the variable selects
+# AVX-512 ones). On a host without avx512f (checked in /proc/cpuinfo) that variable makes OpenBLAS
+# die with SIGILL, so iloc runs once, as is. Every row names the CPU model and its vector ISA.
+# Peak RSS: /usr/bin/time -v's maximum RSS of each process (iloc's own VmHWM line agrees).
 # GFLOP/s use the nominal (direct-form) FLOP count, the same for every engine; the fraction of
 # peak divides by the sgemm peak measured in the same round.
 set -euo pipefail
-SIZE=${1:?usage: compare_stylegan2.sh SIZE (64 or 256)}
-ROUNDS=${ROUNDS:-3}
-RUNS=${RUNS:-$([ "$SIZE" -ge 256 ] && echo 5 || echo 10)}
+SIZE=${1:?usage: compare_stylegan2.sh SIZE (64, 256 or 1024)}
+ROUNDS=${ROUNDS:-$([ "$SIZE" -ge 1024 ] && echo 1 || echo 3)}
+RUNS=${RUNS:-$([ "$SIZE" -ge 1024 ] && echo 3 || ([ "$SIZE" -ge 256 ] && echo 5 || echo 10))}
 THREADS=${THREADS:-2}
 INTERP=${INTERP:-$([ "$SIZE" -le 64 ] && echo 1 || echo 0)}
 COMPILE=${COMPILE:-1}
@@ -39,28 +42,20 @@ RESULTS=$OUT/results.txt
 : > "$RESULTS"
 export ILOC_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
 
-# run LABEL COMMAND...: runs under /usr/bin/time -v, appends "label=... <result: fields> rss_kb=..."
-run() {
-  local label=$1; shift
-  local log=$OUT/$label.$(date +%s%N).log
-  echo ">>> [$label] $*" >&2
-  if ! /usr/bin/time -v "$@" > "$log" 2>&1; then
-    echo "!!! [$label] failed, log: $log" >&2; tail -20 "$log" >&2; return 1
-  fi
-  grep -E '^(jit|interp|        nominal|pytorch|image|  output image)' "$log" | sed 's/^/    /' >&2
-  local res rss
-  res=$(grep '^result:' "$log" | tail -1 | sed 's/^result: //')
-  rss=$(grep 'Maximum resident set size' "$log" | awk '{print $NF}')
-  echo "label=$label $res rss_kb=$rss" >> "$RESULTS"
-}
+# shellcheck source=lib.sh
+source "$ROOT/scripts/bench/lib.sh"
+HOST="$(cpu_model) ($(cpu_isa))"
+AVX512=$(has_avx512f && echo 1 || echo 0)
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" | tee "$OUT/header.txt"
+echo "machine: $(nproc) cores, $HOST; OPENBLAS_CORETYPE=SkylakeX rows: $([ "$AVX512" = 1 ] && echo yes || echo "no (no avx512f)")" | tee "$OUT/header.txt"
 echo "load before: $(uptime)" | tee -a "$OUT/header.txt"
 for r in $(seq 1 "$ROUNDS"); do
   interp_runs=0
   if [ "$r" = 1 ] && [ "$INTERP" = 1 ]; then interp_runs=1; fi
   run iloc-jit "$ILOC" bench "stylegan2-$SIZE" --runs "$RUNS" --interp-runs "$interp_runs"
-  run iloc-jit-avx512 env OPENBLAS_CORETYPE=SkylakeX "$ILOC" bench "stylegan2-$SIZE" --runs "$RUNS" --interp-runs 0
+  if [ "$AVX512" = 1 ]; then
+    run iloc-jit-avx512 env OPENBLAS_CORETYPE=SkylakeX "$ILOC" bench "stylegan2-$SIZE" --runs "$RUNS" --interp-runs 0
+  fi
   run torch-eager env OMP_WAIT_POLICY=PASSIVE "$PY" "$TORCH_SCRIPT" --size "$SIZE" --threads "$THREADS" --steps "$RUNS"
   run torch-eager-spin "$PY" "$TORCH_SCRIPT" --size "$SIZE" --threads "$THREADS" --steps "$RUNS"
   if [ "$WEIGHT_FORM" = 1 ]; then
@@ -73,17 +68,17 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 echo "load after: $(uptime)" | tee -a "$OUT/header.txt"
 
-"$PY" - "$RESULTS" "$SIZE" "$ROUNDS" "$RUNS" "$THREADS" <<'EOF'
+"$PY" - "$RESULTS" "$SIZE" "$ROUNDS" "$RUNS" "$THREADS" "$HOST" <<'EOF'
 import statistics, sys
-path, size, rounds, runs, threads = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+path, size, rounds, runs, threads, host = sys.argv[1:7]
 rows = [dict(kv.split("=", 1) for kv in line.split()) for line in open(path) if line.strip()]
 med = statistics.median
 jit = [r for r in rows if r["label"] == "iloc-jit"]
 jit512 = [r for r in rows if r["label"] == "iloc-jit-avx512"]
 peak_default = med(float(r["peak_gflops"]) for r in jit)
-peak = med(float(r["peak_gflops"]) for r in jit512)
+peak = med(float(r["peak_gflops"]) for r in jit512) if jit512 else peak_default
 nominal = float(jit[0]["nominal_gflop"])
-jit_ms = min(med(float(r["jit_ms_median"]) for r in jit), med(float(r["jit_ms_median"]) for r in jit512))
+jit_ms = min(med(float(r["jit_ms_median"]) for r in rs) for rs in (jit, jit512) if rs)
 cmd = {
     "iloc-jit": f"iloc bench stylegan2-{size} --runs {runs}",
     "iloc-jit-avx512": f"OPENBLAS_CORETYPE=SkylakeX iloc bench stylegan2-{size} --runs {runs}",
@@ -95,16 +90,18 @@ cmd = {
     "torch-compile": f"OMP_WAIT_POLICY=PASSIVE pytorch_stylegan2_bench.py --size {size} --compile",
 }
 print(f"\nStyleGAN2-{size} step (fwd + bwd w.r.t. w+), {threads} threads, {rounds} rounds; "
-      f"sgemm peak (median over rounds, measured by iloc in each round): {peak:.1f} GFLOP/s with OPENBLAS_CORETYPE=SkylakeX "
-      f"(the % column), {peak_default:.1f} GFLOP/s with OpenBLAS's default choice; "
+      f"sgemm peak (median over rounds, measured by iloc in each round): {peak:.1f} GFLOP/s "
+      f"{'with OPENBLAS_CORETYPE=SkylakeX ' if jit512 else ''}(the % column), {peak_default:.1f} GFLOP/s with OpenBLAS's default choice; "
       f"nominal {nominal:.2f} GFLOP/step (iloc's graph count)")
-print("| command | engine | ms/step (median) | best ms | samples | GFLOP/s (nominal) | % of sgemm peak | peak RSS (MB) | notes |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+print("| host (ISA) | command | engine | ms/step (median) | best ms | samples | GFLOP/s (nominal) | % of sgemm peak | peak RSS (MB) | notes |")
+print("|---|---|---|---:|---:|---:|---:|---:|---:|---|")
 def line(label, engine, ms_list, best_list, rss_list, note=""):
     ms = med(ms_list)
-    print(f"| `{cmd[label]}` | {engine} | {ms:.1f} | {min(best_list):.1f} | {len(ms_list)} | {nominal / ms * 1e3:.1f} | "
+    print(f"| {host} | `{cmd[label]}` | {engine} | {ms:.1f} | {min(best_list):.1f} | {len(ms_list)} | {nominal / ms * 1e3:.1f} | "
           f"{100 * nominal / ms * 1e3 / peak:.0f}% | {med(rss_list):.0f} | {note} |")
 for label, rs, pk in [("iloc-jit", jit, peak_default), ("iloc-jit-avx512", jit512, peak)]:
+    if not rs:
+        continue
     ms = med(float(r["jit_ms_median"]) for r in rs)
     line(label, "iloc jit" + (" (AVX-512 OpenBLAS)" if label.endswith("avx512") else " (default OpenBLAS)"),
          [float(r["jit_ms_median"]) for r in rs], [float(r["jit_ms_best"]) for r in rs], [int(r["rss_kb"]) / 1024 for r in rs],
@@ -113,7 +110,7 @@ for label, rs, pk in [("iloc-jit", jit, peak_default), ("iloc-jit-avx512", jit51
 interp = [float(r["interp_ms"]) for r in jit if float(r["interp_ms"]) > 0]
 if interp:
     r0 = next(r for r in jit if float(r["interp_ms"]) > 0)
-    print(f"| `{cmd['iloc-interp']}` | iloc interpreter | {interp[0]:.0f} | {interp[0]:.0f} | 1 | {nominal / interp[0] * 1e3:.2f} | "
+    print(f"| {host} | `{cmd['iloc-interp']}` | iloc interpreter | {interp[0]:.0f} | {interp[0]:.0f} | 1 | {nominal / interp[0] * 1e3:.2f} | "
           f"{100 * nominal / interp[0] * 1e3 / peak:.1f}% | (same process) | jit speedup {interp[0] / float(r0['jit_ms_median']):.1f}x (same process) |")
 for label, engine in [("torch-eager", "PyTorch eager"), ("torch-eager-spin", "PyTorch eager, default OMP (spinning)"), ("torch-eager-weightform", "PyTorch eager, weight-form modconv (as written)"),
                       ("torch-eager-weightform-spin", "PyTorch eager, weight-form modconv, default OMP (spinning)"),
@@ -139,6 +136,12 @@ if eager:
     best = min(eager.values())
     print(f"vs PyTorch hand-rewritten into the input-scaling form (faster OMP setting) {best:.1f} ms: iloc default OpenBLAS "
           f"{best / jit_default:.2f}x, faster OpenBLAS setting {jit_ms:.1f} ms {best / jit_ms:.2f}x")
+compiled = [float(r["ms_median"]) for r in rows if r["label"] == "torch-compile"]
+if compiled:
+    print(f"vs torch.compile {med(compiled):.1f} ms: iloc default OpenBLAS {med(compiled) / jit_default:.2f}x, "
+          f"faster OpenBLAS setting {med(compiled) / jit_ms:.2f}x")
+print(f"host: {host}")
 EOF
 cat "$OUT/header.txt"
+[ -s "$OUT/failed.txt" ] && echo "left out (failed or killed after RUN_TIMEOUT): $(tr '\n' ' ' < "$OUT/failed.txt")"
 echo "(raw logs in $OUT)"

@@ -1,0 +1,43 @@
+# Shared by the compare_*.sh scripts: the host's CPU and vector ISA, and a runner that records
+# each process's `result:` line with its peak RSS (from /usr/bin/time -v).
+
+# CPUINFO overrides /proc/cpuinfo (to check the AVX2-only path on an AVX-512 host:
+#   printf 'model name\t: X\nflags\t\t: avx avx2 fma\n' > /tmp/c; CPUINFO=/tmp/c bash -c 'source lib.sh; cpu_isa')
+
+# The CPU model name.
+cpu_model() { grep -m1 'model name' "${CPUINFO:-/proc/cpuinfo}" | cut -d: -f2 | sed 's/^ *//'; }
+
+# Whether the CPU has AVX-512 Foundation (OpenBLAS's SkylakeX kernels need it; elsewhere they
+# die with SIGILL).
+has_avx512f() { grep -m1 '^flags' "${CPUINFO:-/proc/cpuinfo}" | grep -qw avx512f; }
+
+# The widest vector ISA the CPU offers, as a table cell: AVX-512, AVX2+FMA, AVX or SSE.
+cpu_isa() {
+  local flags
+  flags=$(grep -m1 '^flags' "${CPUINFO:-/proc/cpuinfo}")
+  if has_avx512f; then echo "AVX-512"
+  elif echo "$flags" | grep -qw avx2 && echo "$flags" | grep -qw fma; then echo "AVX2+FMA"
+  elif echo "$flags" | grep -qw avx; then echo "AVX"
+  else echo "SSE"; fi
+}
+
+# run LABEL COMMAND...: runs under /usr/bin/time -v; appends "label=... <result: fields> rss_kb=..."
+# to $RESULTS and echoes the interesting lines to stderr. Needs $OUT and $RESULTS. With
+# RUN_TIMEOUT=SECONDS a process running longer is killed; a failed process's row is left out and
+# its label listed in $OUT/failed.txt.
+run() {
+  local label=$1; shift
+  local log=$OUT/$label.$(date +%s%N).log
+  local limit=()
+  if [ -n "${RUN_TIMEOUT:-}" ]; then limit=(timeout --signal=KILL "$RUN_TIMEOUT"); fi
+  echo ">>> [$label] $*" >&2
+  if ! /usr/bin/time -v "${limit[@]}" "$@" > "$log" 2>&1; then
+    # a failed or killed process leaves its row out; the table says which rows are missing
+    echo "!!! [$label] failed, log: $log" >&2; tail -20 "$log" >&2; echo "$label" >> "$OUT/failed.txt"; return 0
+  fi
+  grep -E '^(jit|interp|        nominal|pytorch|image|loss|memory|  output image)' "$log" | sed 's/^/    /' >&2
+  local res rss
+  res=$(grep '^result:' "$log" | tail -1 | sed 's/^result: //')
+  rss=$(grep 'Maximum resident set size' "$log" | awk '{print $NF}')
+  echo "label=$label $res rss_kb=$rss" >> "$RESULTS"
+}
