@@ -627,8 +627,8 @@ extension KernelCompiler {
     if let cached = cachedObject(key) {
       object = cached
     } else {
-      try optimize(module)
-      object = try emitObject(module)
+      try optimize(module, machine: targetMachine)
+      object = try emitObject(module, machine: targetMachine)
       storeObject(object, key: key)
     }
     return object
