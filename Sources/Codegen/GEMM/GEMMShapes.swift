@@ -65,7 +65,8 @@ public struct MicrokernelShape: Sendable, Hashable, Codable, CustomStringConvert
 /// const float *b, float *c, int64 ldc, float alpha, float beta)`.
 /// It computes the full `rows x columns` tile C = alpha * (A * Bp) + beta * C, where A is read
 /// in place (element (i, p) at a[i*rsa + p*csa], so row-major and transposed operands need no
-/// packing) and Bp is a packed panel of B (kc steps of `columns` floats, 64-byte aligned). C is row-major with row stride `ldc`; with beta == 0
+/// packing) and Bp is a packed panel of B (kc steps of `columns` floats, 64-byte aligned).
+/// C is row-major with row stride `ldc`; with beta == 0
 /// it is not read. Each product is summed over k in order by one fused multiply-add chain per
 /// element, then `alpha * sum` is rounded and `fma(beta, c, alpha * sum)` stored, so every
 /// element's bits depend only on its row of A, its column of B and kc.

@@ -38,7 +38,9 @@ struct MicrokernelEmitter {
     LLVMPositionBuilderAtEnd(b.builder, entry)
     let tile = (0..<shape.rows).map { i in b.gep(c, b.nswMul(b.int64(i), ldc)) }
     let rowsOfA = (0..<shape.rows).map { i in b.gep(a, b.nswMul(b.int64(i), rsa)) }
-    for row in tile { for line in stride(from: 0, to: shape.columns, by: 16) { b.prefetch(b.gep(row, b.int64(line)), write: true) } }
+    for row in tile {
+      for line in stride(from: 0, to: shape.columns, by: 16) { b.prefetch(b.gep(row, b.int64(line)), write: true) }
+    }
     LLVMBuildCondBr(b.builder, b.icmp(LLVMIntSGT, kc, b.int64(0)), loop, epilogue)
 
     // k loop

@@ -63,7 +63,8 @@ extension GEMMBenchmark {
   public static func microkernelRate(_ kernel: GEMMMicrokernel, kc: Int = 256, calls: Int = 20000) -> Double {
     let (mr, nr) = (kernel.shape.rows, kernel.shape.columns)
     let a = filled(mr * kc), c = filled(mr * nr)
-    let b = UnsafeMutableRawPointer.allocate(byteCount: kc * nr * 4, alignment: 64).bindMemory(to: Float.self, capacity: kc * nr)
+    let b = UnsafeMutableRawPointer.allocate(byteCount: kc * nr * 4, alignment: 64)
+      .bindMemory(to: Float.self, capacity: kc * nr)
     for i in 0..<kc * nr { b[i] = Float(i % 17) / 17 - 0.5 }
     defer { a.deallocate(); b.deallocate(); c.deallocate() }
     var best = 0.0

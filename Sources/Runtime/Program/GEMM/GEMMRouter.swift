@@ -75,7 +75,8 @@ public final class GEMMRouter: @unchecked Sendable {
   private var choices: [GEMMShape: Bool] = [:]
   private var used: [GEMMShape: Bool] = [:]
 
-  init(mode: GEMMMode, own: OwnGEMM?, narrow: OwnGEMM? = nil, file: GEMMChoiceFile?, choices known: [GEMMShape: Bool] = [:],
+  init(mode: GEMMMode, own: OwnGEMM?, narrow: OwnGEMM? = nil, file: GEMMChoiceFile?,
+       choices known: [GEMMShape: Bool] = [:],
        measures: Bool = true) {
     self.mode = mode
     self.own = own
@@ -168,7 +169,8 @@ public final class GEMMRouter: @unchecked Sendable {
     var isa = supported.first
     if let v = environment["ILOC_ISA"], !v.isEmpty {
       if let i = GEMMISA(rawValue: v), supported.contains(i) { isa = i } else {
-        KernelCompiler.printWarning("ILOC_ISA=\(v): this CPU runs \(supported.map(\.rawValue)); using \(isa?.rawValue ?? "OpenBLAS")")
+        let fallback = isa?.rawValue ?? "OpenBLAS"
+        KernelCompiler.printWarning("ILOC_ISA=\(v): this CPU runs \(supported.map(\.rawValue)); using \(fallback)")
       }
     }
     guard mode != .openblas, let isa else { return GEMMRouter(mode: .openblas, own: nil, file: nil) }
@@ -176,7 +178,9 @@ public final class GEMMRouter: @unchecked Sendable {
       let own = OwnGEMM(kernel: try compiler.gemmMicrokernel(isa.defaultShape))
       let narrow = isa == .avx512 && supported.contains(.avx2)
         ? OwnGEMM(kernel: try compiler.gemmMicrokernel(GEMMISA.avx2.defaultShape)) : nil
-      let file = compiler.cacheDirectory.map { GEMMChoiceFile(directory: $0, compiler: compiler, own: own, narrow: narrow) }
+      let file = compiler.cacheDirectory.map {
+        GEMMChoiceFile(directory: $0, compiler: compiler, own: own, narrow: narrow)
+      }
       return GEMMRouter(mode: mode, own: own, narrow: narrow, file: file)
     } catch {
       KernelCompiler.printWarning("GEMM microkernel: \(error); using OpenBLAS")
