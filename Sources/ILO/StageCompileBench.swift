@@ -41,8 +41,8 @@ public enum StageCompileBench {
   public static func randomGenerator(size: Int, seed: UInt64) throws -> StyleGAN2Generator {
     let checkpoint = try StyleGAN2Checkpoint(stateDict: try randomStateDict(size: size, seed: seed))
     let d = checkpoint.config.styleDim
-    return StyleGAN2Generator(checkpoint: checkpoint,
-                              proxy: LatentProxy(mean: [Float](repeating: 0, count: d), std: [Float](repeating: 1, count: d)))
+    let proxy = LatentProxy(mean: [Float](repeating: 0, count: d), std: [Float](repeating: 1, count: d))
+    return StyleGAN2Generator(checkpoint: checkpoint, proxy: proxy)
   }
 
   /// Every generator tensor (mapping and synthesis) drawn N(0, 1), except modulation biases
@@ -124,13 +124,14 @@ public enum StageCompileBench {
 
   /// The table `iloc bench-compile` prints: one line per build.
   public static func table(_ rows: [Row]) -> String {
-    var lines = ["size round threads pass    graph_ms program_ms compile_ms kernels named canonical shape_free made disk_hits"]
+    var lines = ["size round threads pass    graph_ms program_ms compile_ms kernels named canonical shape_free"
+                   + " made disk_hits"]
     for r in rows {
       let pass = r.pass + String(repeating: " ", count: max(0, 6 - r.pass.count))
-      lines.append(String(format: "%4d %5d %7d ", r.size, r.round, r.threads) + pass
-                   + String(format: " %9.0f %10.0f %10.0f %7d %5d %9d %10d %4d %9d", r.graphMilliseconds, r.programMilliseconds, r.times.compile, r.requested,
-                          r.distinctNamed, r.distinctCanonical, r.distinctShapeFree, r.times.kernelsMade,
-                          r.times.diskHits))
+      let times = String(format: " %9.0f %10.0f %10.0f", r.graphMilliseconds, r.programMilliseconds, r.times.compile)
+      let counts = String(format: " %7d %5d %9d %10d %4d %9d", r.requested, r.distinctNamed, r.distinctCanonical,
+                          r.distinctShapeFree, r.times.kernelsMade, r.times.diskHits)
+      lines.append(String(format: "%4d %5d %7d ", r.size, r.round, r.threads) + pass + times + counts)
     }
     return lines.joined(separator: "\n")
   }

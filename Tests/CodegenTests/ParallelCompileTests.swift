@@ -50,7 +50,8 @@ struct ParallelCompileTests {
     for (n, (k, c)) in zip(ks, batch.kernels).enumerated() {
       #expect(c.kernel == k && c.symbol == KernelCompiler.symbol(for: k))
       var a = k.buffers.enumerated().map { b, buf in
-        buf.access == .input ? randomFloats(buf.count, seed: UInt64(10 * n + b), in: -2, 2) : [Float](repeating: 0, count: buf.count)
+        buf.access == .input
+          ? randomFloats(buf.count, seed: UInt64(10 * n + b), in: -2, 2) : [Float](repeating: 0, count: buf.count)
       }
       var b = a
       let scalars: [Int64] = k.scalars.isEmpty ? [] : [25]

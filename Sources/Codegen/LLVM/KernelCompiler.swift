@@ -217,7 +217,9 @@ public final class KernelCompiler: @unchecked Sendable {
   }
 
   /// A kernel whose canonical form is linked already (a hit with zero times).
-  func reused(_ kernel: Kernel, symbol: String, _ l: (address: UInt64, vectorWidth: Int, bytes: Int)) -> CompiledKernel {
+  func reused(_ kernel: Kernel, symbol: String, _ l: (address: UInt64, vectorWidth: Int, bytes: Int))
+    -> CompiledKernel
+  {
     let report = CompileReport(
       kernelName: kernel.name, symbol: symbol, cacheHit: true, irBuildMilliseconds: 0,
       optimizeMilliseconds: 0, codegenMilliseconds: 0, loadMilliseconds: 0,
