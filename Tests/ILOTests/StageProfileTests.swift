@@ -27,6 +27,7 @@ struct StageProfileTests {
     var s = InversionSettings()
     s.rounds = [.fixed(1), .fixed(1), .fixed(1)]
     s.validation = nil
+    s.ensemble = 1  // one run: one program per round
     return (InversionProblem(generator: g, forward: mask, observation: y, mask: mask), s)
   }
 
