@@ -103,13 +103,19 @@ public final class CompiledKernel: @unchecked Sendable {
     resolved = compiled.entry
   }
 
-  /// A pending kernel called before its batch was compiled: compiles it now.
-  private func resolveNow() -> KernelEntry {
+  /// Compiles a pending kernel now if its batch has not been compiled yet; a compile error is
+  /// thrown (one line) rather than met inside `entry`. Callers that can throw call this first.
+  public func resolveIfPending() throws {
     lock.lock()
-    let pending = resolve
+    let pending = resolved == nil ? resolve : nil
     lock.unlock()
-    guard let pending else { return resolved! }
-    do { fulfill(with: try pending(kernel)) } catch {
+    if let pending { fulfill(with: try pending(kernel)) }
+  }
+
+  /// A pending kernel called before its batch was compiled: compiles it now (callers that can
+  /// throw use `resolveIfPending` first, so this path only stops on a Codegen bug).
+  private func resolveNow() -> KernelEntry {
+    do { try resolveIfPending() } catch {
       fatalError("kernel \(kernel.name) could not be compiled when first called: \(error)")
     }
     return resolved!
@@ -131,6 +137,7 @@ public final class CompiledKernel: @unchecked Sendable {
     buffers: [UnsafeMutablePointer<Float>], counts: [Int], scalars: [Int64] = [], range: Range<Int>? = nil
   ) throws {
     try KernelInterpreter.checkCall(kernel, bufferCounts: counts, scalarCount: scalars.count, range: range)
+    try resolveIfPending()
     let r = range ?? 0..<kernel.parallel.extent
     let ptrs: [UnsafeMutablePointer<Float>?] = buffers
     ptrs.withUnsafeBufferPointer { p in

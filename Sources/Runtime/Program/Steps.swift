@@ -231,6 +231,7 @@ final class ConvolutionGEMMStep: ProgramStep {
 func launchKernel(_ kernel: Kernel, _ compiled: CompiledKernel?, _ ptrs: [UnsafeMutablePointer<Float>], scalars: [Int64] = [],
                   work: Int? = nil) throws {
   if let compiled {
+    try compiled.resolveIfPending()
     let p: [UnsafeMutablePointer<Float>?] = ptrs
     p.withUnsafeBufferPointer { pp in
       scalars.withUnsafeBufferPointer { sp in
