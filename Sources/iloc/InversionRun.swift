@@ -163,7 +163,9 @@ func writeResultSet(_ inverter: Inverter, _ result: InversionResult, naive: Host
                     _ d: RunDescription, into dir: URL) throws {
   let problem = inverter.problem, generator = problem.generator, size = generator.imageSize
   try ImageIO.writePNG(result.image, to: dir.appendingPathComponent("result.png"))
-  let tiles = (d.truth.map { [$0] } ?? []) + [naive] + result.roundImages
+  // the result last when it is none of the rounds (a mean of rounds or of runs)
+  let answer = result.roundImages.contains { $0.values == result.image.values } ? [] : [result.image]
+  let tiles = (d.truth.map { [$0] } ?? []) + [naive] + result.roundImages + answer
   try PNG.write(ImageIO.strip(tiles, size: size), to: dir.appendingPathComponent("strip.png"))
   let meta = SavedState.Metadata(round: result.state.round, model: d.model, modelDescription: generator.description,
                                  settings: inverter.settings, operatorRecord: problem.forward.record,
