@@ -21,8 +21,7 @@ extension Inverter {
   func finishedResult(_ progress: RunProgress) throws -> InversionResult {
     var result = try progress.result()
     let task = problem.forward.task
-    let step = settings.consistencyApplies(to: task)
-      ? try DataConsistency(problem.forward, observation: problem.observation, size: problem.generator.imageSize) : nil
+    let step = settings.consistencyApplies(to: task) ? try consistencyStep() : nil
     let raw = progress.roundImages
     var chosen = [result.selectedRound]
     if let step, let split = try StageProgram.holdout(problem, settings) {
@@ -32,17 +31,13 @@ extension Inverter {
       chosen = Array(1..<raw.count)
       result.selection = "the mean of rounds 2-\(raw.count) (super-resolution's default; --mean-of-rounds off for one round)"
     }
-    let images = try step.map { s in try raw.map { try s.project($0).image } } ?? raw
+    let images = try step.map { s in try raw.map { try s.project($0) } } ?? raw
     result.roundImages = images
     result.image = Self.mean(chosen.map { images[$0] })
     result.selectedRound = chosen.last!
     result.state = progress.roundStates[chosen.last!]
-    if chosen.count > 1 {
-      result.combinedRounds = chosen
-      result.prediction = try step?.apply(result.image) ?? Self.mean(chosen.map { progress.roundPredictions[$0] })
-    } else {
-      result.prediction = try step?.apply(result.image) ?? progress.roundPredictions[chosen[0]]
-    }
+    if chosen.count > 1 { result.combinedRounds = chosen }
+    result.prediction = try step?.apply(result.image) ?? Self.mean(chosen.map { progress.roundPredictions[$0] })
     if let step {
       result.generatorImage = Self.mean(chosen.map { raw[$0] })
       result.generatorRoundImages = raw
@@ -56,7 +51,7 @@ extension Inverter {
   func chooseRound(_ raw: [HostTensor<Float>], _ step: DataConsistency, _ split: Holdout,
                    _ result: inout InversionResult) throws -> Int {
     let errors = try raw.map { image in
-      let trained = try step.project(image, keep: split.trainMask).image
+      let trained = try step.project(image, keep: split.trainMask)
       return split.error(try step.apply(trained).values, problem.observation.values)
     }
     for k in raw.indices { result.rounds[k].consistentValidationError = errors[k] }
@@ -64,6 +59,15 @@ extension Inverter {
     result.selection = "round \(best + 1): lowest validation error after data consistency "
       + String(format: "%.6g", errors[best]) + " of " + errors.map { String(format: "%.6g", $0) }.joined(separator: ", ")
     return best
+  }
+
+  /// The data-consistency step of this problem, built (compiled) once per inverter and shared by
+  /// every run of an ensemble.
+  func consistencyStep() throws -> DataConsistency {
+    if let step = consistency { return step }
+    let step = try DataConsistency(problem.forward, observation: problem.observation, size: problem.generator.imageSize)
+    consistency = step
+    return step
   }
 
   /// The element-wise mean of equally shaped images.

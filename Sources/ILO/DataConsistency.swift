@@ -57,19 +57,14 @@ public final class DataConsistency {
     public var residualAfter: Double
   }
 
-  /// x' for an image x `[1, 3, S, S]`, and what it took. With `keep` (a 0/1 mask over the
-  /// observation, e.g. a validation split's training part) only the kept measurements are made
-  /// consistent, so the others can judge the result.
-  public func project(_ x: HostTensor<Float>, keep: [Float]? = nil) throws
-    -> (image: HostTensor<Float>, report: Report)
-  {
-    let zero = HostTensor<Float>(zeros: observation.shape)
-    var r = zip(observation.values, try run(x: x, v: zero)["ax"]!.values).map { Double($0) - Double($1) }
+  /// x' for an image x `[1, 3, S, S]`. With `keep` (a 0/1 mask over the observation, e.g. a
+  /// validation split's training part) only the kept measurements are made consistent, so the
+  /// others can judge the result.
+  public func project(_ x: HostTensor<Float>, keep: [Float]? = nil) throws -> HostTensor<Float> {
+    var r = zip(observation.values, try apply(x).values).map { Double($0) - Double($1) }
     if let keep { for i in r.indices { r[i] *= Double(keep[i]) } }
-    let (dx, _) = try solve(r, keep: keep)
-    let out = zip(x.values, dx).map { Float(Swift.min(1, Swift.max(-1, Double($0) + $1))) }
-    let projected = HostTensor(shape: x.shape, values: out)
-    return (projected, Report(residualBefore: relative(r), residualAfter: try residual(projected)))
+    let dx = try solve(r, keep: keep)
+    return HostTensor(shape: x.shape, values: zip(x.values, dx).map { Float(Swift.min(1, Swift.max(-1, Double($0) + $1))) })
   }
 
   /// A(x).
@@ -88,9 +83,8 @@ public final class DataConsistency {
   }
 
   /// Conjugate gradients on (K A Aᵀ K) u = r from u = 0 (K: the `keep` mask, or the identity);
-  /// returns Aᵀ u (the image correction), accumulated from the Aᵀ p of each search direction,
-  /// and the iterations taken.
-  func solve(_ r: [Double], keep: [Float]?) throws -> (correction: [Double], iterations: Int) {
+  /// returns Aᵀ u (the image correction), accumulated from the Aᵀ p of each search direction.
+  func solve(_ r: [Double], keep: [Float]?) throws -> [Double] {
     var correction = [Double](repeating: 0, count: 3 * size * size)
     var residual = r, direction = r
     var rho = dot(r, r)
@@ -112,7 +106,7 @@ public final class DataConsistency {
       rho = next
       k += 1
     }
-    return (correction, k)
+    return correction
   }
 
   func run(x: HostTensor<Float>, v: HostTensor<Float>) throws -> [String: HostTensor<Float>] {

@@ -41,8 +41,7 @@ extension Inverter {
     result.prediction = Self.mean(runs.map(\.prediction))  // A is linear
     if runs.allSatisfy({ $0.generatorImage != nil }) {
       result.generatorImage = Self.mean(runs.map { $0.generatorImage! })
-      let step = try DataConsistency(problem.forward, observation: problem.observation, size: problem.generator.imageSize)
-      result.consistency = try step.report(before: result.generatorImage!, after: result.image)
+      result.consistency = try consistencyStep().report(before: result.generatorImage!, after: result.image)
     }
     result.selection = "the mean of \(runs.count) runs (seeds \(seeds.map(String.init).joined(separator: ", "))); "
       + "each run: " + runs.map(\.selection).joined(separator: " | ")

@@ -103,6 +103,8 @@ public final class Inverter {
   /// Compiled stage programs shared with other inversions of the same setup (`iloc batch`);
   /// nil builds each round's program afresh.
   public var programs: StageProgramCache?
+  /// The data-consistency step, once built (`consistencyStep()`).
+  var consistency: DataConsistency?
   /// Set from a signal handler to stop after the current step, keeping the best so far.
   public static let interruptRequested = ManagedFlag()
 

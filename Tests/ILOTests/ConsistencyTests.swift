@@ -66,7 +66,7 @@ import Testing
     let op = try BicubicDownsampler(factor: f)
     let x = HostTensor(shape: [1, 3, s, s], values: Self.values(3 * s * s, seed: 1))
     let y = HostTensor(shape: [1, 3, n, n], values: Self.values(3 * n * n, seed: 2))
-    let got = try DataConsistency(op, observation: y, size: s).project(x).image
+    let got = try DataConsistency(op, observation: y, size: s).project(x)
     // x' = x + D⁺ (Y − D X Dᵀ) D⁺ᵀ per channel, D⁺ = Dᵀ (D Dᵀ)⁻¹
     let d = Self.downsampling(size: s, factor: f)
     let ddt = (0..<n * n).map { k in (0..<s).reduce(0.0) { $0 + d[k / n][$1] * d[k % n][$1] } }
@@ -95,7 +95,7 @@ import Testing
     let x = HostTensor(shape: [1, 3, s, s], values: Self.values(3 * s * s, seed: 3))
     let gray = Self.values(s * s, seed: 4)
     let y = HostTensor(shape: [1, 3, s, s], values: gray + gray + gray)
-    let got = try DataConsistency(Colorizer(), observation: y, size: s).project(x).image
+    let got = try DataConsistency(Colorizer(), observation: y, size: s).project(x)
     let w = Colorizer.weights.map(Double.init), norm = w.reduce(0) { $0 + $1 * $1 }
     for p in 0..<s * s {
       let luma = (0..<3).reduce(0.0) { $0 + w[$1] * Double(x.values[$1 * s * s + p]) }
@@ -111,7 +111,7 @@ import Testing
     let op = try GaussianSensing(imageSize: s, measurements: m, seed: 5)
     let x = HostTensor(shape: [1, 3, s, s], values: Self.values(len, seed: 6, amplitude: 0.2))
     let y = HostTensor(shape: [1, m], values: Self.values(m, seed: 7, amplitude: 0.2))
-    let got = try DataConsistency(op, observation: y, size: s).project(x).image
+    let got = try DataConsistency(op, observation: y, size: s).project(x)
     let a = (0..<m).map { i in (0..<len).map { Double(op.entry(i, $0)) } }
     let r = (0..<m).map { i in Double(y.values[i]) - (0..<len).reduce(0.0) { $0 + a[i][$1] * Double(x.values[$1]) } }
     let aat = (0..<m * m).map { k in (0..<len).reduce(0.0) { $0 + a[k / m][$1] * a[k % m][$1] } }
@@ -130,7 +130,7 @@ import Testing
       $1 * mask.values[$0 % (s * s)]
     })
     let keep = (0..<3 * s * s).map { Float(($0 / 3) % 2) }
-    let got = try DataConsistency(mask, observation: y, size: s).project(x, keep: keep).image
+    let got = try DataConsistency(mask, observation: y, size: s).project(x, keep: keep)
     for i in 0..<3 * s * s {
       let pasted = mask.values[i % (s * s)] == 1 && keep[i] == 1
       #expect(Swift.abs(got.values[i] - (pasted ? y.values[i] : x.values[i])) < 1e-6, "element \(i)")
