@@ -17,6 +17,9 @@ enum EngineCheck {
     return v
   }
 
+  /// Four values only, so that pooling windows hold ties (the first maximum takes the gradient).
+  static let ties: Sampler = { r, n in (0..<n).map { _ in Double(r.next() % 4) - 1.5 } }
+
   /// Returns the worst relative difference over all outputs.
   @discardableResult
   static func check(_ name: String, _ inputs: [(String, Shape)], samplers: [Sampler]? = nil, seed: UInt64 = 1,
@@ -103,6 +106,10 @@ enum EngineCheck {
     ("conv-transpose-groups-outpad", [("x", [2, 8, 3, 3]), ("w", [8, 3, 4, 4])], nil,
      { x in convTranspose2d(x[0], x[1], stride: 2, padding: 1, outputPadding: 1, groups: 2) }),
     ("max-pool", [("x", [1, 3, 7, 6])], [E.distinct], { x in maxPool2d(x[0], kernel: 3, stride: 2, padding: 1) }),
+    ("max-pool-ties-overlapping", [("x", [2, 3, 9, 8])], [E.ties], { x in maxPool2d(relu(x[0]), kernel: 3, stride: 2) }),
+    ("max-pool-2x2", [("x", [1, 4, 8, 6])], [E.ties], { x in maxPool2d(x[0], kernel: 2) }),
+    ("max-pool-2x2-ragged", [("x", [1, 2, 7, 6])], [E.ties], { x in maxPool2d(x[0], kernel: 2) }),
+    ("max-pool-ceil", [("x", [1, 2, 7, 7])], [E.ties], { x in maxPool2d(pad2d(relu(x[0]), [0, 1, 0, 1]), kernel: 3, stride: 2) }),
     ("avg-pool", [("x", [2, 3, 6, 6])], nil, { x in avgPool2d(x[0], kernel: 2) }),
     ("fft", [("x", [3, 10, 2])], nil, { x in ifft(fft(x[0]) * 0.5) }),
     ("fft-prime-and-mixed", [("a", [2, 7, 2]), ("b", [24, 2])], nil, { x in sum(fft(x[0])) + sum(ifft(x[1]) * x[1]) }),

@@ -37,10 +37,17 @@ public struct FusionPlanner: Sendable {
     switch op {
     case .unary(.sin), .unary(.cos): false
     case .unary, .leakyRelu, .binary, .select, .reduce, .reshape, .transpose, .broadcast, .slice, .pad,
-      .reverse, .concat, .maxPool2d, .conv2d, .convTranspose2d, .conv2dWeightGrad, .matmul:
+      .reverse, .concat, .maxPool2d, .maxPool2dGrad, .conv2d, .convTranspose2d, .conv2dWeightGrad, .matmul:
       true
     default: false
     }
+  }
+
+  /// The gather form of the pooling gradient reads every operand element once per window tap;
+  /// its operands are buffers rather than recomputed k*k times over.
+  static func isPoolingGradient(_ op: Op) -> Bool {
+    if case .maxPool2dGrad = op { return true }
+    return false
   }
 
   /// Convolutions whose outputs each read at most this many products are generated as direct
@@ -124,6 +131,7 @@ public struct FusionPlanner: Sendable {
         else if !Self.kernelizable(op) { mark(i, .builtin, "\(op.name) has no loop-nest lowering; runs as a builtin") }
         else if case .reduce = op { mark(i, .kernel, "reduction (fused with its producers)") }
         else if case .maxPool2d = op { mark(i, .kernel, "pooling window (fused with its producers)") }
+        else if case .maxPool2dGrad = op { mark(i, .kernel, "pooling gradient, gathered per input element") }
       }
       if outputs.contains(i) { mark(i, kind[i] == .kernel ? .kernel : kind[i], "graph output") }
       // Operands of library and builtin steps must be buffers.
@@ -137,7 +145,7 @@ public struct FusionPlanner: Sendable {
             mark(j, .kernel, "operand of \(op.name) (%\(i))")
           }
         }
-      } else if isLibrary(n, g) || (!Self.kernelizable(op) && n.inputs.count > 0) {
+      } else if isLibrary(n, g) || (!Self.kernelizable(op) && n.inputs.count > 0) || Self.isPoolingGradient(op) {
         for j in n.inputs where !materialized[j] { mark(j, .kernel, "operand of \(op.name) (%\(i))") }
       }
     }

@@ -48,6 +48,7 @@ public struct KernelLowering {
     switch node.op {
     case .reduce(let kind, let axes): return Kernel(name: name, buffers: buffers, parallel: reduction(kind, axes, node))
     case .maxPool2d(let p): return Kernel(name: name, buffers: buffers, parallel: pooling(p, node))
+    case .maxPool2dGrad(let p): return Kernel(name: name, buffers: buffers, parallel: poolingGradient(p, node))
     case .conv2d, .convTranspose2d, .conv2dWeightGrad, .matmul: return Kernel(name: name, buffers: buffers, parallel: directConvolution(node))
     default: return Kernel(name: name, buffers: buffers, parallel: elementwise(node))
     }

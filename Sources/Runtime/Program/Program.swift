@@ -334,6 +334,9 @@ public final class Program: @unchecked Sendable {
     case .unary, .leakyRelu, .binary, .select: return out
     case .reduce: return Double(g.nodes[n.inputs[0]].shape.elementCount)
     case .maxPool2d(let p): return out * Double(p.kernel[0] * p.kernel[1])
+    case .maxPool2dGrad(let p):  // every element scans each window that holds it
+      let windows = (0..<2).reduce(1) { $0 * ((p.kernel[$1] + p.stride[$1] - 1) / p.stride[$1]) }
+      return out * Double(windows * p.kernel[0] * p.kernel[1])
     case .conv2d, .convTranspose2d, .conv2dWeightGrad:
       let shapes = n.inputs.map { g.nodes[$0].shape }
       if case .convTranspose2d = n.op { return 2 * Double(shapes[0].elementCount * shapes[1][1] * shapes[1][2] * shapes[1][3]) }
