@@ -120,6 +120,14 @@ import Testing
     let forced = GEMMRouter.make(compiler: Self.compiler, environment: ["ILOC_GEMM": "own", "ILOC_ISA": "avx2"])
     let r = forced.route(GEMMShape(m: 4, n: 4, k: 4))
     #expect(r.label == "own avx2 6x16")
+    // The default is the shape rule: own kernels, OpenBLAS for a transposed B, nothing measured.
+    let rule = GEMMRouter.make(compiler: Self.compiler, environment: [:])
+    #expect(rule.mode == .rule)
+    if !Self.isas.isEmpty {
+      #expect(rule.route(GEMMShape(m: 512, n: 1024, k: 4608)).label.hasPrefix("own"))
+      #expect(rule.route(GEMMShape(transA: true, m: 576, n: 4096, k: 64)).label.hasPrefix("own"))
+      #expect(rule.route(GEMMShape(transB: true, m: 64, n: 576, k: 4096)).label == "openblas")
+    }
     let blas = GEMMRouter.make(compiler: Self.compiler, environment: ["ILOC_GEMM": "openblas"])
     #expect(blas.route(GEMMShape(m: 4, n: 4, k: 4)).label == "openblas")
     // On AVX-512, products narrower than the 64-wide tile go to AVX2's 6x16 kernel.

@@ -21,8 +21,13 @@ public struct GEMMShape: Hashable, Sendable, CustomStringConvertible {
   }
 }
 
-/// Which backend runs GEMMs (`ILOC_GEMM`): measured per shape, or forced.
+/// Which backend runs GEMMs (`ILOC_GEMM`): a rule on the shape, measured per shape, or forced.
 public enum GEMMMode: String, Sendable {
+  /// The default: the own kernels, except products whose B operand is read transposed (the
+  /// weight-gradient form, where OpenBLAS measured faster: `docs/gemm.md`). A rule on the shape
+  /// alone, so every host with the same ISA routes (and rounds) alike, and building a program
+  /// measures nothing.
+  case rule
   /// Time both on the real shape once when a program is built; keep the faster one.
   case auto
   /// Always the generated kernels (where the CPU has AVX2+FMA or AVX-512 and LLVM is in use).
@@ -55,11 +60,11 @@ public struct GEMMRoute: Sendable {
 
 /// Picks the route of each GEMM shape a program needs, when the program is built.
 ///
-/// `ILOC_GEMM=own|openblas` forces a backend; `auto` (the default) times both on the shape
-/// (`GEMMChoice.measure`) the first time it is seen, and remembers the winner for this
-/// process and, when there is a kernel cache directory, in a file next to the kernel objects
-/// (`GEMMChoiceFile`), so later processes on the same CPU make the same choice without
-/// measuring. `ILOC_ISA=avx2|avx512` picks the vector ISA of the own kernels (default: the
+/// `rule` (the default) decides from the shape alone; `ILOC_GEMM=own|openblas` forces a
+/// backend; `auto` times both on the shape (`GEMMChoice.measure`) the first time it is seen, and
+/// remembers the winner for this process and, when there is a kernel cache directory, in a file
+/// next to the kernel objects (`GEMMChoiceFile`), so later processes on the same CPU make the
+/// same choice without measuring (a near-tie may route differently on another host). `ILOC_ISA=avx2|avx512` picks the vector ISA of the own kernels (default: the
 /// widest the CPU has). Own kernels need LLVM: programs whose kernels come from an
 /// ahead-of-time library use OpenBLAS.
 public final class GEMMRouter: @unchecked Sendable {
@@ -119,6 +124,7 @@ public final class GEMMRouter: @unchecked Sendable {
     switch mode {
     case .openblas: return false
     case .own: return true
+    case .rule: return !shape.transB
     case .auto:
       if let useOwn = choices[shape] { return useOwn }
       guard measures else { return false }
@@ -159,10 +165,10 @@ public final class GEMMRouter: @unchecked Sendable {
   /// A router for `compiler` configured by `ILOC_GEMM` and `ILOC_ISA` in `environment`.
   /// An unknown value or an ISA the CPU lacks gives one warning and the default.
   public static func make(compiler: KernelCompiler, environment: [String: String]) -> GEMMRouter {
-    var mode = GEMMMode.auto
+    var mode = GEMMMode.rule
     if let v = environment["ILOC_GEMM"], !v.isEmpty {
       if let m = GEMMMode(rawValue: v) { mode = m } else {
-        KernelCompiler.printWarning("ILOC_GEMM=\(v) is not one of auto, own, openblas; using auto")
+        KernelCompiler.printWarning("ILOC_GEMM=\(v) is not one of rule, auto, own, openblas; using rule")
       }
     }
     let supported = compiler.supportedGEMMISAs
