@@ -39,6 +39,10 @@ extension Inverter {
     guard runs.count > 1 else { return result }
     result.image = Self.mean(runs.map(\.image))
     result.prediction = Self.mean(runs.map(\.prediction))  // A is linear
+    let roundCounts = Set(runs.map(\.roundImages.count))
+    if roundCounts.count == 1 {
+      result.ensembleRoundImages = (0..<roundCounts.first!).map { r in Self.mean(runs.map { $0.roundImages[r] }) }
+    }
     if runs.allSatisfy({ $0.generatorImage != nil }) {
       result.generatorImage = Self.mean(runs.map { $0.generatorImage! })
       result.consistency = try consistencyStep().report(before: result.generatorImage!, after: result.image)

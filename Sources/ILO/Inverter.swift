@@ -26,6 +26,9 @@ public struct RoundReport: Codable, Sendable {
   public var consistentValidationError: Double?
   /// Metrics of this round's best image (filled in by the caller, which knows the truth).
   public var metrics: [String: Double] = [:]
+  /// With an ensemble: metrics of the mean of every run's image of this round, the ensemble's
+  /// own round (what its result is compared with to judge the selection); nil without one.
+  public var ensembleMetrics: [String: Double]? = nil
   /// The stage program's memory: its arena (the memory plan's size, after liveness-based reuse)
   /// and its scratch buffer, in bytes (nil for the interpreter).
   public var arenaBytes: Int? = nil
@@ -87,6 +90,9 @@ public struct InversionResult {
   public var members: [MemberReport] = []
   /// Each run's own result image (empty without an ensemble).
   public var memberImages: [HostTensor<Float>] = []
+  /// The ensemble's rounds: the mean over its runs of each round's image (empty without an
+  /// ensemble, or when a run stopped before its last round).
+  public var ensembleRoundImages: [HostTensor<Float>] = []
 }
 
 /// Runs ILO (or a baseline) on a problem: one compiled stage program per round, Adam with
@@ -130,10 +136,6 @@ public final class Inverter {
     for r in 1..<roundCount where !progress.interrupted {
       if Self.interruptRequested.isSet { progress.interrupted = true; break }  // keep the last round's best
       try runRound(r, &progress)
-    }
-    let task = problem.forward.task
-    guard settings.consistencyApplies(to: task) || settings.meanOfRoundsApplies(to: task) else {
-      return try progress.result()
     }
     return try finishedResult(progress)
   }

@@ -131,6 +131,12 @@ func makeReport(_ inverter: Inverter, _ result: InversionResult, naive: HostTens
       if let p = perceptual { report.rounds[k].metrics["lpips"] = try Scoring.lpips(img, t, p) }
     }
   }
+  if let t = d.truth {
+    for (k, img) in result.ensembleRoundImages.enumerated() where k < report.rounds.count {
+      report.rounds[k].ensembleMetrics = try Scoring.image(img, against: t)
+      if let p = perceptual { report.rounds[k].ensembleMetrics?["lpips"] = try Scoring.lpips(img, t, p) }
+    }
+  }
   report.final["measurement_mse"] = try Scoring.measurement(result.prediction, problem.observation)
   if let t = d.truth {
     for (k, v) in try Scoring.image(result.image, against: t) { report.final[k] = v }

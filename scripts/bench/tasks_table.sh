@@ -4,7 +4,9 @@
 # eight lfw_subset faces 50-57 of models/samples/lfw/), on the compiled engine (release build),
 # and prints a markdown table: PSNR, SSIM and LPIPS(squeeze) of each method and of the naive
 # reconstruction (bicubic upsampling for superres), each a mean over the faces, and the ILO
-# result minus its best round's PSNR (selection: 0 when the chosen round is the best one).
+# result minus its best round's PSNR (selection: 0 when the chosen round is the best one; with an
+# ensemble, its rounds are the means of its runs' rounds) and, last, minus the best round of the
+# first run alone.
 # Strips of the first face go to docs/tasks/ (DCGAN) and docs/tasks/MODEL/ (others).
 # All methods get the same step budget (230 steps; ILO 100,60,40,30). LPIPS(squeeze) uses the
 # Caffe-trained SqueezeNet in ../shared/weights/ when present: its absolute values differ from
@@ -31,8 +33,8 @@ declare -A flags=(
 )
 models=${MODELS:-dcgan stylegan2-face64}
 nfaces=$(echo $faces | wc -w)
-echo "| model | task | method | PSNR (dB) | SSIM | LPIPS(sq) | naive PSNR | naive SSIM | naive LPIPS(sq) | wins vs naive | result − best round (dB) | s/face |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| model | task | method | PSNR (dB) | SSIM | LPIPS(sq) | naive PSNR | naive SSIM | naive LPIPS(sq) | wins vs naive | result − best round (dB) | s/face | result − first run's best round (dB) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for model in $models; do
 strips=docs/tasks; [ "$model" = dcgan ] || strips=docs/tasks/$model
 mkdir -p "$strips"
