@@ -78,6 +78,12 @@ enum EngineCheck {
     ("reduce-sum-mean", [("x", [3, 4, 5, 6])], nil, { x in sum(x[0], axes: [1, 3]) + mean(x[0], axes: [1, 3]) }),
     ("reduce-suffix", [("x", [6, 70])], nil, { x in mean(square(x[0]), axes: [1]) }),
     ("reduce-max", [("x", [3, 8, 5])], [E.distinct], { x in max(x[0], axes: [1]) }),
+    // kept axes after the reduced ones (accumulated in the output, block by block)
+    ("reduce-channel-sum", [("x", [2, 6, 5, 8])], nil, { x in sum(square(x[0]) * 2, axes: [1], keepDims: true) }),
+    ("reduce-batch-channel-mean", [("x", [3, 4, 2, 16])], nil, { x in mean(x[0], axes: [0, 1]) }),
+    ("reduce-max-middle", [("x", [2, 3, 4, 9])], [E.distinct], { x in max(x[0], axes: [1]) }),
+    ("reduce-interleaved-axes", [("x", [4, 3, 5, 16])], nil, { x in sum(x[0], axes: [0, 2]) }),
+    ("reduce-long-tail-blocks", [("x", [1, 3, 48, 64])], nil, { x in sum(x[0], axes: [1]) }),
     ("reshape-transpose", [("x", [4, 6, 5])], nil, { x in transpose(reshape(x[0], [2, 12, 5]), [2, 0, 1]) * 3 }),
     ("slice-reverse", [("x", [7, 9])], nil, { x in reverse(slice(x[0], start: [1, 2], end: [7, 9], step: [2, 3]), axes: [0]) }),
     ("pad-interior", [("x", [1, 2, 4, 5])], nil, { x in pad(x[0], lo: [0, 1, 2, 0], hi: [0, 0, 1, 3], interior: [0, 0, 1, 2]) }),

@@ -81,6 +81,7 @@ public struct KernelLowering {
   }
 
   mutating func reduction(_ kind: GraphIR.ReduceOp, _ axes: [Int], _ node: Graph.Node) -> Loop {
+    if let tailForm = tailReduction(kind, axes, node) { return tailForm }
     let x = node.inputs[0]
     let xs = graph.nodes[x].shape
     let kept = xs.indices.filter { !axes.contains($0) }

@@ -32,7 +32,8 @@ extension KernelLowering {
     let own = value(x, Pos(coords: c))
     let isFirstMax = alg.and(window[0].valid, alg.and(window[1].valid, .and(
       .compareFloat(.gt, own, .variable("before")), .compareFloat(.ge, own, .variable("after")))))
-    let g = value(gy, Pos(coords: [c[0], c[1], alg.clamp(window[0].index, 0, ys[2] - 1), alg.clamp(window[1].index, 0, ys[3] - 1)]))
+    let clamped = [alg.clamp(window[0].index, 0, ys[2] - 1), alg.clamp(window[1].index, 0, ys[3] - 1)]
+    let g = value(gy, Pos(coords: [c[0], c[1]] + clamped))
     let scan: [Stmt] = [.accumulator("before", .max, initial: -Float.infinity),
                         .accumulator("after", .max, initial: -Float.infinity),
                         .loop(Loop("ky", p.kernel[0], [.loop(Loop("kx", p.kernel[1], windowScan(x, c, window, p)))])),
@@ -62,11 +63,13 @@ extension KernelLowering {
   mutating func windowScan(_ x: Int, _ c: [IntExpr], _ w: [WindowAxis], _ p: PoolAttrs) -> [Stmt] {
     let xs = graph.nodes[x].shape
     let iy = alg.add(w[0].start, .variable("ky")), ix = alg.add(w[1].start, .variable("kx"))
-    let inBounds = alg.and(alg.and(alg.atLeast(iy, 0), alg.less(iy, xs[2])), alg.and(alg.atLeast(ix, 0), alg.less(ix, xs[3])))
+    let inBounds = alg.and(alg.and(alg.atLeast(iy, 0), alg.less(iy, xs[2])),
+                           alg.and(alg.atLeast(ix, 0), alg.less(ix, xs[3])))
     let v = value(x, Pos(coords: [c[0], c[1], alg.clamp(iy, 0, xs[2] - 1), alg.clamp(ix, 0, xs[3] - 1)]))
     let (ky, kx): (IntExpr, IntExpr) = (.variable("ky"), .variable("kx"))
-    let before: BoolExpr = .or(.compareInt(.lt, ky, w[0].offset), .and(.compareInt(.eq, ky, w[0].offset), .compareInt(.lt, kx, w[1].offset)))
-    let after: BoolExpr = .or(.compareInt(.gt, ky, w[0].offset), .and(.compareInt(.eq, ky, w[0].offset), .compareInt(.gt, kx, w[1].offset)))
+    let sameRow: BoolExpr = .compareInt(.eq, ky, w[0].offset)
+    let before: BoolExpr = .or(.compareInt(.lt, ky, w[0].offset), .and(sameRow, .compareInt(.lt, kx, w[1].offset)))
+    let after: BoolExpr = .or(.compareInt(.gt, ky, w[0].offset), .and(sameRow, .compareInt(.gt, kx, w[1].offset)))
     return [.accumulate("before", .select(alg.and(inBounds, before), v, .const(-Float.infinity))),
             .accumulate("after", .select(alg.and(inBounds, after), v, .const(-Float.infinity)))]
   }
