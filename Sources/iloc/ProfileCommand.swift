@@ -156,5 +156,20 @@ func categoryTable(_ report: ProfileReport) -> String {
     lines.append(c.padded(36) + String(format: "%7d %10.3f %6.1f %9.2f", steps[c]!, t / runs, total > 0 ? 100 * t / total : 0,
                                        t > 0 ? flops[c]! / (t / 1e3) / 1e9 : 0))
   }
+  if let line = gemmShareLine(report) { lines.append(line) }
   return lines.joined(separator: "\n")
+}
+
+/// How much of the GEMM steps' time the GEMM calls themselves take, and their rate against the
+/// FMA peak (the rest: im2col / col2im gathers and Winograd transforms).
+func gemmShareLine(_ report: ProfileReport) -> String? {
+  let rows = report.rows.filter { $0.gemmMilliseconds != nil }
+  guard !rows.isEmpty else { return nil }
+  let stepMs = rows.reduce(0) { $0 + $1.milliseconds }, gemmMs = rows.reduce(0) { $0 + $1.gemmMilliseconds! }
+  let rate = rows.reduce(0) { $0 + $1.flopsPerCall * Double($1.calls) } / (gemmMs / 1e3) / 1e9
+  let runs = Double(Swift.max(report.runs, 1))
+  var line = String(format: "inside the GEMM calls: %.3f of the GEMM steps' %.3f ms/run (%.0f %%), %.2f GFLOP/s",
+                    gemmMs / runs, stepMs / runs, 100 * gemmMs / stepMs, rate)
+  if let peak = report.fmaPeakGFLOPS { line += String(format: " = %.1f %% of the FMA peak", 100 * rate / peak) }
+  return line
 }

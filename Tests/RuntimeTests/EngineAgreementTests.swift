@@ -106,6 +106,15 @@ enum EngineCheck {
     ("conv-winograd-wide", [("x", [1, 16, 6, 130]), ("w", [16, 16, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
     ("conv-winograd-wide-unpadded", [("x", [2, 16, 8, 134]), ("w", [17, 16, 3, 3])], nil, { x in conv2d(x[0], x[1]) }),
     ("conv-transpose-winograd", [("x", [1, 16, 6, 6]), ("w", [16, 18, 3, 3])], nil, { x in convTranspose2d(x[0], x[1], padding: 1) }),
+    // few output channels, long reduction: rows accumulated in the output (border and interior columns)
+    ("conv-narrow-3x3", [("x", [2, 40, 6, 20]), ("w", [3, 40, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
+    ("conv-narrow-5x5-uneven-pad", [("x", [1, 8, 7, 17]), ("w", [2, 8, 5, 5])], nil,
+     { x in conv2d(x[0], x[1], stride: [1, 1], padding: [2, 1, 3, 0]) }),
+    ("conv-narrow-1x1-channel-blocks", [("x", [1, 48, 4, 16]), ("w", [3, 48, 1, 1])], nil, { x in conv2d(x[0], x[1]) }),
+    ("conv-narrow-fused-input", [("x", [1, 36, 5, 16])], nil, { x in
+      let w = x[0].graph.constant((0..<(4 * 36 * 9)).map { Float($0 % 7) * 0.1 - 0.3 }, [4, 36, 3, 3])
+      return conv2d(relu(x[0]) * 2, w, padding: 1)
+    }),
     ("conv-1x1", [("x", [2, 40, 4, 4]), ("w", [7, 40, 1, 1])], nil, { x in conv2d(x[0], x[1]) }),
     ("conv-depthwise-direct", [("x", [1, 3, 8, 8]), ("w", [3, 1, 4, 4])], nil, { x in conv2d(x[0], x[1], padding: 2, groups: 3) }),
     ("conv-transpose-gemm", [("x", [1, 6, 4, 5]), ("w", [6, 5, 3, 3])], nil, { x in convTranspose2d(x[0], x[1], stride: 2) }),

@@ -43,6 +43,15 @@ public struct FusionPlanner: Sendable {
     }
   }
 
+  /// A convolution with at most `KernelLowering.narrowConvolutionChannels` output channels, stride
+  /// 1, no groups and a reduction longer than a direct kernel takes: lowered as rows accumulated
+  /// in the output (`KernelLowering.narrowConvolution`), its operands buffers.
+  public static func isNarrowConvolution(_ n: Graph.Node, _ g: Graph) -> Bool {
+    guard case .conv2d(let a) = n.op, a.groups == 1, a.stride == [1, 1], n.shape[1] <= KernelLowering.narrowConvolutionChannels,
+          n.shape[3] >= 16 else { return false }
+    return KernelLowering.reductionLength(n.op, n.inputs.map { g.nodes[$0].shape }) > defaultDirectConvolutionLimit
+  }
+
   /// The gather form of the pooling gradient reads every operand element once per window tap;
   /// its operands are buffers rather than recomputed k*k times over.
   static func isPoolingGradient(_ op: Op) -> Bool {
@@ -52,7 +61,8 @@ public struct FusionPlanner: Sendable {
 
   /// Convolutions whose outputs each read at most this many products are generated as direct
   /// loop nests (fusible with their producers); larger ones are GEMM library calls.
-  public var directConvolutionLimit: Int = 32
+  public var directConvolutionLimit: Int = Self.defaultDirectConvolutionLimit
+  public static let defaultDirectConvolutionLimit = 32
   /// Matrix products with at most this many multiply-adds are direct kernels.
   public var directMatmulLimit: Double = 262_144
 
@@ -85,6 +95,7 @@ public struct FusionPlanner: Sendable {
 
   /// Whether node `n` runs as a GEMM-shaped library call.
   func isLibrary(_ n: Graph.Node, _ g: Graph) -> Bool {
+    if Self.isNarrowConvolution(n, g) { return false }
     switch n.op {
     case .matmul:
       // small products (e.g. a style vector times a modulation matrix) run as direct
@@ -125,6 +136,9 @@ public struct FusionPlanner: Sendable {
       default:
         if isLibrary(n, g) {
           mark(i, .library, "\(op.name) is a GEMM library call (\(KernelLowering.reductionLength(op, n.inputs.map { nodes[$0].shape })) products per output)")
+        } else if Self.isNarrowConvolution(n, g) {
+          mark(i, .kernel, "conv2d to \(n.shape[1]) channels: rows accumulated in the output (an im2col GEMM would pack "
+               + "\(KernelLowering.reductionLength(op, n.inputs.map { nodes[$0].shape })) rows per pixel for \(n.shape[1]) outputs)")
         } else if op.isConvolution || op == .matmul {
           mark(i, .kernel, "direct \(op.name) (\(KernelLowering.reductionLength(op, n.inputs.map { nodes[$0].shape })) products per output, fused with its producers)")
         }
@@ -145,7 +159,8 @@ public struct FusionPlanner: Sendable {
             mark(j, .kernel, "operand of \(op.name) (%\(i))")
           }
         }
-      } else if isLibrary(n, g) || (!Self.kernelizable(op) && n.inputs.count > 0) || Self.isPoolingGradient(op) {
+      } else if isLibrary(n, g) || (!Self.kernelizable(op) && n.inputs.count > 0) || Self.isPoolingGradient(op)
+                  || Self.isNarrowConvolution(n, g) {
         for j in n.inputs where !materialized[j] { mark(j, .kernel, "operand of \(op.name) (%\(i))") }
       }
     }

@@ -49,6 +49,8 @@ public struct KernelLowering {
     case .reduce(let kind, let axes): return Kernel(name: name, buffers: buffers, parallel: reduction(kind, axes, node))
     case .maxPool2d(let p): return Kernel(name: name, buffers: buffers, parallel: pooling(p, node))
     case .maxPool2dGrad(let p): return Kernel(name: name, buffers: buffers, parallel: poolingGradient(p, node))
+    case .conv2d(let a) where FusionPlanner.isNarrowConvolution(node, graph):
+      return Kernel(name: name, buffers: buffers, parallel: narrowConvolution(a, node))
     case .conv2d, .convTranspose2d, .conv2dWeightGrad, .matmul: return Kernel(name: name, buffers: buffers, parallel: directConvolution(node))
     default: return Kernel(name: name, buffers: buffers, parallel: elementwise(node))
     }

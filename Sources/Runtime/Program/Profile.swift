@@ -15,6 +15,10 @@ public struct ProfileRow: Codable, Sendable {
   public var gbPerSecond: Double
   /// GEMM steps: GFLOP/s as a percentage of the host's measured FMA peak on all threads.
   public var percentOfFMAPeak: Double?
+  /// GEMM steps: the time inside the GEMM calls alone (the rest is im2col / col2im gathers
+  /// and Winograd transforms), and their rate as a percentage of the FMA peak.
+  public var gemmMilliseconds: Double?
+  public var gemmPercentOfFMAPeak: Double?
 }
 
 public struct ProfileReport: Codable, Sendable {
@@ -30,17 +34,18 @@ public struct ProfileReport: Codable, Sendable {
   public func table(limit: Int = 40) -> String {
     var lines = ["kernel".padded(44) + " " + "kind".padded(8) + "ops".leftPadded(5) + "calls".leftPadded(7) + "ms".leftPadded(11)
                  + "%".leftPadded(7) + "GFLOP/s".leftPadded(10) + "GB/s".leftPadded(9)
-                 + (fmaPeakGFLOPS == nil ? "" : "%peak".leftPadded(7))]
+                 + (fmaPeakGFLOPS == nil ? "" : "%peak".leftPadded(7) + "gemm%".leftPadded(7))]
     lines.append(String(repeating: "-", count: lines[0].count))
     for r in rows.sorted(by: { $0.milliseconds > $1.milliseconds }).prefix(limit) {
       lines.append(String(r.kernel.prefix(44)).padded(44) + " " + r.kind.padded(8)
                    + String(format: "%5d %6d %10.3f %6.1f %9.2f %8.2f", r.opsFused, r.calls, r.milliseconds, r.percent, r.gflops, r.gbPerSecond)
-                   + (r.percentOfFMAPeak.map { String(format: " %6.1f", $0) } ?? ""))
+                   + (r.percentOfFMAPeak.map { String(format: " %6.1f", $0) } ?? "")
+                   + (r.gemmPercentOfFMAPeak.map { String(format: " %6.1f", $0) } ?? ""))
     }
     if rows.count > limit { lines.append("... \(rows.count - limit) more steps") }
     if let p = fmaPeakGFLOPS {
-      lines.append(String(format: "%%peak: GEMM GFLOP/s against the measured FMA peak, %.1f GFLOP/s (%@, %d threads)", p,
-                          fmaPeakISA ?? "?", Parallel.threads))
+      lines.append(String(format: "%%peak: GEMM GFLOP/s against the measured FMA peak, %.1f GFLOP/s (%@, %d threads); "
+                          + "gemm%%: the same for the time inside the GEMM calls alone", p, fmaPeakISA ?? "?", Parallel.threads))
     }
     let flops = rows.reduce(0) { $0 + $1.flopsPerCall * Double($1.calls) }
     lines.append(String(format: "total: %d steps, %.3f ms per run over %d runs, %.2f GFLOP/s overall", rows.count,
@@ -49,9 +54,12 @@ public struct ProfileReport: Codable, Sendable {
   }
 
   public func csv() -> String {
-    var s = "step,kernel,kind,ops_fused,calls,ms,percent,flops_per_call,bytes_per_call,gflops,gb_per_s,percent_of_fma_peak\n"
+    var s = "step,kernel,kind,ops_fused,calls,ms,percent,flops_per_call,bytes_per_call,gflops,gb_per_s,percent_of_fma_peak,"
+      + "gemm_ms,gemm_percent_of_fma_peak\n"
     for r in rows {
-      s += "\(r.step),\"\(r.kernel)\",\(r.kind),\(r.opsFused),\(r.calls),\(r.milliseconds),\(r.percent),\(r.flopsPerCall),\(r.bytesPerCall),\(r.gflops),\(r.gbPerSecond),\(r.percentOfFMAPeak.map { "\($0)" } ?? "")\n"
+      let optional = [r.percentOfFMAPeak, r.gemmMilliseconds, r.gemmPercentOfFMAPeak].map { $0.map { "\($0)" } ?? "" }
+      s += "\(r.step),\"\(r.kernel)\",\(r.kind),\(r.opsFused),\(r.calls),\(r.milliseconds),\(r.percent),\(r.flopsPerCall),"
+        + "\(r.bytesPerCall),\(r.gflops),\(r.gbPerSecond)," + optional.joined(separator: ",") + "\n"
     }
     return s
   }
@@ -64,7 +72,7 @@ extension Program {
   /// Clears the accumulated per-step timings and turns timing on.
   public func resetProfile() {
     profiling = true
-    for k in stepSeconds.indices { stepSeconds[k] = 0; stepCalls[k] = 0 }
+    for k in stepSeconds.indices { stepSeconds[k] = 0; stepCalls[k] = 0; steps[k].gemmSeconds = 0 }
   }
 
   /// The per-step table of everything run since `resetProfile()`. With `fmaPeak` (GFLOP/s on
@@ -72,13 +80,16 @@ extension Program {
   public func profileReport(fmaPeak: (gflops: Double, isa: String)? = nil) -> ProfileReport {
     let total = stepSeconds.reduce(0, +)
     let rows = steps.enumerated().map { k, s in
-      let sec = stepSeconds[k], calls = stepCalls[k]
+      let sec = stepSeconds[k], calls = stepCalls[k], inGEMM = s.kind == "gemm" && s.gemmSeconds > 0
+      let gemmRate = inGEMM ? s.flops * Double(calls) / s.gemmSeconds / 1e9 : 0
       return ProfileRow(step: k, kernel: s.label, kind: s.kind, opsFused: s.ops, calls: calls, milliseconds: sec * 1e3,
                         percent: total > 0 ? 100 * sec / total : 0, flopsPerCall: s.flops, bytesPerCall: s.bytes,
                         gflops: sec > 0 ? s.flops * Double(calls) / sec / 1e9 : 0,
                         gbPerSecond: sec > 0 ? s.bytes * Double(calls) / sec / 1e9 : 0,
                         percentOfFMAPeak: s.kind == "gemm" && sec > 0
-                          ? fmaPeak.map { 100 * s.flops * Double(calls) / sec / 1e9 / $0.gflops } : nil)
+                          ? fmaPeak.map { 100 * s.flops * Double(calls) / sec / 1e9 / $0.gflops } : nil,
+                        gemmMilliseconds: inGEMM ? s.gemmSeconds * 1e3 : nil,
+                        gemmPercentOfFMAPeak: inGEMM ? fmaPeak.map { 100 * gemmRate / $0.gflops } : nil)
     }
     return ProfileReport(program: graph.name, runs: stepCalls.max() ?? 0, totalMilliseconds: total * 1e3, rows: rows,
                          fmaPeakGFLOPS: fmaPeak?.gflops, fmaPeakISA: fmaPeak?.isa)

@@ -285,7 +285,7 @@ public final class Program: @unchecked Sendable {
   public func run() throws {
     let refresh = staticDirty
     if refresh { staticGeneration += 1; staticDirty = false }
-    let ctx = RunContext(base: arena.base, scratch: scratch.base, staticGeneration: staticGeneration)
+    let ctx = RunContext(base: arena.base, scratch: scratch.base, staticGeneration: staticGeneration, profiling: profiling)
     if !profiling {
       for s in steps where refresh || !s.invariant { try s.run(ctx) }
       return

@@ -8,6 +8,8 @@ struct RunContext {
   var scratch: UnsafeMutablePointer<Float>
   /// Changes whenever the static inputs were rebound (see `ProgramOptions.staticInputs`).
   var staticGeneration = 0
+  /// Whether steps time their GEMM calls separately (`iloc profile`).
+  var profiling = false
   func ptr(_ offset: Int) -> UnsafeMutablePointer<Float> { base + offset }
 }
 
@@ -30,6 +32,18 @@ class ProgramStep {
     self.label = label; self.node = node; self.kind = kind; self.ops = ops; self.flops = flops; self.bytes = bytes
   }
   func run(_ ctx: RunContext) throws { fatalError("abstract") }
+
+  /// Time spent inside GEMM calls while profiling (the rest of a GEMM step is its gathers and
+  /// transforms), so that profiles show the products' own rate against the FMA peak.
+  var gemmSeconds = 0.0
+
+  /// Runs `body` (GEMM calls), adding its time to `gemmSeconds` when profiling.
+  func timingGEMM(_ ctx: RunContext, _ body: () throws -> Void) rethrows {
+    guard ctx.profiling else { return try body() }
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    try body()
+    gemmSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+  }
 
   /// The `ILOC_DEBUG=2` line for one launch that took `seconds`.
   func debugLine(seconds dt: Double) -> String {
@@ -95,9 +109,11 @@ final class MatmulStep: ProgramStep {
                node: node, kind: "gemm", ops: 1, flops: flops, bytes: Double(batch * (m * k + k * n + m * n) * 4))
   }
   override func run(_ ctx: RunContext) throws {
-    for i in 0..<batch {
-      route.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: ctx.ptr(a + i * m * k), lda: transA ? m : k,
-                 b: ctx.ptr(b + i * k * n), ldb: transB ? k : n, c: ctx.ptr(c + i * m * n), ldc: n)
+    timingGEMM(ctx) {
+      for i in 0..<batch {
+        route.sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: ctx.ptr(a + i * m * k), lda: transA ? m : k,
+                    b: ctx.ptr(b + i * k * n), ldb: transB ? k : n, c: ctx.ptr(c + i * m * n), ldc: n)
+      }
     }
   }
 }
@@ -190,9 +206,11 @@ final class ConvolutionGEMMStep: ProgramStep {
       for s in 0..<n {
         let col: UnsafeMutablePointer<Float>
         if gather != nil { try runGather([ctx.scratch, ctx.ptr(x)], n: s); col = ctx.scratch } else { col = ctx.ptr(x + s * c * hw) }
-        for gi in 0..<g {
-          route.sgemm(m: og, n: q, k: cg * kk, a: ctx.ptr(w + gi * og * cg * kk), lda: cg * kk,
-                     b: col + gi * cg * kk * q, ldb: q, c: ctx.ptr(y + (s * o + gi * og) * q), ldc: q)
+        timingGEMM(ctx) {
+          for gi in 0..<g {
+            route.sgemm(m: og, n: q, k: cg * kk, a: ctx.ptr(w + gi * og * cg * kk), lda: cg * kk,
+                        b: col + gi * cg * kk * q, ldb: q, c: ctx.ptr(y + (s * o + gi * og) * q), ldc: q)
+          }
         }
       }
     case .transposed:
@@ -201,10 +219,12 @@ final class ConvolutionGEMMStep: ProgramStep {
       let hw = xShape[2] * xShape[3], yhw = yShape[2] * yShape[3]
       for s in 0..<n {
         let col = gather != nil ? ctx.scratch : ctx.ptr(y + s * cout * yhw)
-        for gi in 0..<g {
-          // col_g [cog*kk, hw] = W_g^T [cog*kk, cig] x X_g [cig, hw]; W_g is [cig, cog*kk]
-          route.sgemm(transA: true, m: cog * kk, n: hw, k: cig, a: ctx.ptr(w + gi * cig * cog * kk), lda: cog * kk,
-                     b: ctx.ptr(x + (s * cin + gi * cig) * hw), ldb: hw, c: col + gi * cog * kk * hw, ldc: hw)
+        timingGEMM(ctx) {
+          for gi in 0..<g {
+            // col_g [cog*kk, hw] = W_g^T [cog*kk, cig] x X_g [cig, hw]; W_g is [cig, cog*kk]
+            route.sgemm(transA: true, m: cog * kk, n: hw, k: cig, a: ctx.ptr(w + gi * cig * cog * kk), lda: cog * kk,
+                        b: ctx.ptr(x + (s * cin + gi * cig) * hw), ldb: hw, c: col + gi * cog * kk * hw, ldc: hw)
+          }
         }
         if gather != nil { try runGather([ctx.ptr(y), ctx.scratch], n: s) }
       }
@@ -215,11 +235,13 @@ final class ConvolutionGEMMStep: ProgramStep {
       for s in 0..<n {
         let col: UnsafeMutablePointer<Float>
         if gather != nil { try runGather([ctx.scratch, ctx.ptr(x)], n: s); col = ctx.scratch } else { col = ctx.ptr(x + s * c * hw) }
-        for gi in 0..<g {
-          // dW_g [og, cg*kk] (+)= gy_g [og, q] x col_g^T [q, cg*kk]
-          route.sgemm(transB: true, m: og, n: cg * kk, k: q, a: ctx.ptr(w + (s * o + gi * og) * q), lda: q,
-                     b: col + gi * cg * kk * q, ldb: q, beta: s == 0 ? 0 : 1,
-                     c: ctx.ptr(y + gi * og * cg * kk), ldc: cg * kk)
+        timingGEMM(ctx) {
+          for gi in 0..<g {
+            // dW_g [og, cg*kk] (+)= gy_g [og, q] x col_g^T [q, cg*kk]
+            route.sgemm(transB: true, m: og, n: cg * kk, k: q, a: ctx.ptr(w + (s * o + gi * og) * q), lda: q,
+                        b: col + gi * cg * kk * q, ldb: q, beta: s == 0 ? 0 : 1,
+                        c: ctx.ptr(y + gi * og * cg * kk), ldc: cg * kk)
+          }
         }
       }
     }
@@ -324,8 +346,10 @@ final class WinogradStep: ProgramStep {
     let v = ctx.scratch + xi * o * c, m = v + xi * c * t
     for n in 0..<xShape[0] {
       try launchKernel(kernels[1].0, kernels[1].1, [v, ctx.ptr(x)], scalars: [Int64(n)])
-      for k in 0..<xi {
-        route.sgemm(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * c * t, ldb: t, c: m + k * o * t, ldc: t)
+      timingGEMM(ctx) {
+        for k in 0..<xi {
+          route.sgemm(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * c * t, ldb: t, c: m + k * o * t, ldc: t)
+        }
       }
       try launchKernel(kernels[2].0, kernels[2].1, [ctx.ptr(y), m], scalars: [Int64(n)])
     }
