@@ -41,6 +41,10 @@ import Testing
     #expect(line.contains("1.18 GFLOP/s"), "\(line)")
     #expect(report.table().contains("conv2d gemm"))
     #expect(report.csv().split(separator: "\n").count == report.rows.count + 1)
+    // the GEMM call is timed apart from the step's im2col: positive, and part of the step's time
+    let inside = try #require(conv.gemmMilliseconds)
+    #expect(inside > 0 && inside <= conv.milliseconds)
+    #expect(report.rows.filter { $0.kind != "gemm" }.allSatisfy { $0.gemmMilliseconds == nil })
   }
 
   @Test func winogradIsSelectedForLarge3x3Convolutions() throws {
