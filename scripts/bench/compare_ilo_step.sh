@@ -23,17 +23,9 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 ILOC=${ILOC:-$ROOT/.build-bench-rel/release/iloc}
 PY=${PYTHON:-python3}
 TORCH_SCRIPT=$ROOT/scripts/bench/pytorch_ilo_step_bench.py
-[ -x "$ILOC" ] || { echo "no iloc binary at $ILOC (swift build -c release --scratch-path .build-bench-rel --product iloc, or set ILOC)" >&2; exit 1; }
-[ -x /usr/bin/time ] || { echo "/usr/bin/time missing (apt-get install -y time)" >&2; exit 1; }
-
-OUT=$(mktemp -d)
-RESULTS=$OUT/results.txt
-: > "$RESULTS"
-export ILOC_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
 # shellcheck source=lib.sh
 source "$ROOT/scripts/bench/lib.sh"
-HOST="$(cpu_model) ($(cpu_isa))"
-AVX512=$(has_avx512f && echo 1 || echo 0)
+bench_setup
 
 echo "machine: $(nproc) cores, $HOST" | tee "$OUT/header.txt"
 echo "load before: $(uptime)" | tee -a "$OUT/header.txt"

@@ -41,3 +41,17 @@ run() {
   rss=$(grep 'Maximum resident set size' "$log" | awk '{print $NF}')
   echo "label=$label $res rss_kb=$rss" >> "$RESULTS"
 }
+
+# bench_setup: the common start of the compare scripts. Checks $ILOC and /usr/bin/time, makes
+# $OUT and $RESULTS, exports $THREADS as ILOC_THREADS and OMP_NUM_THREADS, and sets HOST (the
+# CPU model and its ISA) and AVX512 (1 when OpenBLAS's SkylakeX kernels can run, else 0).
+bench_setup() {
+  [ -x "$ILOC" ] || { echo "no iloc binary at $ILOC (swift build -c release --scratch-path .build-bench-rel --product iloc, or set ILOC)" >&2; exit 1; }
+  [ -x /usr/bin/time ] || { echo "/usr/bin/time missing (apt-get install -y time)" >&2; exit 1; }
+  OUT=$(mktemp -d)
+  RESULTS=$OUT/results.txt
+  : > "$RESULTS"
+  export ILOC_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
+  HOST="$(cpu_model) ($(cpu_isa))"
+  AVX512=$(has_avx512f && echo 1 || echo 0)
+}

@@ -27,9 +27,7 @@ for scripts.
 import argparse
 import math
 import os
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
@@ -41,7 +39,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "golden"))
 sys.path.insert(0, HERE)
 from stylegan2_ref import Generator, ModulatedConv2d  # noqa: E402
 from lpips_ref import formula_state_dict  # noqa: E402
-from pytorch_stylegan2_bench import modconv_input_scaling, randomize, peak_rss_mb  # noqa: E402
+from pytorch_stylegan2_bench import modconv_input_scaling, randomize, peak_rss_mb, time_steps  # noqa: E402
 
 
 # ------------------------------------------------------------------ LPIPS, as the lpips package
@@ -188,17 +186,7 @@ def main():
         grads = torch.autograd.grad(loss, leaves)
         return loss, terms, grads
 
-    t0 = time.perf_counter()
-    loss, terms, _ = step()
-    first = time.perf_counter() - t0
-    for _ in range(args.warmup):
-        step()
-    times = []
-    for _ in range(args.steps):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    ms, best = statistics.median(times) * 1e3, min(times) * 1e3
+    (loss, terms, _), first, ms, best, worst = time_steps(step, args.warmup, args.steps)
     rss_mb = peak_rss_mb()
     gflop = float("nan")
     if not args.no_flops:
@@ -213,7 +201,7 @@ def main():
     mse, pe, geo = (t.item() for t in terms)
     print(f"loss {loss.item():.6f}: mse {mse:.6f}, lpips {pe:.6f}, geocross {geo:.6f}")
     print(f"pytorch {torch.__version__} {mode}: ILO round-0 step, StyleGAN2 size {S} cm2, LPIPS-VGG16 at {S // factor} "
-          f"threads {args.threads}: {ms:.2f} ms/step (median of {args.steps}, best {best:.2f}, max {max(times) * 1e3:.2f}); "
+          f"threads {args.threads}: {ms:.2f} ms/step (median of {args.steps}, best {best:.2f}, max {worst:.2f}); "
           f"first call {first:.2f} s{' (includes compilation)' if args.compile else ''}; "
           f"{gflop:.3f} GFLOP/step; peak RSS {rss_mb:.0f} MB")
     print(f"result: engine=pytorch-{mode} workload=ilo-step size={S} threads={args.threads} ms_median={ms:.3f} "

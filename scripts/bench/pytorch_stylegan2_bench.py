@@ -64,6 +64,23 @@ def modconv_input_scaling(self, x, style):
     return self.blur(y) if self.upsample else y
 
 
+def time_steps(step, warmup, steps):
+    """Times `step`: its first call (which may compile) on its own, then `warmup` untimed calls
+    and `steps` timed ones. Returns (the first call's result, its seconds, median, best and worst
+    ms)."""
+    t0 = time.perf_counter()
+    result = step()
+    first = time.perf_counter() - t0
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    return result, first, statistics.median(times) * 1e3, min(times) * 1e3, max(times) * 1e3
+
+
 def peak_rss_mb():
     """The process's peak resident set size in MB: VmHWM of /proc/self/status (Linux), else
     getrusage's ru_maxrss (kB on Linux)."""
@@ -134,17 +151,7 @@ def main():
         grads = torch.autograd.grad(loss, leaves)
         return img, grads
 
-    t0 = time.perf_counter()
-    img, _ = step()
-    first = time.perf_counter() - t0
-    for _ in range(args.warmup):
-        step()
-    times = []
-    for _ in range(args.steps):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    ms, best = statistics.median(times) * 1e3, min(times) * 1e3
+    (img, _), first, ms, best, worst = time_steps(step, args.warmup, args.steps)
     rss_mb = peak_rss_mb()  # before the checks below
 
     counter = FlopCounterMode(display=False)
@@ -166,7 +173,7 @@ def main():
           f"modconv forms agree to {rel:.1e}")
     print(f"pytorch {torch.__version__} {mode} (modconv {args.modconv}): StyleGAN2 size {args.size} cm2 batch {B} "
           f"start_block {k} threads {args.threads}: {ms:.2f} ms/step (median of {args.steps}, best {best:.2f}, "
-          f"max {max(times) * 1e3:.2f}); first call {first:.2f} s{' (includes compilation)' if args.compile else ''}; "
+          f"max {worst:.2f}); first call {first:.2f} s{' (includes compilation)' if args.compile else ''}; "
           f"{gflop:.3f} GFLOP/step -> {gflop / (ms / 1e3):.1f} GFLOP/s; peak RSS {rss_mb:.0f} MB")
     print(f"result: engine=pytorch-{mode} modconv={args.modconv} size={args.size} threads={args.threads} "
           f"ms_median={ms:.3f} ms_best={best:.3f} gflop={gflop:.4f} first_call_s={first:.3f} rss_mb={rss_mb:.0f}")
