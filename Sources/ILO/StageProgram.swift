@@ -34,17 +34,12 @@ public struct InversionProblem {
 /// Outputs: `image`, `prediction` (A(x)), the `loss*` terms, `objective` (what is
 /// differentiated), `next.<input>` (the state the next round starts from) and
 /// `grad:<variable>` for every variable.
+@dynamicMemberLookup
 public final class StageProgram {
-  public let round: Int
-  public let graph: Graph
-  public let variables: [RoundVariable]
-  public let fixed: [(name: String, shape: Shape)]
-  public let nextState: [String]
-  public let runtimeInputs: [(name: String, shape: Shape)]
-  public let weights: LossWeights
-  public let usesLPIPS: Bool
-  /// The validation split of the observation (nil: none), and the output it is measured on.
-  public let holdout: Holdout?
+  /// The round's graph and what it exposes (`round`, `graph`, `variables`, `fixed`, `nextState`,
+  /// `runtimeInputs`, `weights`, `usesLPIPS`, `holdout`: read through as the program's own).
+  public let stage: StageGraph
+  /// The output the validation split is measured on.
   public let validationOutput: String
   public let executable: Executable
   public let compileMilliseconds: Double
@@ -55,15 +50,7 @@ public final class StageProgram {
   public init(problem: InversionProblem, round r: Int, settings: InversionSettings, engine: Engine) throws {
     let graphStart = DispatchTime.now().uptimeNanoseconds
     let stage = try StageGraph(problem: problem, round: r, settings: settings)
-    round = r
-    graph = stage.graph
-    variables = stage.variables
-    fixed = stage.fixed
-    nextState = stage.nextState
-    runtimeInputs = stage.runtimeInputs
-    weights = stage.weights
-    usesLPIPS = stage.usesLPIPS
-    holdout = stage.holdout
+    self.stage = stage
     observationValues = problem.observation.values
     validationOutput = problem.forward is NoiseAddition ? "image" : "prediction"
 
@@ -79,6 +66,8 @@ public final class StageProgram {
 
   private let observationValues: [Float]
 
+  public subscript<T>(dynamicMember path: KeyPath<StageGraph, T>) -> T { stage[keyPath: path] }
+
   /// The validation split `settings` asks for on this problem (the same in every round, for
   /// the inverter, `render` and compiled artifacts alike).
   public static func holdout(_ problem: InversionProblem, _ settings: InversionSettings) throws -> Holdout? {
@@ -89,7 +78,7 @@ public final class StageProgram {
 
   /// The mean squared error on the held-out measurements at the last run (nil without a split).
   public func validationError() throws -> Double? {
-    guard let h = holdout else { return nil }
+    guard let h = stage.holdout else { return nil }
     return h.error(try executable.output(validationOutput).values, observationValues)
   }
 
@@ -97,6 +86,7 @@ public final class StageProgram {
   /// and dead-zone terms, without the regularizers.
   public func dataLoss() throws -> Float {
     var total: Float = 0
+    let weights = stage.weights
     if weights.mse > 0 { total += weights.mse * (try executable.output(LossOutput.mse).values[0]) }
     if weights.perceptual > 0 { total += weights.perceptual * (try executable.output(LossOutput.perceptual).values[0]) }
     if weights.deadZone > 0 { total += weights.deadZone * (try executable.output(LossOutput.deadZone).values[0]) }
@@ -106,7 +96,7 @@ public final class StageProgram {
   /// Every loss term output, by name.
   public func lossTerms() throws -> [String: Float] {
     var out: [String: Float] = [:]
-    for o in graph.outputs where o.name.hasPrefix("loss") || o.name == "objective" {
+    for o in stage.graph.outputs where o.name.hasPrefix("loss") || o.name == "objective" {
       out[o.name] = try executable.output(o.name).values[0]
     }
     return out
