@@ -60,6 +60,29 @@ import Testing
     #expect(try Program(gg, options: o).steps.filter { $0.label.contains("winograd") }.isEmpty)
   }
 
+  /// Winograd in blocks of tile rows (here one row of tiles per block, 8 blocks) gives the bits
+  /// of the whole-image transform, forward and transposed, and agrees with the interpreter.
+  @Test func winogradBlocksOfTileRowsMatchTheWholeImage() throws {
+    let g = Graph("wb")
+    let x = g.input("x", [2, 16, 16, 12]), w = g.input("w", [16, 16, 3, 3])
+    let y = conv2d(x, w, padding: 1)
+    g.output("y", y)
+    let gg = try gradients(of: sum(y * y), wrt: [x])
+    var blocked = ProgramOptions()
+    blocked.winogradBlockBytes = 1
+    let whole = try Program(gg), rows = try Program(gg, options: blocked)
+    #expect(rows.steps.filter { $0.label.contains("winograd") }.count == 2)
+    #expect(rows.steps.compactMap { ($0 as? WinogradStep)?.blockRows }.allSatisfy { $0 == 1 })
+    #expect(whole.steps.compactMap { ($0 as? WinogradStep)?.blockRows }.allSatisfy { $0 == 8 })
+    let feed = Self.feed(gg, seed: 5)
+    let a = try whole.run(inputs: feed), b = try rows.run(inputs: feed)
+    for (k, v) in a { #expect(b[k]!.values == v.values, "\(k)") }
+    let ref = try Interpreter.run(gg, inputs: feed.mapValues { HostTensor<Double>(shape: $0.shape, values: $0.values.map(Double.init)) })
+    for (k, v) in b {
+      #expect(HostTensor<Double>(shape: v.shape, values: v.values.map(Double.init)).maxRelativeDifference(to: ref[k]!) < 1e-4)
+    }
+  }
+
   @Test func objectCacheRoundTrip() throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iloc-cache-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -157,7 +180,7 @@ import Testing
     var u = [[Float](repeating: 0, count: 36 * o * c), w]
     try KernelInterpreter.run(ks[0], buffers: &u)
     var v = [[Float](repeating: 0, count: 36 * c * tiles), x]
-    try KernelInterpreter.run(ks[1], buffers: &v, scalars: [0])
+    try KernelInterpreter.run(ks[1], buffers: &v, scalars: [0, 0])
     var m = [Float](repeating: 0, count: 36 * o * tiles)
     for xi in 0..<36 { for a in 0..<o { for b in 0..<tiles {
       var acc: Float = 0
@@ -165,7 +188,7 @@ import Testing
       m[xi * o * tiles + a * tiles + b] = acc
     } } }
     var y = [[Float](repeating: 0, count: o * h * h), m]
-    try KernelInterpreter.run(ks[2], buffers: &y, scalars: [0])
+    try KernelInterpreter.run(ks[2], buffers: &y, scalars: [0, 0])
     let g = Graph()
     g.output("y", conv2d(g.input("x", [1, c, h, h]), g.input("w", [o, c, 3, 3]), padding: 1))
     let ref = try Interpreter.run(g, inputs: ["x": HostTensor<Double>(shape: [1, c, h, h], values: x.map(Double.init)),

@@ -94,15 +94,19 @@ public enum WinogradKernels {
   }
 
   /// `V[xi, c, t]` from input sample n (scalar 0) of `x` [N, C, H, W] padded by
-  /// (top, left) and producing `ho x wo` outputs (multiples of m).
-  public static func inputTransform(x: Shape, padTop: Int, padLeft: Int, ho: Int, wo: Int, _ t: Transform) -> Kernel {
+  /// (top, left) and producing `ho x wo` outputs (multiples of m), for `rows` tile rows from tile
+  /// row `scalar 1` on (all of them by default): a block of the tiles, so that the transformed
+  /// tiles of a large image need not all be held at once.
+  public static func inputTransform(x: Shape, padTop: Int, padLeft: Int, ho: Int, wo: Int, _ t: Transform,
+                                    rows: Int? = nil) -> Kernel {
     let (c, h, w) = (x[1], x[2], x[3])
     let (m, a) = (t.m, t.a)
-    let (th, tw) = (ho / m, wo / m)
+    let (th, tw) = (rows ?? ho / m, wo / m)
     let tiles = th * tw
     var alg = IndexAlgebra()
     alg.ranges["c"] = 0...(c - 1)
-    let (ty, tx) = tileCoordinates(&alg, rows: th, columns: tw)
+    let (blockRow, tx) = tileCoordinates(&alg, rows: th, columns: tw)
+    let ty = th == ho / m ? blockRow : alg.add(blockRow, .scalar(1))
     var stmts: [Stmt] = []
     let plane = alg.mul(alg.add(alg.mul(.scalar(0), c), .variable("c")), h * w)
     for i in 0..<a {
@@ -115,7 +119,7 @@ public enum WinogradKernels {
       }
     }
     for p in 0..<a { for j in 0..<a { stmts.append(.letFloat("s\(p)_\(j)", combine(t.bt[p]) { .variable("d\($0)_\(j)") })) } }
-    let ct = alg.add(alg.mul(.variable("c"), tiles), alg.add(alg.mul(ty, tw), tx))  // t = ty·tw + tx
+    let ct = alg.add(alg.mul(.variable("c"), tiles), alg.add(alg.mul(blockRow, tw), tx))  // t = row·tw + tx
     for p in 0..<a {
       for q in 0..<a {
         stmts.append(.store(buffer: 0, index: alg.add(ct, .const((p * a + q) * c * tiles)), value: combine(t.bt[q]) { .variable("s\(p)_\($0)") }))
@@ -123,20 +127,22 @@ public enum WinogradKernels {
     }
     return Kernel(name: "winograd\(m)_input",
                   buffers: [KernelBuffer("V", .output, count: a * a * c * tiles), KernelBuffer("x", .input, count: x.elementCount)],
-                  scalars: ["n"], parallel: Loop("c", c, tileLoops(rows: th, columns: tw, stmts)))
+                  scalars: ["n", "row0"], parallel: Loop("c", c, tileLoops(rows: th, columns: tw, stmts)))
   }
 
-  /// Output sample n (scalar 0) of `y` [N, O, ho, wo] from `M[xi, o, t]`.
-  public static func outputTransform(y: Shape, _ t: Transform) -> Kernel {
+  /// Output sample n (scalar 0) of `y` [N, O, ho, wo] from `M[xi, o, t]`, for the block of
+  /// `rows` tile rows from tile row `scalar 1` on (all of them by default).
+  public static func outputTransform(y: Shape, _ t: Transform, rows: Int? = nil) -> Kernel {
     let (o, ho, wo) = (y[1], y[2], y[3])
     let (m, a) = (t.m, t.a)
-    let (th, tw) = (ho / m, wo / m)
+    let (th, tw) = (rows ?? ho / m, wo / m)
     let tiles = th * tw
     var alg = IndexAlgebra()
     alg.ranges["o"] = 0...(o - 1)
-    let (ty, tx) = tileCoordinates(&alg, rows: th, columns: tw)
+    let (blockRow, tx) = tileCoordinates(&alg, rows: th, columns: tw)
+    let ty = th == ho / m ? blockRow : alg.add(blockRow, .scalar(1))
     var stmts: [Stmt] = []
-    let ot = alg.add(alg.mul(.variable("o"), tiles), alg.add(alg.mul(ty, tw), tx))
+    let ot = alg.add(alg.mul(.variable("o"), tiles), alg.add(alg.mul(blockRow, tw), tx))
     for p in 0..<a { for q in 0..<a { stmts.append(.letFloat("m\(p)_\(q)", .load(buffer: 1, index: alg.add(ot, .const((p * a + q) * o * tiles))))) } }
     for p in 0..<m { for q in 0..<a { stmts.append(.letFloat("r\(p)_\(q)", combine(t.at[p]) { .variable("m\($0)_\(q)") })) } }
     let base = alg.mul(alg.add(alg.mul(.scalar(0), o), .variable("o")), ho * wo)
@@ -148,6 +154,6 @@ public enum WinogradKernels {
     }
     return Kernel(name: "winograd\(m)_output",
                   buffers: [KernelBuffer("y", .output, count: y.elementCount), KernelBuffer("M", .input, count: a * a * o * tiles)],
-                  scalars: ["n"], parallel: Loop("o", o, tileLoops(rows: th, columns: tw, stmts)))
+                  scalars: ["n", "row0"], parallel: Loop("o", o, tileLoops(rows: th, columns: tw, stmts)))
   }
 }

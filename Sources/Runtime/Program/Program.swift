@@ -22,6 +22,9 @@ public struct ProgramOptions: @unchecked Sendable {
   /// Run eligible 3x3 stride-1 convolutions by Winograd F(2x2, 3x3) (`ILOC_CONV=gemm` turns
   /// it off, for comparisons).
   public var winograd = ProcessInfo.processInfo.environment["ILOC_CONV"] != "gemm"
+  /// Winograd convolutions transform and multiply blocks of tile rows whose transformed tiles fit
+  /// this many bytes (`WinogradStep.blockRows`), so that their scratch stays bounded at 1024.
+  public var winogradBlockBytes = WinogradStep.defaultBlockBytes
   /// The compiler to use; nil means `provider`, else `Program.defaultProvider`, else the
   /// process-wide shared compiler.
   public var compiler: KernelCompiler?
@@ -187,7 +190,8 @@ public final class Program: @unchecked Sendable {
           step = MatmulStep(a: src[0], b: src[1], c: off, shapeA: shapes[0], shapeB: shapes[1], transA: trans[0], transB: trans[1], node: s.node,
                               router: router)
         case _ where options.winograd && WinogradStep.eligible(n.op, shapes, output: n.shape):
-          step = try WinogradStep(op: n.op, x: ins[0], w: ins[1], y: off, xShape: shapes[0], yShape: n.shape, node: s.node, router: router, compile: compile)
+          step = try WinogradStep(op: n.op, x: ins[0], w: ins[1], y: off, xShape: shapes[0], yShape: n.shape, node: s.node,
+                                  router: router, blockBytes: options.winogradBlockBytes, compile: compile)
         case .conv2d(let a):
           step = try ConvolutionGEMMStep(form: .forward, x: ins[0], w: ins[1], y: off, shapes: (shapes[0], shapes[1], n.shape), attrs: a, node: s.node, router: router, compile: compile)
         case .convTranspose2d(let a):

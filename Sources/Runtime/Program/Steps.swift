@@ -283,6 +283,20 @@ final class WinogradStep: ProgramStep {
   let kernels: [(Kernel, CompiledKernel?)]  // weights, input, output
   let scratchFloats: Int
   let route: GEMMRoute
+  /// Tile rows transformed and multiplied at a time, and the tiles they hold (`blockTiles`).
+  let blockRows: Int
+  var blockTiles: Int { blockRows * (yShape[3] / transform.m) }
+
+  /// The transformed input and product tiles of one block are kept under this many bytes by
+  /// default: the whole image for most layers up to 256 pixels, blocks of tile rows at 1024
+  /// (where all of a 32-channel layer's tiles took 1 GB of scratch).
+  public static let defaultBlockBytes = 64 << 20
+
+  /// The most tile rows (a divisor of `rows`) whose V and M tiles fit `bytes`; at least 1.
+  static func blockRows(rows: Int, columns: Int, channels: Int, _ t: WinogradKernels.Transform, bytes: Int) -> Int {
+    let perRow = t.a * t.a * channels * columns * 4
+    return (1...rows).last { rows % $0 == 0 && $0 * perRow <= bytes } ?? 1
+  }
 
   /// Whether `op` on these shapes can run as Winograd F(2x2, 3x3).
   static func eligible(_ op: Op, _ shapes: [Shape], output: Shape) -> Bool {
@@ -297,7 +311,7 @@ final class WinogradStep: ProgramStep {
   }
 
   init(op: Op, x: Int, w: Int, y: Int, xShape: Shape, yShape: Shape, node: Int, router: GEMMRouter,
-       compile: (Kernel) throws -> CompiledKernel?) throws {
+       blockBytes: Int = defaultBlockBytes, compile: (Kernel) throws -> CompiledKernel?) throws {
     self.x = x; self.w = w; self.y = y; self.xShape = xShape; self.yShape = yShape
     (c, o) = (xShape[1], yShape[1])
     // F(2x2) by default: F(4x4)'s larger transform entries cost accuracy (measured 2.6e-3
@@ -306,7 +320,8 @@ final class WinogradStep: ProgramStep {
     let tr = ProcessInfo.processInfo.environment["ILOC_WINOGRAD"] == "4" ? WinogradKernels.Transform.best(ho: yShape[2], wo: yShape[3])
       : WinogradKernels.Transform.f2
     transform = tr
-    t = (yShape[2] / tr.m) * (yShape[3] / tr.m)
+    blockRows = Self.blockRows(rows: yShape[2] / tr.m, columns: yShape[3] / tr.m, channels: c + o, tr, bytes: blockBytes)
+    t = blockRows * (yShape[3] / tr.m)
     let transposed: Bool, padTop: Int, padLeft: Int
     switch op {
     case .conv2d(let a): (transposed, padTop, padLeft) = (false, a.padding[0], a.padding[2])
@@ -314,11 +329,12 @@ final class WinogradStep: ProgramStep {
     default: fatalError("not a winograd op")
     }
     let ks = [WinogradKernels.weightTransform(o: o, c: c, transposed: transposed, tr),
-              WinogradKernels.inputTransform(x: xShape, padTop: padTop, padLeft: padLeft, ho: yShape[2], wo: yShape[3], tr),
-              WinogradKernels.outputTransform(y: yShape, tr)]
+              WinogradKernels.inputTransform(x: xShape, padTop: padTop, padLeft: padLeft, ho: yShape[2], wo: yShape[3], tr,
+                                             rows: blockRows),
+              WinogradKernels.outputTransform(y: yShape, tr, rows: blockRows)]
     kernels = try ks.map { ($0, try compile($0)) }
     scratchFloats = tr.a * tr.a * (o * c + c * t + o * t)
-    let gemmFlops = 2.0 * Double(tr.a * tr.a) * Double(o * c * t * xShape[0])
+    let gemmFlops = 2.0 * Double(tr.a * tr.a) * Double(o * c * t * xShape[0] * (yShape[2] / tr.m / blockRows))
     let shape = GEMMShape(m: o, n: t, k: c)
     route = router.route(shape)
     super.init(label: "\(op.name) winograd\(tr.m) [\(route.label)] \(tr.a * tr.a)x\(shape)", node: node, kind: "gemm", ops: 1, flops: gemmFlops,
@@ -345,13 +361,16 @@ final class WinogradStep: ProgramStep {
     }
     let v = ctx.scratch + xi * o * c, m = v + xi * c * t
     for n in 0..<xShape[0] {
-      try launchKernel(kernels[1].0, kernels[1].1, [v, ctx.ptr(x)], scalars: [Int64(n)])
-      timingGEMM(ctx) {
-        for k in 0..<xi {
-          route.sgemm(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * c * t, ldb: t, c: m + k * o * t, ldc: t)
+      for row0 in stride(from: 0, to: yShape[2] / transform.m, by: blockRows) {
+        let scalars = [Int64(n), Int64(row0)]
+        try launchKernel(kernels[1].0, kernels[1].1, [v, ctx.ptr(x)], scalars: scalars)
+        timingGEMM(ctx) {
+          for k in 0..<xi {
+            route.sgemm(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * c * t, ldb: t, c: m + k * o * t, ldc: t)
+          }
         }
+        try launchKernel(kernels[2].0, kernels[2].1, [ctx.ptr(y), m], scalars: scalars)
       }
-      try launchKernel(kernels[2].0, kernels[2].1, [ctx.ptr(y), m], scalars: [Int64(n)])
     }
   }
 }
