@@ -115,6 +115,17 @@ enum EngineCheck {
       let w = x[0].graph.constant((0..<(4 * 36 * 9)).map { Float($0 % 7) * 0.1 - 0.3 }, [4, 36, 3, 3])
       return conv2d(relu(x[0]) * 2, w, padding: 1)
     }),
+    // direct convolutions over rows of 64+ columns: border columns and a clamp-free interior
+    ("conv-direct-blur-rows", [("x", [1, 2, 3, 70]), ("w", [2, 1, 4, 4])], nil,
+     { x in conv2d(x[0], x[1], stride: [1, 1], padding: [2, 1, 2, 1], groups: 2) }),
+    ("conv-direct-rows-fused", [("x", [2, 3, 2, 66])], nil, { x in
+      let k = x[0].graph.constant((0..<27).map { Float($0 % 5) * 0.2 - 0.4 }, [3, 1, 3, 3])
+      return conv2d(relu(x[0]) * 3, k, stride: [1, 1], padding: [1, 1, 0, 2], groups: 3)
+    }),
+    ("upsample-blur-rows", [("x", [1, 2, 4, 33])], nil, { x in
+      let k = x[0].graph.constant([Float](repeating: 1.0 / 16, count: 2 * 16), [2, 1, 4, 4])
+      return conv2d(upsampleZeros(x[0], factor: 2), k, stride: [1, 1], padding: [2, 1, 2, 1], groups: 2) * 4
+    }),
     ("conv-1x1", [("x", [2, 40, 4, 4]), ("w", [7, 40, 1, 1])], nil, { x in conv2d(x[0], x[1]) }),
     ("conv-depthwise-direct", [("x", [1, 3, 8, 8]), ("w", [3, 1, 4, 4])], nil, { x in conv2d(x[0], x[1], padding: 2, groups: 3) }),
     ("conv-transpose-gemm", [("x", [1, 6, 4, 5]), ("w", [6, 5, 3, 3])], nil, { x in convTranspose2d(x[0], x[1], stride: 2) }),

@@ -16,21 +16,43 @@ extension KernelLowering {
     }
   }
 
+  /// A direct convolution (or small product). A stride-1 convolution whose inner loop runs over
+  /// one output row gets that loop split into the columns where some tap falls outside the input
+  /// and the interior (`rowSegments`): in the interior every load is in bounds without a clamp,
+  /// so it is contiguous and vectorizes instead of gathering (the blurs of StyleGAN2).
   mutating func directConvolution(_ node: Graph.Node) -> Loop {
+    if case .matmul = node.op, !FusionPlanner.isLastAxesSwap(graph.nodes[node.inputs[1]].op) {
+      return rowMajorMatmul(node)
+    }
     let (outer, inner) = Self.split(node.shape, minInner: 64)
     alg.ranges["o"] = 0...(outer - 1)
-    alg.ranges["i"] = 0...(inner - 1)
-    let outLin = alg.add(alg.mul(.variable("o"), inner), .variable("i"))
-    let c = alg.coords(outer: .variable("o"), inner: .variable("i"), innerExtent: inner, node.shape)
+    var segments = [(0, inner)]
+    if case .conv2d(let a) = node.op, a.stride[1] == 1, inner == node.shape[3] {
+      let (xs, ws) = (graph.nodes[node.inputs[0]].shape, graph.nodes[node.inputs[1]].shape)
+      segments = Self.rowSegments(width: inner, input: xs[3], kernel: ws[3], padLeft: a.padding[2])
+    }
+    var parts: [Stmt] = []
+    for (start, count) in segments {
+      (lets, memo) = ([], [:])
+      parts.append(.loop(Loop("i", count, directConvolutionBody(node, inner: inner, column: start, count: count))))
+    }
+    return Loop("o", outer, parts)
+  }
+
+  /// The body of the inner loop of `directConvolution` for output positions `o * inner + start
+  /// + i`, i in 0..<count (start > 0 only when the inner loop is one output row).
+  mutating func directConvolutionBody(_ node: Graph.Node, inner: Int, column start: Int, count: Int) -> [Stmt] {
+    alg.ranges["i"] = 0...(count - 1)
+    let i = start == 0 ? IntExpr.variable("i") : alg.add(.variable("i"), .const(start))
+    let outLin = alg.add(alg.mul(.variable("o"), inner), i)
+    var c = alg.coords(outer: .variable("o"), inner: .variable("i"), innerExtent: inner, node.shape)
+    if start > 0 { c[3] = i }
     let xs = graph.nodes[node.inputs[0]].shape, ws = graph.nodes[node.inputs[1]].shape
     var loops: [(String, Int)] = []
     func loopVar(_ name: String, _ extent: Int) -> IntExpr {
       alg.ranges[name] = 0...(extent - 1)
       loops.append((name, extent))
       return extent == 1 ? .const(0) : .variable(name)
-    }
-    if case .matmul = node.op, !FusionPlanner.isLastAxesSwap(graph.nodes[node.inputs[1]].op) {
-      return rowMajorMatmul(node)
     }
     var term: FloatExpr
     switch node.op {
@@ -97,13 +119,11 @@ extension KernelLowering {
         let v = sub.apply(term)
         sum = sum.map { .binary(.add, $0, v) } ?? v
       }
-      let stmts = unrolled + [Stmt.store(buffer: 0, index: outLin, value: sum ?? .const(0))]
-      return Loop("o", outer, [.loop(Loop("i", inner, stmts))])
+      return unrolled + [Stmt.store(buffer: 0, index: outLin, value: sum ?? .const(0))]
     }
     var body: [Stmt] = lets + [.accumulate("acc", term)]
     for (name, extent) in loops.reversed() where extent > 1 { body = [.loop(Loop(name, extent, body))] }
-    let stmts: [Stmt] = [.accumulator("acc", .sum, initial: 0)] + body + [.store(buffer: 0, index: outLin, value: .variable("acc"))]
-    return Loop("o", outer, [.loop(Loop("i", inner, stmts))])
+    return [.accumulator("acc", .sum, initial: 0)] + body + [.store(buffer: 0, index: outLin, value: .variable("acc"))]
   }
 
   /// A small product with a row-major right operand, in i-k-j order: each row of the output
