@@ -125,13 +125,11 @@ func makeReport(_ inverter: Inverter, _ result: InversionResult, naive: HostTens
   report.combinedRounds = result.combinedRounds.map { $0.map { $0 + 1 } }
   if !result.members.isEmpty { report.members = try memberReports(result, d, perceptual: problem.perceptual) }
   let perceptual = problem.perceptual
-  for (k, img) in result.roundImages.enumerated() {
-    if let t = d.truth {
+  if let t = d.truth {
+    for (k, img) in result.roundImages.enumerated() {
       report.rounds[k].metrics = try Scoring.image(img, against: t)
       if let p = perceptual { report.rounds[k].metrics["lpips"] = try Scoring.lpips(img, t, p) }
     }
-  }
-  if let t = d.truth {
     for (k, img) in result.ensembleRoundImages.enumerated() where k < report.rounds.count {
       report.rounds[k].ensembleMetrics = try Scoring.image(img, against: t)
       if let p = perceptual { report.rounds[k].ensembleMetrics?["lpips"] = try Scoring.lpips(img, t, p) }

@@ -277,15 +277,15 @@ func launchKernel(_ kernel: Kernel, _ compiled: CompiledKernel?, _ ptrs: [Unsafe
 final class WinogradStep: ProgramStep {
   let x: Int, w: Int, y: Int
   let xShape: Shape, yShape: Shape
+  /// Output and input channels, and the tiles of one block (`blockRows` rows of tiles).
   let o: Int, c: Int, t: Int
   let transform: WinogradKernels.Transform
   var xi: Int { transform.a * transform.a }
   let kernels: [(Kernel, CompiledKernel?)]  // weights, input, output
   let scratchFloats: Int
   let route: GEMMRoute
-  /// Tile rows transformed and multiplied at a time, and the tiles they hold (`blockTiles`).
+  /// Tile rows transformed and multiplied at a time.
   let blockRows: Int
-  var blockTiles: Int { blockRows * (yShape[3] / transform.m) }
 
   /// The transformed input and product tiles of one block are kept under this many bytes by
   /// default: the whole image for most layers up to 256 pixels, blocks of tile rows at 1024

@@ -64,7 +64,8 @@ public struct GEMMRoute: Sendable {
 /// backend; `auto` times both on the shape (`GEMMChoice.measure`) the first time it is seen, and
 /// remembers the winner for this process and, when there is a kernel cache directory, in a file
 /// next to the kernel objects (`GEMMChoiceFile`), so later processes on the same CPU make the
-/// same choice without measuring (a near-tie may route differently on another host). `ILOC_ISA=avx2|avx512` picks the vector ISA of the own kernels (default: the
+/// same choice without measuring (a near-tie may route differently on another host).
+/// `ILOC_ISA=avx2|avx512` picks the vector ISA of the own kernels (default: the
 /// widest the CPU has). Own kernels need LLVM: programs whose kernels come from an
 /// ahead-of-time library use OpenBLAS.
 public final class GEMMRouter: @unchecked Sendable {
