@@ -36,6 +36,26 @@ import Testing
     #expect(CommonSubexpressionElimination().run(h).opCounts["exp"] == 2)
   }
 
+  /// Constants merge by content (their hash is made once from the bytes): separate objects
+  /// with equal values merge, values that differ in one element or only in the sign of a
+  /// zero do not, and hashing twice gives the same value.
+  @Test func cseMergesConstantsByContent() throws {
+    let big = (0..<100_000).map { Float($0 % 977) * 0.25 }
+    var changed = big
+    changed[99_999] += 1
+    let g = Graph()
+    let x = g.input("x", [100_000])
+    let sums = [big, big, changed].map { x * g.constant($0, [100_000]) }
+    let zeros = [Float(0), -Float(0)].map { x * g.constant([Float](repeating: $0, count: 100_000), [100_000]) }
+    g.output("y", sums[0] + sums[1] + sums[2] + zeros[0] + zeros[1])
+    let out = DeadCodeElimination().run(CommonSubexpressionElimination().run(g))
+    #expect(out.opCounts["constant"] == 4)  // big, changed, +0, -0
+    #expect(out.opCounts["mul"] == 4)
+    let a = Constant(shape: [100_000], values: big), b = Constant(shape: [100_000], values: big)
+    #expect(a == b && a.hashValue == b.hashValue && a.hashValue == a.hashValue)
+    #expect(a != Constant(shape: [100_000], values: changed))
+  }
+
   @Test func constantFolding() throws {
     let g = Graph()
     let x = g.input("x", [2])

@@ -1,5 +1,6 @@
 // Umbrella header for the LLVM-C API (LLVM 19). Only Codegen's LLVM wrapper imports this module.
 #include <llvm-c/Core.h>
+#include <llvm-c/Support.h>
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Error.h>
 #include <llvm-c/Linker.h>

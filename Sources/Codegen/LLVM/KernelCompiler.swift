@@ -120,12 +120,21 @@ public final class KernelCompiler: @unchecked Sendable {
   /// Kernels linked into the JIT, by symbol.
   var loaded: [String: (address: UInt64, vectorWidth: Int, bytes: Int)] = [:]
 
+  /// LLVM options set once per process (they are part of every cache key). `-disable-lsr`:
+  /// loop strength reduction took a fifth of code generation (about 0.4 s of CPU of a cold
+  /// 256-pixel ILO stage) and changed no kernel's speed measurably (`iloc profile
+  /// ilo-step-256`, category sums within run-to-run noise; the GEMM microkernels keep 97-99 %
+  /// of the FMA peak): the kernels' addresses are base + index, which x86 addressing folds.
+  public static let llvmOptions = ["-disable-lsr"]
+
   /// Native target, asm printer and parser, registered once per process (thread-safe
-  /// `static let` initialization).
+  /// `static let` initialization), and `llvmOptions`.
   private static let llvmInitialized: Void = {
     LLVMInitializeNativeTarget()
     LLVMInitializeNativeAsmPrinter()
     LLVMInitializeNativeAsmParser()
+    var args: [UnsafePointer<CChar>?] = (["iloc"] + llvmOptions).map { UnsafePointer(strdup($0)) }
+    LLVMParseCommandLineOptions(Int32(args.count), &args, nil)
   }()
 
   /// How many `KernelCompiler`s this process has created (each one initializes LLVM and
@@ -520,7 +529,7 @@ public final class KernelCompiler: @unchecked Sendable {
 
   private func cacheKey(_ kernelText: String, irText: String) -> ObjectCacheKey {
     ObjectCacheKey(["iloc-kernel-object", "\(Self.cacheFormatVersion)", ILOCVersion.string, llvmVersion, triple, cpu,
-                    features, kernelText, irText])
+                    features, Self.llvmOptions.joined(separator: " "), kernelText, irText])
   }
 
   /// The index key of a canonical kernel's text: everything of the object key except the
@@ -531,7 +540,7 @@ public final class KernelCompiler: @unchecked Sendable {
   private func indexKey(_ kernelText: String) -> ObjectCacheKey? {
     guard let exe = Self.executableIdentity else { return nil }
     return ObjectCacheKey(["iloc-kernel-index", "\(Self.cacheFormatVersion)", ILOCVersion.string, llvmVersion, triple,
-                           cpu, features, exe, kernelText])
+                           cpu, features, Self.llvmOptions.joined(separator: " "), exe, kernelText])
   }
 
   /// Size, modification time and inode of the running executable (`/proc/self/exe`).
