@@ -6,6 +6,9 @@ public struct MemberReport: Codable, Sendable {
   public var seed: UInt64
   public var selectedRound: Int
   public var selection: String
+  /// The data loss (the fit to the observation, without the regularizer) of the run's last
+  /// round at its best step: how well this run explains the measurements.
+  public var dataLoss: Double?
   /// Metrics of this run's own result (filled in by the caller, which knows the truth).
   public var metrics: [String: Double] = [:]
 }
@@ -32,7 +35,8 @@ extension Inverter {
     }
     var result = runs[0]
     result.members = zip(runs, seeds).map {
-      MemberReport(seed: $1, selectedRound: $0.selectedRound + 1, selection: $0.selection)
+      MemberReport(seed: $1, selectedRound: $0.selectedRound + 1, selection: $0.selection,
+                   dataLoss: $0.rounds.last.map { Double($0.bestDataLoss) })
     }
     result.memberImages = runs.map(\.image)
     result.interrupted = interrupted

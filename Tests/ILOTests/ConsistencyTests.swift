@@ -190,6 +190,9 @@ import Testing
     #expect(r.members.count == 3 && Set(r.members.map(\.seed)).count == 3)
     #expect(r.memberImages[0].values == single.image.values)  // the first run is the single run
     #expect(r.memberImages[1].values != single.image.values)
+    // each member reports its own fit: the first one's is the single run's last-round loss
+    #expect(r.members[0].dataLoss == single.rounds.last.map { Double($0.bestDataLoss) })
+    #expect(r.members.allSatisfy { ($0.dataLoss ?? -1) >= 0 } && r.members[1].dataLoss != r.members[0].dataLoss)
     for i in r.image.values.indices {
       let mean = r.memberImages.reduce(Float(0)) { $0 + $1.values[i] } / 3
       #expect(Swift.abs(r.image.values[i] - mean) < 1e-6)
