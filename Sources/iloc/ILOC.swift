@@ -1,5 +1,6 @@
 import ArgumentParser
 import Codegen
+import Foundation
 
 @main
 struct ILOC: ParsableCommand {
@@ -9,4 +10,16 @@ struct ILOC: ParsableCommand {
     version: ILOCVersion.string,
     subcommands: [InvertCommand.self, BatchCommand.self, CompileCommand.self, RunCommand.self, KeygenCommand.self, DegradeCommand.self, RenderCommand.self, SampleCommand.self, ConvertCommand.self, GraphCommand.self, ProfileCommand.self, BenchCommand.self, BenchCompileCommand.self]
   )
+
+  /// Refuses a bad `ILOC_TARGET` with one line before any command runs (the JIT would
+  /// otherwise meet it deep inside a command).
+  static func main() {
+    do {
+      _ = try TargetLevel.requested(ProcessInfo.processInfo.environment, hostFeatures: KernelCompiler.hostFeatures)
+    } catch {
+      FileHandle.standardError.write(Data("iloc: \(error)\n".utf8))
+      Foundation.exit(2)
+    }
+    main(nil)
+  }
 }

@@ -4,6 +4,7 @@
 #
 #   bash scripts/bench/compare_ilo_step.sh 256            # or 1024
 #   ROUNDS=2 RUNS=5 THREADS=2 COMPILE=1 bash scripts/bench/compare_ilo_step.sh 256
+#   ISA=avx2 bash scripts/bench/compare_ilo_step.sh 256   # every engine held to AVX2 (lib.sh)
 #
 # Each round runs `iloc bench ilo-step-SIZE` (release build) and PyTorch eager
 # (scripts/bench/pytorch_ilo_step_bench.py, OMP_WAIT_POLICY=PASSIVE); torch.compile runs once, in

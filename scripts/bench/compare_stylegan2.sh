@@ -4,6 +4,7 @@
 #
 #   bash scripts/bench/compare_stylegan2.sh 64            # or 256, 1024
 #   ROUNDS=3 RUNS=10 THREADS=2 INTERP=1 COMPILE=1 WEIGHT_FORM=1 bash scripts/bench/compare_stylegan2.sh 64
+#   ISA=avx2 bash scripts/bench/compare_stylegan2.sh 256   # every engine held to AVX2 (lib.sh)
 #
 # Each round runs `iloc bench stylegan2-SIZE` (release build; it measures the OpenBLAS sgemm
 # peak in the same process) and then the PyTorch script eagerly; ms/step is the median over the

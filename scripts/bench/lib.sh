@@ -54,4 +54,22 @@ bench_setup() {
   export ILOC_THREADS=$THREADS OMP_NUM_THREADS=$THREADS
   HOST="$(cpu_model) ($(cpu_isa))"
   AVX512=$(has_avx512f && echo 1 || echo 0)
+  restrict_isa
+}
+
+# restrict_isa: with ISA=avx2, every engine of the run is held to AVX2+FMA on a CPU that has
+# more: iloc generates x86-64-v3 code (ILOC_TARGET), PyTorch's ATen kernels, torch.compile's
+# generated C++ (ATEN_CPU_CAPABILITY), oneDNN's convolutions (ONEDNN_MAX_CPU_ISA) and MKL
+# (MKL_ENABLE_INSTRUCTIONS) use AVX2, and OpenBLAS keeps its default (Haswell) kernels. The
+# rows then name the ISA as restricted: a stand-in for, not a measurement of, an AVX2-only CPU.
+restrict_isa() {
+  case "${ISA:-}" in
+    "") ;;
+    avx2)
+      grep -m1 '^flags' "${CPUINFO:-/proc/cpuinfo}" | grep -qw avx2 || { echo "ISA=avx2: this CPU has no AVX2" >&2; exit 1; }
+      export ILOC_TARGET=x86-64-v3 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
+      HOST="$(cpu_model) (restricted to AVX2+FMA by ISA=avx2; the CPU has $(cpu_isa))"
+      AVX512=0 ;;
+    *) echo "ISA=$ISA: only ISA=avx2 is known" >&2; exit 1 ;;
+  esac
 }

@@ -5,7 +5,8 @@ import Foundation
 public struct CompilerOptions: Sendable {
   /// Where compiled objects are cached; nil disables the disk cache.
   public var cacheDirectory: URL?
-  /// Target CPU (LLVM name, e.g. "znver4", "x86-64-v3"); nil means the host CPU.
+  /// Target CPU (LLVM name, e.g. "znver4", "x86-64-v3"); nil means the host CPU, or the level
+  /// named by `ILOC_TARGET` (`TargetLevel`).
   public var cpu: String?
   /// Target features ("+avx2,+fma,..."); nil means the host's features (only when `cpu` is nil
   /// too; with an explicit cpu, nil means that cpu's defaults).
@@ -147,6 +148,9 @@ public final class KernelCompiler: @unchecked Sendable {
   private static let counterLock = NSLock()
   nonisolated(unsafe) private static var instanceCount = 0
 
+  /// The host CPU's LLVM feature string ("+avx2,-avx512f,...").
+  public static var hostFeatures: String { takeMessage(LLVMGetHostCPUFeatures()) }
+
   /// The target triple code is generated for (the host's default triple).
   public var targetTriple: String { triple }
 
@@ -156,12 +160,16 @@ public final class KernelCompiler: @unchecked Sendable {
     Self.counterLock.unlock()
     _ = Self.llvmInitialized
     triple = Self.takeMessage(LLVMGetDefaultTargetTriple())
+    let hostFeatures = Self.hostFeatures
     if let c = options.cpu {
       cpu = c
       features = options.features ?? ""
+    } else if let level = try TargetLevel.requested(ProcessInfo.processInfo.environment, hostFeatures: hostFeatures) {
+      cpu = level.rawValue
+      features = options.features ?? level.features
     } else {
       cpu = Self.takeMessage(LLVMGetHostCPUName())
-      features = options.features ?? Self.takeMessage(LLVMGetHostCPUFeatures())
+      features = options.features ?? hostFeatures
     }
     var major: UInt32 = 0, minor: UInt32 = 0, patch: UInt32 = 0
     LLVMGetVersion(&major, &minor, &patch)
