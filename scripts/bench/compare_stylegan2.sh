@@ -39,7 +39,7 @@ TORCH_SCRIPT=$ROOT/scripts/bench/pytorch_stylegan2_bench.py
 source "$ROOT/scripts/bench/lib.sh"
 bench_setup
 
-echo "machine: $(nproc) cores, $HOST; OPENBLAS_CORETYPE=SkylakeX rows: $([ "$AVX512" = 1 ] && echo yes || echo "no (no avx512f)")" | tee "$OUT/header.txt"
+echo "machine: $(nproc) cores, $HOST; OPENBLAS_CORETYPE=SkylakeX rows: $([ "$AVX512" = 1 ] && echo yes || echo "no (${ISA:+ISA=$ISA, }no avx512f in use)")" | tee "$OUT/header.txt"
 echo "load before: $(uptime)" | tee -a "$OUT/header.txt"
 for r in $(seq 1 "$ROUNDS"); do
   interp_runs=0
