@@ -1,3 +1,4 @@
+import Codegen
 import Foundation
 
 /// CPU feature sets of ahead-of-time artifacts, without LLVM: what a build requires (LLVM
@@ -20,14 +21,12 @@ public enum CPUFeatures {
     "amx-tile": "amx_tile", "amx-int8": "amx_int8", "amx-bf16": "amx_bf16",
   ]
 
-  /// The x86-64 psABI micro-architecture levels (a table of our own: the LLVM C API has no
-  /// call that lists the features a named CPU implies).
+  /// The x86-64 psABI micro-architecture levels and their features (`TargetLevel`'s table,
+  /// which `ILOC_TARGET` uses too).
   public static let levels: [String: [String]] = {
-    let base = ["cmov", "cx8", "fxsr", "mmx", "sse", "sse2", "x87", "64bit"]
-    let v2 = base + ["cx16", "popcnt", "sse3", "sse4.1", "sse4.2", "ssse3", "sahf"]
-    let v3 = v2 + ["avx", "avx2", "bmi", "bmi2", "f16c", "fma", "lzcnt", "movbe", "xsave"]
-    let v4 = v3 + ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"]
-    return ["x86-64": base, "x86-64-v2": v2, "x86-64-v3": v3, "x86-64-v4": v4]
+    var table = ["x86-64": TargetLevel.baseline]
+    for level in TargetLevel.allCases { table[level.rawValue] = level.featureNames }
+    return table
   }()
 
   /// The checked subset of an LLVM feature string ("+avx2,-avx512f,..."): enabled features

@@ -18,7 +18,11 @@ public enum TargetLevel: String, CaseIterable, Sendable {
   /// The environment variable that selects a level ("host" or unset: the host CPU).
   public static let variable = "ILOC_TARGET"
 
-  /// LLVM target features each level adds to the previous one.
+  /// The features of x86-64 itself (every x86-64 CPU has them), LLVM names.
+  public static let baseline = ["cmov", "cx8", "fxsr", "mmx", "sse", "sse2", "x87", "64bit"]
+
+  /// LLVM target features each level adds to the previous one (a table of our own: the LLVM C
+  /// API has no call that lists the features a named CPU implies).
   var addedFeatures: [String] {
     switch self {
     case .v2: return ["cx16", "sahf", "popcnt", "sse3", "sse4.1", "sse4.2", "ssse3"]
@@ -27,11 +31,16 @@ public enum TargetLevel: String, CaseIterable, Sendable {
     }
   }
 
-  /// Every feature of the level, as an LLVM feature string ("+avx2,+fma,...").
-  public var features: String {
-    let levels = Self.allCases.prefix { $0 != self } + [self]
-    return levels.flatMap(\.addedFeatures).map { "+" + $0 }.joined(separator: ",")
+  /// The features the level adds to x86-64's baseline, this level's and the ones below.
+  var addedFeaturesUpToHere: [String] {
+    (Self.allCases.prefix { $0 != self } + [self]).flatMap(\.addedFeatures)
   }
+
+  /// Every feature of the level, baseline included (LLVM names).
+  public var featureNames: [String] { Self.baseline + addedFeaturesUpToHere }
+
+  /// Every feature of the level as an LLVM feature string ("+cmov,...,+avx2,+fma,...").
+  public var features: String { featureNames.map { "+" + $0 }.joined(separator: ",") }
 
   /// The level named by `ILOC_TARGET` in `environment`, nil for the host CPU; throws (one line)
   /// for an unknown name or a level that `hostFeatures` (an LLVM feature string) lacks.
@@ -42,9 +51,9 @@ public enum TargetLevel: String, CaseIterable, Sendable {
       throw Problem(description: "\(variable)=\(name) is not a target level (\(names))")
     }
     let host = Set(hostFeatures.split(separator: ",").map(String.init))
-    let missing = level.features.split(separator: ",").map(String.init).filter { !host.contains($0) }
+    let missing = level.addedFeaturesUpToHere.filter { !host.contains("+" + $0) }
     guard missing.isEmpty else {
-      let list = missing.map { String($0.dropFirst()) }.joined(separator: ", ")
+      let list = missing.joined(separator: ", ")
       throw Problem(description: "\(variable)=\(name) needs \(list), which this CPU lacks")
     }
     return level
