@@ -59,7 +59,7 @@ public struct ArtifactBuilder {
     let manifest = ArtifactManifest(
       ilocVersion: ilocVersion,
       target: .init(cpu: compiler.cpu, features: compiler.features, requiredFeatures: required,
-                    triple: compiler.targetTriple, llvmVersion: compiler.llvmVersion, hostBuild: targetCPU == nil),
+                    triple: compiler.targetTriple, llvmVersion: compiler.llvmVersion, hostBuild: targetCPU == nil && compiler.cpu == KernelCompiler.hostCPU),
       model: model, architecture: w.architecture, modelDescription: generator.description,
       imageSize: generator.imageSize, lrMul: w.lrMul, convClamp: w.convClamp, classIndex: w.classIndex,
       task: task.rawValue, operatorRecord: problem.forward.record,

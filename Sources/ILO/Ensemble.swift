@@ -6,8 +6,9 @@ public struct MemberReport: Codable, Sendable {
   public var seed: UInt64
   public var selectedRound: Int
   public var selection: String
-  /// The data loss (the fit to the observation, without the regularizer) of the run's last
-  /// round at its best step: how well this run explains the measurements.
+  /// The data loss (the fit to the observation, without the regularizer) of the run's selected
+  /// round at its best step (its last round when its answer combines rounds): how well this
+  /// run explains the measurements.
   public var dataLoss: Double?
   /// Metrics of this run's own result (filled in by the caller, which knows the truth).
   public var metrics: [String: Double] = [:]
@@ -36,7 +37,7 @@ extension Inverter {
     var result = runs[0]
     result.members = zip(runs, seeds).map {
       MemberReport(seed: $1, selectedRound: $0.selectedRound + 1, selection: $0.selection,
-                   dataLoss: $0.rounds.last.map { Double($0.bestDataLoss) })
+                   dataLoss: Self.selectedDataLoss($0))
     }
     result.memberImages = runs.map(\.image)
     result.interrupted = interrupted
@@ -54,6 +55,12 @@ extension Inverter {
     result.selection = "the mean of \(runs.count) runs (seeds \(seeds.map(String.init).joined(separator: ", "))); "
       + "each run: " + runs.map(\.selection).joined(separator: " | ")
     return result
+  }
+
+  /// The data loss of the round a run selected (its last round if the index is not a round's).
+  static func selectedDataLoss(_ run: InversionResult) -> Double? {
+    let r = run.rounds.indices.contains(run.selectedRound) ? run.rounds[run.selectedRound] : run.rounds.last
+    return r.map { Double($0.bestDataLoss) }
   }
 
   /// The seed of run k: the settings' seed for the first, well-separated ones after it.

@@ -16,7 +16,7 @@
 # PyTorch runs with OMP_WAIT_POLICY=PASSIVE (on a shared, loaded machine its default spinning
 # OpenMP threads lose up to 6x); each round also runs eager with the default policy, and the
 # iloc-vs-PyTorch ratio uses the faster of the two.
-# iloc runs twice per round on an AVX-512 host: as is, and with OPENBLAS_CORETYPE=SkylakeX (OpenBLAS
+# iloc runs twice per round on an AVX-512 host (once with ISA=avx2): as is, and with OPENBLAS_CORETYPE=SkylakeX (OpenBLAS
 # 0.3.21 does not know AMD Zen 5 and falls back to its AVX2 Haswell kernels; the variable selects
 # AVX-512 ones). On a host without avx512f (checked in /proc/cpuinfo) that variable makes OpenBLAS
 # die with SIGILL, so iloc runs once, as is. Every row names the CPU model and its vector ISA.

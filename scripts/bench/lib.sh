@@ -60,14 +60,17 @@ bench_setup() {
 # restrict_isa: with ISA=avx2, every engine of the run is held to AVX2+FMA on a CPU that has
 # more: iloc generates x86-64-v3 code (ILOC_TARGET), PyTorch's ATen kernels, torch.compile's
 # generated C++ (ATEN_CPU_CAPABILITY), oneDNN's convolutions (ONEDNN_MAX_CPU_ISA) and MKL
-# (MKL_ENABLE_INSTRUCTIONS) use AVX2, and OpenBLAS keeps its default (Haswell) kernels. The
+# (MKL_ENABLE_INSTRUCTIONS) use AVX2, and OpenBLAS its Haswell kernels (OPENBLAS_CORETYPE). The
 # rows then name the ISA as restricted: a stand-in for, not a measurement of, an AVX2-only CPU.
 restrict_isa() {
   case "${ISA:-}" in
     "") ;;
     avx2)
-      grep -m1 '^flags' "${CPUINFO:-/proc/cpuinfo}" | grep -qw avx2 || { echo "ISA=avx2: this CPU has no AVX2" >&2; exit 1; }
+      local flags
+      flags=$(grep -m1 '^flags' "${CPUINFO:-/proc/cpuinfo}")
+      echo "$flags" | grep -qw avx2 && echo "$flags" | grep -qw fma || { echo "ISA=avx2: this CPU lacks AVX2 or FMA" >&2; exit 1; }
       export ILOC_TARGET=x86-64-v3 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
+      export OPENBLAS_CORETYPE=Haswell
       HOST="$(cpu_model) (restricted to AVX2+FMA by ISA=avx2; the CPU has $(cpu_isa))"
       AVX512=0 ;;
     *) echo "ISA=$ISA: only ISA=avx2 is known" >&2; exit 1 ;;

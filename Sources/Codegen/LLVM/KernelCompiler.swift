@@ -8,6 +8,8 @@ public struct CompilerOptions: Sendable {
   /// Target CPU (LLVM name, e.g. "znver4", "x86-64-v3"); nil means the host CPU, or the level
   /// named by `ILOC_TARGET` (`TargetLevel`).
   public var cpu: String?
+  /// Where `ILOC_TARGET` is read (when `cpu` is nil): the process environment by default.
+  public var environment: [String: String] = ProcessInfo.processInfo.environment
   /// Target features ("+avx2,+fma,..."); nil means the host's features (only when `cpu` is nil
   /// too; with an explicit cpu, nil means that cpu's defaults).
   public var features: String?
@@ -134,6 +136,8 @@ public final class KernelCompiler: @unchecked Sendable {
     LLVMInitializeNativeTarget()
     LLVMInitializeNativeAsmPrinter()
     LLVMInitializeNativeAsmParser()
+    // Copies that live as long as the process (LLVM keeps no pointer to them, but this runs
+    // once). An option LLVM does not know would stop the process with LLVM's own message.
     var args: [UnsafePointer<CChar>?] = (["iloc"] + llvmOptions).map { UnsafePointer(strdup($0)) }
     LLVMParseCommandLineOptions(Int32(args.count), &args, nil)
   }()
@@ -150,6 +154,8 @@ public final class KernelCompiler: @unchecked Sendable {
 
   /// The host CPU's LLVM feature string ("+avx2,-avx512f,...").
   public static var hostFeatures: String { takeMessage(LLVMGetHostCPUFeatures()) }
+  /// The host CPU's LLVM name ("znver4", ...).
+  public static var hostCPU: String { takeMessage(LLVMGetHostCPUName()) }
 
   /// The target triple code is generated for (the host's default triple).
   public var targetTriple: String { triple }
@@ -160,16 +166,15 @@ public final class KernelCompiler: @unchecked Sendable {
     Self.counterLock.unlock()
     _ = Self.llvmInitialized
     triple = Self.takeMessage(LLVMGetDefaultTargetTriple())
-    let hostFeatures = Self.hostFeatures
     if let c = options.cpu {
       cpu = c
       features = options.features ?? ""
-    } else if let level = try TargetLevel.requested(ProcessInfo.processInfo.environment, hostFeatures: hostFeatures) {
+    } else if let level = try TargetLevel.requested(options.environment, hostFeatures: Self.hostFeatures) {
       cpu = level.rawValue
       features = options.features ?? level.features
     } else {
-      cpu = Self.takeMessage(LLVMGetHostCPUName())
-      features = options.features ?? hostFeatures
+      cpu = Self.hostCPU
+      features = options.features ?? Self.hostFeatures
     }
     var major: UInt32 = 0, minor: UInt32 = 0, patch: UInt32 = 0
     LLVMGetVersion(&major, &minor, &patch)
@@ -641,7 +646,8 @@ extension KernelCompiler {
     }
     if let message { LLVMDisposeMessage(message) }
     let key = ObjectCacheKey(["iloc-handbuilt-object", "\(Self.cacheFormatVersion)", ILOCVersion.string, llvmVersion,
-                              triple, cpu, features] + keyParts + [Self.printModule(module)])
+                              triple, cpu, features, Self.llvmOptions.joined(separator: " ")] + keyParts
+                              + [Self.printModule(module)])
     var object: Data
     if let cached = cachedObject(key) {
       object = cached

@@ -44,13 +44,15 @@ public enum TargetLevel: String, CaseIterable, Sendable {
 
   /// The level named by `ILOC_TARGET` in `environment`, nil for the host CPU; throws (one line)
   /// for an unknown name or a level that `hostFeatures` (an LLVM feature string) lacks.
-  public static func requested(_ environment: [String: String], hostFeatures: String) throws -> TargetLevel? {
+  public static func requested(_ environment: [String: String], hostFeatures: @autoclosure () -> String) throws
+    -> TargetLevel?
+  {
     guard let name = environment[variable], !name.isEmpty, name != "host" else { return nil }
     guard let level = TargetLevel(rawValue: name) else {
       let names = (["host"] + allCases.map(\.rawValue)).joined(separator: ", ")
       throw Problem(description: "\(variable)=\(name) is not a target level (\(names))")
     }
-    let host = Set(hostFeatures.split(separator: ",").map(String.init))
+    let host = Set(hostFeatures().split(separator: ",").map(String.init))
     let missing = level.addedFeaturesUpToHere.filter { !host.contains("+" + $0) }
     guard missing.isEmpty else {
       let list = missing.joined(separator: ", ")

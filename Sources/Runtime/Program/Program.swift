@@ -102,7 +102,7 @@ public final class Program: @unchecked Sendable {
   /// The process-wide kernel compiler (one JIT; compiled kernels are shared by all programs).
   /// Created on first use only: a process that never JIT-compiles never initializes LLVM.
   public static let sharedCompiler: KernelCompiler = {
-    do { return try KernelCompiler() } catch { fatalError("cannot initialize LLVM: \(error)") }
+    do { return try KernelCompiler() } catch { fatalError("cannot start the JIT: \(error)") }
   }()
 
   public init(_ source: Graph, options: ProgramOptions = ProgramOptions()) throws {
