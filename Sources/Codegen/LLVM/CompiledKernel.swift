@@ -77,8 +77,9 @@ public final class CompiledKernel: @unchecked Sendable {
     self.owner = owner
   }
 
-  /// A kernel to be compiled later; `resolve` compiles it alone if it is called first.
-  public init(pending kernel: Kernel, symbol: String, resolve: @escaping (Kernel) throws -> CompiledKernel) {
+  /// A kernel to be compiled later; `resolve` compiles it alone if it is called first. `symbol`
+  /// may be left empty (the filled-in kernel brings its own): computing it prints the kernel.
+  public init(pending kernel: Kernel, symbol: String = "", resolve: @escaping (Kernel) throws -> CompiledKernel) {
     self.kernel = kernel
     self.symbol = symbol
     self.report = CompileReport(

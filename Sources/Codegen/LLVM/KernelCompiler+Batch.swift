@@ -29,11 +29,14 @@ extension KernelCompiler {
   public func compileAll(_ kernels: [Kernel], threads: Int) throws -> Batch {
     for k in kernels { try k.validate() }
     let canonical = kernels.map(\.canonical)
-    let symbols = canonical.map { Self.symbol(forCanonical: $0) }
-    var jobs: [(kernel: Kernel, symbol: String)] = []
+    let texts = canonical.map(\.description)  // printed once: symbols and cache keys hash it
+    let symbols = zip(canonical, texts).map { Self.symbol(forCanonical: $0, text: $1) }
+    var jobs: [Job] = []
     var queued = Set<String>()
     lock.lock()
-    for (k, s) in zip(canonical, symbols) where loaded[s] == nil && queued.insert(s).inserted { jobs.append((k, s)) }
+    for n in canonical.indices where loaded[symbols[n]] == nil && queued.insert(symbols[n]).inserted {
+      jobs.append(Job(kernel: canonical[n], symbol: symbols[n], text: texts[n]))
+    }
     lock.unlock()
 
     var start = ContinuousClock.now
@@ -66,11 +69,11 @@ extension KernelCompiler {
   public func objectFiles(for kernels: [Kernel], threads: Int) throws -> [(symbol: String, data: Data)] {
     for k in kernels { try k.validate() }
     var seen = Set<String>()
-    var jobs: [(kernel: Kernel, symbol: String)] = []
+    var jobs: [Job] = []
     for k in kernels {
-      let c = k.canonical
-      let s = Self.symbol(forCanonical: c)
-      if seen.insert(s).inserted { jobs.append((c, s)) }
+      let c = k.canonical, text = c.description
+      let s = Self.symbol(forCanonical: c, text: text)
+      if seen.insert(s).inserted { jobs.append(Job(kernel: c, symbol: s, text: text)) }
     }
     return zip(jobs, try makeObjects(jobs, threads: threads)).map { ($0.symbol, $1.0) }
   }
@@ -81,9 +84,14 @@ extension KernelCompiler {
     return r
   }
 
-  /// The objects of `jobs` (canonical kernels with their symbols), in order. Workers take
-  /// the next job from a shared counter; each result goes to its job's slot.
-  func makeObjects(_ jobs: [(kernel: Kernel, symbol: String)], threads: Int) throws -> [(Data, CompileReport)] {
+  /// A canonical kernel to make an object of, with its symbol and printed form.
+  struct Job {
+    var kernel: Kernel, symbol: String, text: String
+  }
+
+  /// The objects of `jobs`, in order. Workers take the next job from a shared counter; each
+  /// result goes to its job's slot.
+  func makeObjects(_ jobs: [Job], threads: Int) throws -> [(Data, CompileReport)] {
     guard !jobs.isEmpty else { return [] }
     let workers = Swift.max(1, Swift.min(threads, jobs.count))
     let results = ResultSlots<(Data, CompileReport)>(count: jobs.count)
@@ -96,7 +104,8 @@ extension KernelCompiler {
       }
       defer { Self.disposeMachine(machine) }
       while let i = next.take(below: jobs.count) {
-        results.set(i, Result { try makeObject(jobs[i].kernel, symbol: jobs[i].symbol, machine: machine) })
+        results.set(i, Result { try makeObject(jobs[i].kernel, symbol: jobs[i].symbol, machine: machine,
+                                               text: jobs[i].text) })
       }
     }
     Self.runOnThreads(workers, work)

@@ -335,9 +335,9 @@ public final class KernelCompiler: @unchecked Sendable {
   /// buffer names share a symbol.
   public static func symbol(for kernel: Kernel) -> String { symbol(forCanonical: kernel.canonical) }
 
-  static func symbol(forCanonical kernel: Kernel) -> String {
+  static func symbol(forCanonical kernel: Kernel, text: String? = nil) -> String {
     var h = FNV1a128()
-    h.combine(kernel.description)
+    h.combine(text ?? kernel.description)
     let clean = String(kernel.name.prefix(48).map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" })
     return "iloc_\(clean)_\(h.hex.prefix(16))"
   }
@@ -346,14 +346,16 @@ public final class KernelCompiler: @unchecked Sendable {
 
   /// The object of a canonical kernel: from the disk cache, or optimized and emitted with
   /// `machine`. Touches no JIT state, so worker threads call it concurrently.
-  func makeObject(_ kernel: Kernel, symbol: String, machine: LLVMTargetMachineRef, useCache: Bool = true) throws
-    -> (Data, CompileReport)
+  /// `text` is the kernel's printed form when the caller has it already (printing a large
+  /// kernel costs about as much as loading its object from the cache).
+  func makeObject(_ kernel: Kernel, symbol: String, machine: LLVMTargetMachineRef, useCache: Bool = true,
+                  text known: String? = nil) throws -> (Data, CompileReport)
   {
     var report = CompileReport(
       kernelName: kernel.name, symbol: symbol, cacheHit: false, irBuildMilliseconds: 0,
       optimizeMilliseconds: 0, codegenMilliseconds: 0, loadMilliseconds: 0, vectorWidth: 1, objectBytes: 0)
     var start = ContinuousClock.now
-    let text = kernel.description
+    let text = known ?? kernel.description
     let index = useCache ? indexKey(text) : nil
     if let index, let data = indexedObject(index) {
       report.cacheHit = true

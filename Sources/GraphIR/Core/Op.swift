@@ -186,11 +186,15 @@ public final class Constant: Hashable, @unchecked Sendable {
     precondition(values.count == shape.elementCount)
     self.shape = shape; self.values = values
   }
-  /// The single value when every element is equal (a splat), else nil.
+  /// The single value when every element is equal (a splat), else nil; found once (the
+  /// simplification passes ask on every run).
   public var splatValue: Float? {
-    guard let f = values.first else { return nil }
-    return values.allSatisfy { $0.bitPattern == f.bitPattern } ? f : nil
+    splat.get {
+      guard let f = values.first else { return nil }
+      return values.allSatisfy { $0.bitPattern == f.bitPattern } ? f : nil
+    }
   }
+  private let splat = Memo<Float?>()
   public static func == (a: Constant, b: Constant) -> Bool {
     a === b || (a.shape == b.shape && a.values.elementsEqual(b.values) { $0.bitPattern == $1.bitPattern })
   }

@@ -126,7 +126,7 @@ public final class Program: @unchecked Sendable {
     var pending: [CompiledKernel] = []
     func compile(_ k: Kernel) throws -> CompiledKernel? {
       guard let provider else { return nil }
-      let c = CompiledKernel(pending: k, symbol: KernelCompiler.symbol(for: k)) { try provider.kernel(for: $0) }
+      let c = CompiledKernel(pending: k) { try provider.kernel(for: $0) }
       pending.append(c)
       return c
     }
