@@ -56,10 +56,12 @@ public struct ArtifactBuilder {
     let library = dir.appendingPathComponent(ArtifactManifest.kernelLibrary)
     try Self.link(linked, to: library)
     let (weights, w) = try writeWeights(to: dir.appendingPathComponent(ArtifactManifest.weightsFile))
+    // A host build makes the JIT's objects: no --target-cpu and no ILOC_TARGET level.
+    let hostBuild = targetCPU == nil && compiler.cpu == KernelCompiler.hostCPU
     let manifest = ArtifactManifest(
       ilocVersion: ilocVersion,
       target: .init(cpu: compiler.cpu, features: compiler.features, requiredFeatures: required,
-                    triple: compiler.targetTriple, llvmVersion: compiler.llvmVersion, hostBuild: targetCPU == nil && compiler.cpu == KernelCompiler.hostCPU),
+                    triple: compiler.targetTriple, llvmVersion: compiler.llvmVersion, hostBuild: hostBuild),
       model: model, architecture: w.architecture, modelDescription: generator.description,
       imageSize: generator.imageSize, lrMul: w.lrMul, convClamp: w.convClamp, classIndex: w.classIndex,
       task: task.rawValue, operatorRecord: problem.forward.record,
