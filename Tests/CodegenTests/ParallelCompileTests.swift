@@ -115,6 +115,19 @@ struct ParallelCompileTests {
     #expect(!early.isPending && a[1].map(\.bitPattern) == b[1].map(\.bitPattern))
   }
 
+  /// The width a compile reports (found by walking the optimized module's instructions)
+  /// equals the widest `<N x float>` in that module's printed text, kernel by kernel.
+  @Test func reportedVectorWidthMatchesThePrintedIR() throws {
+    let compiler = try makeCompiler()
+    var widths: [Int] = []
+    for k in Self.kernels() {
+      let reported = try compiler.compile(k).report.vectorWidth
+      #expect(reported == (try compiler.optimizedIR(for: k)).vectorWidth)
+      widths.append(reported)
+    }
+    #expect(widths.contains { $0 >= 4 } && widths.allSatisfy { $0 >= 1 })  // some kernels vectorize
+  }
+
   @Test func vectorWidthIsTheWidestFloatVectorInTheIR() {
     let ir = """
       %a = load <8 x float>, ptr %p, align 4
