@@ -40,10 +40,11 @@ public struct CompilerOptions: Sendable {
 ///    and that object, verified as always, is linked without building any IR (the warm path).
 /// 1. `IREmitter` builds a module in a fresh LLVM context (target triple, data layout,
 ///    `target-cpu`/`target-features`, and `prefer-vector-width=512` when AVX-512F exists).
-/// 2. The kernel text, the unoptimized IR text, the CPU, features, LLVM and iloc versions
-///    and the cache format version are hashed (SHA-256); a cached object with that key is
-///    verified (`ObjectCache`) and linked directly. A damaged entry is deleted, rebuilt and
-///    reported in one warning line; an unusable cache directory means no cache and one warning.
+/// 2. The kernel text, the unoptimized module's bitcode, the CPU, features, LLVM version and
+///    options, the iloc version and the cache format version are hashed (SHA-256); a cached
+///    object with that key is verified (`ObjectCache`) and linked directly. A damaged entry is
+///    deleted, rebuilt and reported in one warning line; an unusable cache directory means no
+///    cache and one warning.
 /// 3. Otherwise `default<O3>` runs, the widest vector type is recorded in a global
 ///    `<symbol>_vector_width`, an object is emitted (PIC, so it also links into shared
 ///    libraries) and stored in the cache, with an index entry for step 0.
@@ -69,7 +70,7 @@ public struct CompilerOptions: Sendable {
 /// and `sqrt`, `rsqrt` and division are correctly rounded.
 public final class KernelCompiler: @unchecked Sendable {
   /// Bump when the lowering changes in a way the IR text would not show (it always shows).
-  public static let cacheFormatVersion = 2
+  public static let cacheFormatVersion = 3
 
   /// `$ILOC_CACHE_DIR`, else `~/.cache/iloc/kernels`.
   public static var defaultCacheDirectory: URL {
@@ -288,7 +289,7 @@ public final class KernelCompiler: @unchecked Sendable {
     return (text, Self.vectorWidth(inIR: text))
   }
 
-  /// The unoptimized LLVM IR of a kernel as text (what the cache key hashes).
+  /// The unoptimized LLVM IR of a kernel as text (the cache key hashes its bitcode).
   public func unoptimizedIR(for kernel: Kernel) throws -> String {
     try kernel.validate()
     lock.lock()
@@ -369,7 +370,7 @@ public final class KernelCompiler: @unchecked Sendable {
     defer { m.dispose() }
     report.irBuildMilliseconds = Self.ms(since: start)
     start = ContinuousClock.now
-    let key = cacheKey(text, irText: Self.printModule(m.module))
+    let key = cacheKey(text, module: m.module)
     let cached = useCache ? cachedObject(key) : nil
     report.cacheMilliseconds += Self.ms(since: start)
     if let data = cached {
@@ -542,9 +543,14 @@ public final class KernelCompiler: @unchecked Sendable {
     return address
   }
 
-  private func cacheKey(_ kernelText: String, irText: String) -> ObjectCacheKey {
-    ObjectCacheKey(["iloc-kernel-object", "\(Self.cacheFormatVersion)", ILOCVersion.string, llvmVersion, triple, cpu,
-                    features, Self.llvmOptions.joined(separator: " "), kernelText, irText])
+  /// The object key of a kernel: everything that decides its code, ending with the bitcode of
+  /// its unoptimized module (half the bytes of the printed IR, made in half the time).
+  private func cacheKey(_ kernelText: String, module: LLVMModuleRef) -> ObjectCacheKey {
+    let bitcode = LLVMWriteBitcodeToMemoryBuffer(module)!
+    defer { LLVMDisposeMemoryBuffer(bitcode) }
+    let bytes = UnsafeRawBufferPointer(start: LLVMGetBufferStart(bitcode), count: LLVMGetBufferSize(bitcode))
+    return ObjectCacheKey(["iloc-kernel-object", "\(Self.cacheFormatVersion)", ILOCVersion.string, llvmVersion, triple,
+                           cpu, features, Self.llvmOptions.joined(separator: " "), kernelText], bytes: bytes)
   }
 
   /// The index key of a canonical kernel's text: everything of the object key except the

@@ -37,12 +37,14 @@ struct FNV1a128: Sendable {
 struct ObjectCacheKey: Sendable, Equatable {
   let digest: [UInt8]
 
-  init(_ parts: [String]) {
+  /// The key of `parts` and then, if given, of the raw `bytes` (a module's bitcode).
+  init(_ parts: [String], bytes: UnsafeRawBufferPointer? = nil) {
     var h = SHA256()
     for p in parts {
       h.update(data: Data(p.utf8))
       h.update(data: [0])  // separator, so ("ab","c") and ("a","bc") differ
     }
+    if let bytes { h.update(bufferPointer: bytes) }
     digest = Array(h.finalize())
   }
 
