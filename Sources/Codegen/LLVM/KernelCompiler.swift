@@ -549,8 +549,14 @@ public final class KernelCompiler: @unchecked Sendable {
     let bitcode = LLVMWriteBitcodeToMemoryBuffer(module)!
     defer { LLVMDisposeMemoryBuffer(bitcode) }
     let bytes = UnsafeRawBufferPointer(start: LLVMGetBufferStart(bitcode), count: LLVMGetBufferSize(bitcode))
-    return ObjectCacheKey(["iloc-kernel-object", "\(Self.cacheFormatVersion)", ILOCVersion.string, llvmVersion, triple,
-                           cpu, features, Self.llvmOptions.joined(separator: " "), kernelText], bytes: bytes)
+    return ObjectCacheKey(["iloc-kernel-object"] + codeIdentity + [kernelText], bytes: bytes)
+  }
+
+  /// What decides the code of every object besides its source, at the front of every cache
+  /// key: the cache format, iloc and LLVM versions, target triple, CPU, features, LLVM options.
+  private var codeIdentity: [String] {
+    ["\(Self.cacheFormatVersion)", ILOCVersion.string, llvmVersion, triple, cpu, features,
+     Self.llvmOptions.joined(separator: " ")]
   }
 
   /// The index key of a canonical kernel's text: everything of the object key except the
@@ -560,8 +566,7 @@ public final class KernelCompiler: @unchecked Sendable {
   /// IR as before. nil when the executable cannot be identified (then there is no index).
   private func indexKey(_ kernelText: String) -> ObjectCacheKey? {
     guard let exe = Self.executableIdentity else { return nil }
-    return ObjectCacheKey(["iloc-kernel-index", "\(Self.cacheFormatVersion)", ILOCVersion.string, llvmVersion, triple,
-                           cpu, features, Self.llvmOptions.joined(separator: " "), exe, kernelText])
+    return ObjectCacheKey(["iloc-kernel-index"] + codeIdentity + [exe, kernelText])
   }
 
   /// Size, modification time and inode of the running executable (`/proc/self/exe`).
@@ -591,9 +596,6 @@ public final class KernelCompiler: @unchecked Sendable {
     takeMessage(LLVMPrintModuleToString(module))
   }
 
-  /// The largest N in any `<N x float>` of the IR text; 1 if there is none. A scan over the
-  /// UTF-8 bytes: optimized kernels run to hundreds of kilobytes of IR, where Foundation's
-  /// substring search took milliseconds per kernel.
   /// The widest `<N x float>` produced by an instruction of `module` (1 if none): what
   /// `vectorWidth(inIR:)` finds in the printed module, without printing it (printing every
   /// optimized kernel cost about 3 % of a cold stage compile).
@@ -618,6 +620,9 @@ public final class KernelCompiler: @unchecked Sendable {
     return best
   }
 
+  /// The largest N in any `<N x float>` of the IR text; 1 if there is none. A scan over the
+  /// UTF-8 bytes: optimized kernels run to hundreds of kilobytes of IR, where Foundation's
+  /// substring search took milliseconds per kernel.
   static func vectorWidth(inIR text: String) -> Int {
     let pattern = Array(" x float>".utf8)
     let bytes = Array(text.utf8)
@@ -677,9 +682,7 @@ extension KernelCompiler {
       throw CodegenError.llvm("invalid IR for \(symbol) (a Codegen bug): \(Self.takeMessage(message))")
     }
     if let message { LLVMDisposeMessage(message) }
-    let key = ObjectCacheKey(["iloc-handbuilt-object", "\(Self.cacheFormatVersion)", ILOCVersion.string, llvmVersion,
-                              triple, cpu, features, Self.llvmOptions.joined(separator: " ")] + keyParts
-                              + [Self.printModule(module)])
+    let key = ObjectCacheKey(["iloc-handbuilt-object"] + codeIdentity + keyParts + [Self.printModule(module)])
     var object: Data
     if let cached = cachedObject(key) {
       object = cached
