@@ -9,15 +9,16 @@ cpu_model() { grep -m1 'model name' "${CPUINFO:-/proc/cpuinfo}" | cut -d: -f2 | 
 
 # Whether the CPU has AVX-512 Foundation (OpenBLAS's SkylakeX kernels need it; elsewhere they
 # die with SIGILL).
-has_avx512f() { grep -m1 '^flags' "${CPUINFO:-/proc/cpuinfo}" | grep -qw avx512f; }
+has_avx512f() { has_flag avx512f; }
+
+# Whether the CPU's flags line names flag $1.
+has_flag() { grep -m1 '^flags' "${CPUINFO:-/proc/cpuinfo}" | grep -qw "$1"; }
 
 # The widest vector ISA the CPU offers, as a table cell: AVX-512, AVX2+FMA, AVX or SSE.
 cpu_isa() {
-  local flags
-  flags=$(grep -m1 '^flags' "${CPUINFO:-/proc/cpuinfo}")
   if has_avx512f; then echo "AVX-512"
-  elif echo "$flags" | grep -qw avx2 && echo "$flags" | grep -qw fma; then echo "AVX2+FMA"
-  elif echo "$flags" | grep -qw avx; then echo "AVX"
+  elif has_flag avx2 && has_flag fma; then echo "AVX2+FMA"
+  elif has_flag avx; then echo "AVX"
   else echo "SSE"; fi
 }
 
@@ -66,9 +67,7 @@ restrict_isa() {
   case "${ISA:-}" in
     "") ;;
     avx2)
-      local flags
-      flags=$(grep -m1 '^flags' "${CPUINFO:-/proc/cpuinfo}")
-      echo "$flags" | grep -qw avx2 && echo "$flags" | grep -qw fma || { echo "ISA=avx2: this CPU lacks AVX2 or FMA" >&2; exit 1; }
+      has_flag avx2 && has_flag fma || { echo "ISA=avx2: this CPU lacks AVX2 or FMA" >&2; exit 1; }
       export ILOC_TARGET=x86-64-v3 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
       export OPENBLAS_CORETYPE=Haswell
       HOST="$(cpu_model) (restricted to AVX2+FMA by ISA=avx2; the CPU has $(cpu_isa))"
