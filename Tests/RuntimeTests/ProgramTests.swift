@@ -83,6 +83,54 @@ import Testing
     }
   }
 
+  /// Winograd with each thread transforming, multiplying and transforming back its own blocks
+  /// (one tile row each, 16 blocks over the two samples) gives the bits of the whole image.
+  @Test func fusedWinogradBlocksMatchTheWholeImage() throws {
+    let g = Graph("wf")
+    let x = g.input("x", [2, 16, 16, 12]), w = g.input("w", [24, 16, 3, 3])
+    let y = conv2d(x, w, padding: 1)
+    g.output("y", y)
+    let gg = try gradients(of: sum(y * y), wrt: [x])
+    var off = ProgramOptions(), fused = ProgramOptions()
+    off.fusedBlockBytes = 0
+    fused.fusedBlockBytes = 16 * (16 + 24) * 6 * 4  // one row of 6 tiles
+    let whole = try Program(gg, options: off), blocks = try Program(gg, options: fused)
+    let steps = blocks.steps.compactMap { $0 as? WinogradStep }
+    #expect(steps.count == 2 && steps.allSatisfy { $0.fused && $0.blockRows == 1 })
+    #expect(whole.steps.compactMap { $0 as? WinogradStep }.allSatisfy { !$0.fused })
+    try Self.expectSameBitsAndInterpreter(gg, whole, blocks, seed: 6)
+  }
+
+  /// A strided 3x3 convolution gathered and multiplied in blocks of output rows per thread
+  /// gives the bits of the whole-image im2col products (its gradients too).
+  @Test func im2colBlocksMatchTheWholeImage() throws {
+    let g = Graph("cb")
+    let x = g.input("x", [2, 16, 16, 16]), w = g.input("w", [16, 16, 3, 3])
+    let y = conv2d(x, w, stride: 2, padding: 1)
+    g.output("y", y)
+    let gg = try gradients(of: sum(y * y), wrt: [x, w])
+    var off = ProgramOptions(), fused = ProgramOptions()
+    off.fusedBlockBytes = 0
+    fused.fusedBlockBytes = 144 * 8 * 4 * 2  // K x two rows of 8 columns
+    let whole = try Program(gg, options: off), blocks = try Program(gg, options: fused)
+    let forward = { (p: Program) in p.steps.compactMap { $0 as? ConvolutionGEMMStep }.filter { $0.form == .forward } }
+    // y (8x8 outputs, K 144: two rows a block) and x's gradient as a 2x2 phase convolution
+    // (9x9 outputs, K 64: three rows a block)
+    #expect(forward(blocks).map(\.blockRows) == [2, 3] && forward(whole).map(\.blockRows) == [nil, nil])
+    try Self.expectSameBitsAndInterpreter(gg, whole, blocks, seed: 7)
+  }
+
+  /// `b` gives `a`'s bits on every output, and both agree with the float64 interpreter.
+  static func expectSameBitsAndInterpreter(_ g: Graph, _ a: Program, _ b: Program, seed: UInt64) throws {
+    let feed = Self.feed(g, seed: seed)
+    let ra = try a.run(inputs: feed), rb = try b.run(inputs: feed)
+    for (k, v) in ra { #expect(rb[k]!.values.map(\.bitPattern) == v.values.map(\.bitPattern), "\(k)") }
+    let ref = try Interpreter.run(g, inputs: feed.mapValues { HostTensor<Double>(shape: $0.shape, values: $0.values.map(Double.init)) })
+    for (k, v) in rb {
+      #expect(HostTensor<Double>(shape: v.shape, values: v.values.map(Double.init)).maxRelativeDifference(to: ref[k]!) < 1e-4)
+    }
+  }
+
   @Test func objectCacheRoundTrip() throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iloc-cache-\(UUID().uuidString)")
     defer { try? FileManager.default.removeItem(at: dir) }

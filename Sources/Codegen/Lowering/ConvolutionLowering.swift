@@ -206,17 +206,19 @@ struct Substitution {
 
 /// The gathers around a convolution GEMM (one batch sample per call; scalar 0 is the sample).
 public enum ConvolutionKernels {
-  /// `col[(c*kh + ky)*kw + kx, oy*Wo + ox] = x[n, c, oy*s - p + ky, ox*s - p + kx]` (0 outside).
-  public static func im2col(x: Shape, kernel: [Int], attrs a: ConvAttrs, output: [Int]) -> Kernel {
+  /// `col[(c*kh + ky)*kw + kx, oy*Wo + ox] = x[n, c, oy*s - p + ky, ox*s - p + kx]` (0 outside),
+  /// for `rows` output rows from row `scalar 1` on (all of them by default): the columns of one
+  /// block of output rows, so that a block's columns can be multiplied while still in cache.
+  public static func im2col(x: Shape, kernel: [Int], attrs a: ConvAttrs, output: [Int], rows: Int? = nil) -> Kernel {
     let (c, h, w) = (x[1], x[2], x[3])
     let (kh, kw) = (kernel[0], kernel[1])
-    let (ho, wo) = (output[0], output[1])
+    let (ho, wo) = (rows ?? output[0], output[1])
     var alg = IndexAlgebra()
     alg.ranges["r"] = 0...(c * kh * kw - 1)
     alg.ranges["q"] = 0...(ho * wo - 1)
     let r: IntExpr = .variable("r"), q: IntExpr = .variable("q")
     let ch = alg.floorDiv(r, kh * kw), ky = alg.mod(alg.floorDiv(r, kw), kh), kx = alg.mod(r, kw)
-    let oy = alg.floorDiv(q, wo), ox = alg.mod(q, wo)
+    let oy = rows == nil ? alg.floorDiv(q, wo) : alg.add(alg.floorDiv(q, wo), .scalar(1)), ox = alg.mod(q, wo)
     let iy = alg.add(alg.mul(oy, a.stride[0]), alg.add(ky, .const(-a.padding[0])))
     let ix = alg.add(alg.mul(ox, a.stride[1]), alg.add(kx, .const(-a.padding[2])))
     let valid = alg.and(alg.and(alg.atLeast(iy, 0), alg.less(iy, h)), alg.and(alg.atLeast(ix, 0), alg.less(ix, w)))
@@ -226,7 +228,8 @@ public enum ConvolutionKernels {
     let store = Stmt.store(buffer: 0, index: alg.add(alg.mul(r, ho * wo), q), value: valid == .const(true) ? v : .select(valid, v, .const(0)))
     return Kernel(name: "im2col", buffers: [KernelBuffer("col", .output, count: c * kh * kw * ho * wo),
                                             KernelBuffer("x", .input, count: x.elementCount)],
-                  scalars: ["n"], parallel: Loop("r", c * kh * kw, [.loop(Loop("q", ho * wo, [store]))]))
+                  scalars: rows == nil ? ["n"] : ["n", "row0"],
+                  parallel: Loop("r", c * kh * kw, [.loop(Loop("q", ho * wo, [store]))]))
   }
 
   /// The adjoint gather of im2col for a transposed convolution of sample n:

@@ -25,6 +25,10 @@ public struct ProgramOptions: @unchecked Sendable {
   /// Winograd convolutions transform and multiply blocks of tile rows whose transformed tiles fit
   /// this many bytes (`WinogradStep.blockRows`), so that their scratch stays bounded at 1024.
   public var winogradBlockBytes = WinogradStep.defaultBlockBytes
+  /// Forward im2col convolutions and Winograd convolutions whose expanded operand would stream
+  /// through memory run in blocks of output rows of about this many bytes, each thread gathering
+  /// and multiplying its own blocks (`FusedBlocks`; 0: never). The bits do not change.
+  public var fusedBlockBytes = FusedBlocks.bytes
   /// The compiler to use; nil means `provider`, else `Program.defaultProvider`, else the
   /// process-wide shared compiler.
   public var compiler: KernelCompiler?
@@ -191,9 +195,11 @@ public final class Program: @unchecked Sendable {
                               router: router)
         case _ where options.winograd && WinogradStep.eligible(n.op, shapes, output: n.shape):
           step = try WinogradStep(op: n.op, x: ins[0], w: ins[1], y: off, xShape: shapes[0], yShape: n.shape, node: s.node,
-                                  router: router, blockBytes: options.winogradBlockBytes, compile: compile)
+                                  router: router, blockBytes: options.winogradBlockBytes, fusedBytes: options.fusedBlockBytes,
+                                  compile: compile)
         case .conv2d(let a):
-          step = try ConvolutionGEMMStep(form: .forward, x: ins[0], w: ins[1], y: off, shapes: (shapes[0], shapes[1], n.shape), attrs: a, node: s.node, router: router, compile: compile)
+          step = try ConvolutionGEMMStep(form: .forward, x: ins[0], w: ins[1], y: off, shapes: (shapes[0], shapes[1], n.shape), attrs: a, node: s.node, router: router,
+                                         fusedBytes: options.fusedBlockBytes, compile: compile)
         case .convTranspose2d(let a):
           step = try ConvolutionGEMMStep(form: .transposed, x: ins[0], w: ins[1], y: off, shapes: (shapes[0], shapes[1], n.shape), attrs: a, node: s.node, router: router, compile: compile)
         case .conv2dWeightGrad(let a, _):

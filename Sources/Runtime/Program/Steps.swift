@@ -128,9 +128,12 @@ final class ConvolutionGEMMStep: ProgramStep {
   let gather: KernelStep?  // im2col or col2im; nil for 1x1 stride-1 unpadded convs
   let scratchFloats: Int
   let route: GEMMRoute
+  /// Output rows of one block when the forward gather and product run per block
+  /// (`runForwardBlocks`); nil: over the whole image.
+  let blockRows: Int?
 
   init(form: Form, x: Int, w: Int, y: Int, shapes: (Shape, Shape, Shape), attrs: ConvAttrs, node: Int,
-       router: GEMMRouter, compile: (Kernel) throws -> CompiledKernel?) throws {
+       router: GEMMRouter, fusedBytes: Int = FusedBlocks.bytes, compile: (Kernel) throws -> CompiledKernel?) throws {
     self.form = form; self.x = x; self.w = w; self.y = y; self.attrs = attrs
     (xShape, wShape, yShape) = shapes
     let a = attrs
@@ -138,18 +141,26 @@ final class ConvolutionGEMMStep: ProgramStep {
     var gatherKernel: Kernel?
     var scratch = 0
     var flops = 0.0
+    let shape = Self.gemmShape(form, xShape, wShape, yShape, groups: a.groups)
+    route = router.route(shape)
+    let rows = form == .forward && a.groups == 1 && route.own != nil && !Self.pointwise(wShape[2], wShape[3], a)
+      ? FusedBlocks.rows(of: yShape[2], bytesPerRow: shape.k * yShape[3] * 4, budget: fusedBytes) : nil
+    let wo = yShape[3]
+    blockRows = rows.flatMap { Self.blockingPays(o: shape.m, columns: $0 * wo) ? $0 : nil }
     switch form {
     case .forward:
       let (k0, k1) = (wShape[2], wShape[3])
-      pointwise = k0 == 1 && k1 == 1 && a.stride == [1, 1] && a.padding.allSatisfy { $0 == 0 }
+      pointwise = Self.pointwise(k0, k1, a)
       if !pointwise {
-        gatherKernel = ConvolutionKernels.im2col(x: xShape, kernel: [k0, k1], attrs: a, output: [yShape[2], yShape[3]])
-        scratch = xShape[1] * k0 * k1 * yShape[2] * yShape[3]
+        gatherKernel = ConvolutionKernels.im2col(x: xShape, kernel: [k0, k1], attrs: a, output: [yShape[2], yShape[3]],
+                                                 rows: blockRows)
+        let (samples, ho) = (yShape[0], yShape[2])
+        scratch = xShape[1] * k0 * k1 * (blockRows.map { $0 * FusedBlocks.workers(samples * ho / $0) } ?? ho) * yShape[3]
       }
       flops = 2.0 * Double(yShape.elementCount * (xShape[1] / a.groups) * k0 * k1)
     case .transposed:
       let (k0, k1) = (wShape[2], wShape[3])
-      pointwise = k0 == 1 && k1 == 1 && a.stride == [1, 1] && a.padding.allSatisfy { $0 == 0 } && a.outputPadding == [0, 0]
+      pointwise = Self.pointwise(k0, k1, a) && a.outputPadding == [0, 0]
       if !pointwise {
         gatherKernel = ConvolutionKernels.col2im(y: yShape, input: [xShape[2], xShape[3]], kernel: [k0, k1], attrs: a)
         scratch = yShape[1] * k0 * k1 * xShape[2] * xShape[3]
@@ -157,7 +168,7 @@ final class ConvolutionGEMMStep: ProgramStep {
       flops = 2.0 * Double(xShape.elementCount * (yShape[1] / a.groups) * k0 * k1)
     case .weightGrad:  // x = input, w = grad-out (gy), y = weight gradient [O, Cg, kh, kw]
       let (k0, k1) = (yShape[2], yShape[3])
-      pointwise = k0 == 1 && k1 == 1 && a.stride == [1, 1] && a.padding.allSatisfy { $0 == 0 }
+      pointwise = Self.pointwise(k0, k1, a)
       if !pointwise {
         gatherKernel = ConvolutionKernels.im2col(x: xShape, kernel: [k0, k1], attrs: a, output: [wShape[2], wShape[3]])
         scratch = xShape[1] * k0 * k1 * wShape[2] * wShape[3]
@@ -174,9 +185,18 @@ final class ConvolutionGEMMStep: ProgramStep {
     }
     let bytes = Double((xShape.elementCount + wShape.elementCount + yShape.elementCount + scratch * 2) * 4)
     let name = switch form { case .forward: "conv2d"; case .transposed: "conv_transpose2d"; case .weightGrad: "conv2d_weight_grad" }
-    let shape = Self.gemmShape(form, xShape, wShape, yShape, groups: a.groups)
-    route = router.route(shape)
     super.init(label: "\(name) gemm [\(route.label)] \(shape)", node: node, kind: "gemm", ops: 1, flops: flops, bytes: bytes)
+  }
+
+  /// Blocks read the weights (o x K) once each instead of once per image, and save writing and
+  /// reading back the block's gathered columns (K x columns): a rule on the shape, measured on
+  /// `stylegan2-1024` (2 threads, 1 MB blocks): 64 to 256 output channels with 128 to 512
+  /// columns a block 20-45 % faster, 512 channels with 32 columns 2.3x slower.
+  static func blockingPays(o: Int, columns: Int) -> Bool { o <= 2 * columns }
+
+  /// A 1x1 stride-1 unpadded kernel: the product reads the activations in place, no gather.
+  static func pointwise(_ k0: Int, _ k1: Int, _ a: ConvAttrs) -> Bool {
+    k0 == 1 && k1 == 1 && a.stride == [1, 1] && a.padding.allSatisfy { $0 == 0 }
   }
 
   /// The shape of the per-sample, per-group GEMM that `run` makes.
@@ -200,6 +220,9 @@ final class ConvolutionGEMMStep: ProgramStep {
     let g = a.groups
     switch form {
     case .forward:
+      if let rows = blockRows, gather != nil, let compiled = gather!.compiled, let own = route.own {
+        return try runForwardBlocks(ctx, rows: rows, gather: compiled, own: own)
+      }
       let (n, c, o) = (xShape[0], xShape[1], yShape[1])
       let cg = c / g, og = o / g, kk = wShape[2] * wShape[3]
       let q = yShape[2] * yShape[3], hw = xShape[2] * xShape[3]
@@ -268,109 +291,6 @@ func launchKernel(_ kernel: Kernel, _ compiled: CompiledKernel?, _ ptrs: [Unsafe
     try KernelInterpreter.run(kernel, buffers: &arrays, scalars: scalars)
     for (k, b) in kernel.buffers.enumerated() where b.access == .output {
       arrays[k].withUnsafeBufferPointer { ptrs[k].update(from: $0.baseAddress!, count: b.count) }
-    }
-  }
-}
-
-/// A 3x3 stride-1 convolution (or transposed convolution) by Winograd F(2x2, 3x3): three
-/// generated transforms around 16 GEMMs per sample, 2.25x fewer multiplies than im2col+GEMM.
-final class WinogradStep: ProgramStep {
-  let x: Int, w: Int, y: Int
-  let xShape: Shape, yShape: Shape
-  /// Output and input channels, and the tiles of one block (`blockRows` rows of tiles).
-  let o: Int, c: Int, t: Int
-  let transform: WinogradKernels.Transform
-  var xi: Int { transform.a * transform.a }
-  let kernels: [(Kernel, CompiledKernel?)]  // weights, input, output
-  let scratchFloats: Int
-  let route: GEMMRoute
-  /// Tile rows transformed and multiplied at a time.
-  let blockRows: Int
-
-  /// The transformed input and product tiles of one block are kept under this many bytes by
-  /// default: the whole image for most layers up to 256 pixels, blocks of tile rows at 1024
-  /// (where all of a 32-channel layer's tiles took 1 GB of scratch).
-  public static let defaultBlockBytes = 64 << 20
-
-  /// The most tile rows (a divisor of `rows`) whose V and M tiles fit `bytes`; at least 1.
-  static func blockRows(rows: Int, columns: Int, channels: Int, _ t: WinogradKernels.Transform, bytes: Int) -> Int {
-    let perRow = t.a * t.a * channels * columns * 4
-    return (1...rows).last { rows % $0 == 0 && $0 * perRow <= bytes } ?? 1
-  }
-
-  /// Whether `op` on these shapes can run as Winograd F(2x2, 3x3).
-  static func eligible(_ op: Op, _ shapes: [Shape], output: Shape) -> Bool {
-    let (x, w) = (shapes[0], shapes[1])
-    guard w.count == 4, w[2] == 3, w[3] == 3, output[2] % 2 == 0, output[3] % 2 == 0, output[2] >= 4, output[3] >= 4 else { return false }
-    switch op {
-    case .conv2d(let a): return a.groups == 1 && a.stride == [1, 1] && x[1] >= 16 && output[1] >= 16
-    case .convTranspose2d(let a):
-      return a.groups == 1 && a.stride == [1, 1] && a.outputPadding == [0, 0] && a.padding.allSatisfy { $0 <= 2 } && x[1] >= 16 && output[1] >= 16
-    default: return false
-    }
-  }
-
-  init(op: Op, x: Int, w: Int, y: Int, xShape: Shape, yShape: Shape, node: Int, router: GEMMRouter,
-       blockBytes: Int = defaultBlockBytes, compile: (Kernel) throws -> CompiledKernel?) throws {
-    self.x = x; self.w = w; self.y = y; self.xShape = xShape; self.yShape = yShape
-    (c, o) = (xShape[1], yShape[1])
-    // F(2x2) by default: F(4x4)'s larger transform entries cost accuracy (measured 2.6e-3
-    // relative on an LPIPS-VGG gradient, against the 1e-4 the engines must agree to), so it is
-    // opt-in (ILOC_WINOGRAD=4) where speed matters more.
-    let tr = ProcessInfo.processInfo.environment["ILOC_WINOGRAD"] == "4" ? WinogradKernels.Transform.best(ho: yShape[2], wo: yShape[3])
-      : WinogradKernels.Transform.f2
-    transform = tr
-    blockRows = Self.blockRows(rows: yShape[2] / tr.m, columns: yShape[3] / tr.m, channels: c + o, tr, bytes: blockBytes)
-    t = blockRows * (yShape[3] / tr.m)
-    let transposed: Bool, padTop: Int, padLeft: Int
-    switch op {
-    case .conv2d(let a): (transposed, padTop, padLeft) = (false, a.padding[0], a.padding[2])
-    case .convTranspose2d(let a): (transposed, padTop, padLeft) = (true, 2 - a.padding[0], 2 - a.padding[2])
-    default: fatalError("not a winograd op")
-    }
-    let ks = [WinogradKernels.weightTransform(o: o, c: c, transposed: transposed, tr),
-              WinogradKernels.inputTransform(x: xShape, padTop: padTop, padLeft: padLeft, ho: yShape[2], wo: yShape[3], tr,
-                                             rows: blockRows),
-              WinogradKernels.outputTransform(y: yShape, tr, rows: blockRows)]
-    kernels = try ks.map { ($0, try compile($0)) }
-    scratchFloats = tr.a * tr.a * (o * c + c * t + o * t)
-    let gemmFlops = 2.0 * Double(tr.a * tr.a) * Double(o * c * t * xShape[0] * (yShape[2] / tr.m / blockRows))
-    let shape = GEMMShape(m: o, n: t, k: c)
-    route = router.route(shape)
-    super.init(label: "\(op.name) winograd\(tr.m) [\(route.label)] \(tr.a * tr.a)x\(shape)", node: node, kind: "gemm", ops: 1, flops: gemmFlops,
-               bytes: Double((xShape.elementCount + yShape.elementCount + o * c * 9 + scratchFloats * 2) * 4))
-  }
-
-  /// The weight is static: its transform is kept and redone only after a rebinding.
-  var weightInvariant = false
-  private var ownU: Arena?
-  private var transformedGeneration = -1
-
-  override func run(_ ctx: RunContext) throws {
-    let u: UnsafeMutablePointer<Float>
-    if weightInvariant {
-      if ownU == nil { ownU = Arena(count: xi * o * c) }
-      u = ownU!.base
-      if transformedGeneration != ctx.staticGeneration {
-        try launchKernel(kernels[0].0, kernels[0].1, [u, ctx.ptr(w)])
-        transformedGeneration = ctx.staticGeneration
-      }
-    } else {
-      u = ctx.scratch
-      try launchKernel(kernels[0].0, kernels[0].1, [u, ctx.ptr(w)])
-    }
-    let v = ctx.scratch + xi * o * c, m = v + xi * c * t
-    for n in 0..<xShape[0] {
-      for row0 in stride(from: 0, to: yShape[2] / transform.m, by: blockRows) {
-        let scalars = [Int64(n), Int64(row0)]
-        try launchKernel(kernels[1].0, kernels[1].1, [v, ctx.ptr(x)], scalars: scalars)
-        timingGEMM(ctx) {
-          for k in 0..<xi {
-            route.sgemm(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * c * t, ldb: t, c: m + k * o * t, ldc: t)
-          }
-        }
-        try launchKernel(kernels[2].0, kernels[2].1, [ctx.ptr(y), m], scalars: scalars)
-      }
     }
   }
 }

@@ -54,6 +54,17 @@ public final class OwnGEMM: @unchecked Sendable {
     }
   }
 
+  /// The same product computed on the calling thread alone, for callers that already share
+  /// their work out over the threads (the fused Winograd blocks); the same bits as `sgemm`.
+  public func sgemmOnThisThread(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                                b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    guard m > 0, n > 0, k > 0 else { return Self.scale(m: m, n: n, beta: 0, c: c, ldc: ldc) }
+    let buffer = pool.take()
+    defer { pool.give(buffer) }
+    blocked(GEMMOperands(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: lda,
+                         b: b, ldb: ldb, beta: 0, c: c, ldc: ldc), buffer: buffer)
+  }
+
   /// One thread's share: the loops over nc-wide and kc-deep blocks around the macro-kernel.
   private func blocked(_ g: GEMMOperands, buffer: UnsafeMutablePointer<Float>) {
     let packedB = buffer, edgeA = buffer + ((kc * nc + 15) & ~15)

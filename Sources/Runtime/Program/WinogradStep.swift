@@ -1,0 +1,151 @@
+import Codegen
+import Foundation
+import GraphIR
+
+/// A 3x3 stride-1 convolution (or transposed convolution) by Winograd F(2x2, 3x3): three
+/// generated transforms around 16 GEMMs per sample, 2.25x fewer multiplies than im2col+GEMM.
+final class WinogradStep: ProgramStep {
+  let x: Int, w: Int, y: Int
+  let xShape: Shape, yShape: Shape
+  /// Output and input channels, and the tiles of one block (`blockRows` rows of tiles).
+  let o: Int, c: Int, t: Int
+  let transform: WinogradKernels.Transform
+  var xi: Int { transform.a * transform.a }
+  let kernels: [(Kernel, CompiledKernel?)]  // weights, input, output
+  let scratchFloats: Int
+  let route: GEMMRoute
+  /// Tile rows transformed and multiplied at a time.
+  let blockRows: Int
+
+  /// The transformed input and product tiles of one block are kept under this many bytes by
+  /// default: the whole image for most layers up to 256 pixels, blocks of tile rows at 1024
+  /// (where all of a 32-channel layer's tiles took 1 GB of scratch).
+  public static let defaultBlockBytes = 64 << 20
+
+  /// The most tile rows (a divisor of `rows`) whose V and M tiles fit `bytes`; at least 1.
+  static func blockRows(rows: Int, columns: Int, channels: Int, _ t: WinogradKernels.Transform, bytes: Int) -> Int {
+    let perRow = t.a * t.a * channels * columns * 4
+    return (1...rows).last { rows % $0 == 0 && $0 * perRow <= bytes } ?? 1
+  }
+
+  /// Whether `op` on these shapes can run as Winograd F(2x2, 3x3).
+  static func eligible(_ op: Op, _ shapes: [Shape], output: Shape) -> Bool {
+    let (x, w) = (shapes[0], shapes[1])
+    guard w.count == 4, w[2] == 3, w[3] == 3, output[2] % 2 == 0, output[3] % 2 == 0, output[2] >= 4, output[3] >= 4 else { return false }
+    switch op {
+    case .conv2d(let a): return a.groups == 1 && a.stride == [1, 1] && x[1] >= 16 && output[1] >= 16
+    case .convTranspose2d(let a):
+      return a.groups == 1 && a.stride == [1, 1] && a.outputPadding == [0, 0] && a.padding.allSatisfy { $0 <= 2 } && x[1] >= 16 && output[1] >= 16
+    default: return false
+    }
+  }
+
+  init(op: Op, x: Int, w: Int, y: Int, xShape: Shape, yShape: Shape, node: Int, router: GEMMRouter,
+       blockBytes: Int = defaultBlockBytes, fusedBytes: Int = FusedBlocks.bytes, compile: (Kernel) throws -> CompiledKernel?) throws {
+    self.x = x; self.w = w; self.y = y; self.xShape = xShape; self.yShape = yShape
+    (c, o) = (xShape[1], yShape[1])
+    // F(2x2) by default: F(4x4)'s larger transform entries cost accuracy (measured 2.6e-3
+    // relative on an LPIPS-VGG gradient, against the 1e-4 the engines must agree to), so it is
+    // opt-in (ILOC_WINOGRAD=4) where speed matters more.
+    let tr = ProcessInfo.processInfo.environment["ILOC_WINOGRAD"] == "4" ? WinogradKernels.Transform.best(ho: yShape[2], wo: yShape[3])
+      : WinogradKernels.Transform.f2
+    transform = tr
+    let (rows, columns) = (yShape[2] / tr.m, yShape[3] / tr.m)
+    let fusedRows = FusedBlocks.rows(of: rows, bytesPerRow: tr.a * tr.a * (c + o) * columns * 4, budget: fusedBytes)
+    let (oc, cc) = (yShape[1], xShape[1])
+    let fuse = fusedRows.map { router.route(GEMMShape(m: oc, n: $0 * columns, k: cc)).own != nil
+      && Self.fusionPays(o: oc, c: cc, tiles: $0 * columns) } ?? false
+    blockRows = fuse ? fusedRows! : Self.blockRows(rows: rows, columns: columns, channels: c + o, tr, bytes: blockBytes)
+    fused = fuse
+    t = blockRows * columns
+    let transposed: Bool, padTop: Int, padLeft: Int
+    switch op {
+    case .conv2d(let a): (transposed, padTop, padLeft) = (false, a.padding[0], a.padding[2])
+    case .convTranspose2d(let a): (transposed, padTop, padLeft) = (true, 2 - a.padding[0], 2 - a.padding[2])
+    default: fatalError("not a winograd op")
+    }
+    let ks = [WinogradKernels.weightTransform(o: o, c: c, transposed: transposed, tr),
+              WinogradKernels.inputTransform(x: xShape, padTop: padTop, padLeft: padLeft, ho: yShape[2], wo: yShape[3], tr,
+                                             rows: blockRows),
+              WinogradKernels.outputTransform(y: yShape, tr, rows: blockRows)]
+    kernels = try ks.map { ($0, try compile($0)) }
+    let workers = fuse ? FusedBlocks.workers(xShape[0] * rows / blockRows) : 1
+    scratchFloats = tr.a * tr.a * (o * c + workers * (c * t + o * t))
+    let gemmFlops = 2.0 * Double(tr.a * tr.a) * Double(o * c * t * xShape[0] * (yShape[2] / tr.m / blockRows))
+    let shape = GEMMShape(m: o, n: t, k: c)
+    route = router.route(shape)
+    super.init(label: "\(op.name) winograd\(tr.m) [\(route.label)] \(tr.a * tr.a)x\(shape)", node: node, kind: "gemm", ops: 1, flops: gemmFlops,
+               bytes: Double((xShape.elementCount + yShape.elementCount + o * c * 9 + scratchFloats * 2) * 4))
+  }
+
+  /// Whether each thread runs all three parts on blocks of its own (`runFused`).
+  let fused: Bool
+
+  /// Fusing reads the transformed weights (16 o c floats) once per block instead of once per
+  /// image, and saves writing and reading back the block's transformed tiles (16 (c + o) t
+  /// floats, each written and read once). A rule on the shape: it pays where the weights are
+  /// the smaller traffic (`stylegan2-256`, 2 threads: 128 and 256 channels 10-18 % faster per
+  /// convolution; 512 channels at 32 tiles a block 30 % slower).
+  static func fusionPays(o: Int, c: Int, tiles: Int) -> Bool { o * c <= 2 * (c + o) * tiles }
+
+  /// The weight is static: its transform is kept and redone only after a rebinding.
+  var weightInvariant = false
+  private var ownU: Arena?
+  private var transformedGeneration = -1
+
+  override func run(_ ctx: RunContext) throws {
+    let u: UnsafeMutablePointer<Float>
+    if weightInvariant {
+      if ownU == nil { ownU = Arena(count: xi * o * c) }
+      u = ownU!.base
+      if transformedGeneration != ctx.staticGeneration {
+        try launchKernel(kernels[0].0, kernels[0].1, [u, ctx.ptr(w)])
+        transformedGeneration = ctx.staticGeneration
+      }
+    } else {
+      u = ctx.scratch
+      try launchKernel(kernels[0].0, kernels[0].1, [u, ctx.ptr(w)])
+    }
+    if fused, let input = kernels[1].1, let output = kernels[2].1, let own = route.own {
+      return try runFused(ctx, u: u, input: input, output: output, own: own)
+    }
+    let v = ctx.scratch + xi * o * c, m = v + xi * c * t
+    for n in 0..<xShape[0] {
+      for row0 in stride(from: 0, to: yShape[2] / transform.m, by: blockRows) {
+        let scalars = [Int64(n), Int64(row0)]
+        try launchKernel(kernels[1].0, kernels[1].1, [v, ctx.ptr(x)], scalars: scalars)
+        timingGEMM(ctx) {
+          for k in 0..<xi {
+            route.sgemm(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * c * t, ldb: t, c: m + k * o * t, ldc: t)
+          }
+        }
+        try launchKernel(kernels[2].0, kernels[2].1, [ctx.ptr(y), m], scalars: scalars)
+      }
+    }
+  }
+
+  /// The blocks of tile rows shared out over the threads, each worker transforming, multiplying
+  /// and transforming back its own blocks in scratch of its own (`FusedBlocks`).
+  private func runFused(_ ctx: RunContext, u: UnsafeMutablePointer<Float>, input: CompiledKernel,
+                        output: CompiledKernel, own: OwnGEMM) throws {
+    try input.resolveIfPending()
+    try output.resolveIfPending()
+    let blocks = yShape[2] / transform.m / blockRows
+    let perWorker = xi * (c + o) * t, scratch = ctx.scratch + (weightInvariant ? 0 : xi * o * c)
+    let (xp, yp) = (ctx.ptr(x), ctx.ptr(y))
+    let clock = GEMMClock(on: ctx.profiling)
+    FusedBlocks.forEach(xShape[0] * blocks) { b, worker in
+      let v = scratch + worker * perWorker, m = v + xi * c * t
+      let scalars = [Int64(b / blocks), Int64(b % blocks * blockRows)]
+      FusedBlocks.call(input, [v, xp], scalars, extent: kernels[1].0.parallel.extent)
+      clock.time {
+        for k in 0..<xi {
+          own.sgemmOnThisThread(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * c * t, ldb: t,
+                                c: m + k * o * t, ldc: t)
+        }
+      }
+      FusedBlocks.call(output, [yp, m], scalars, extent: kernels[2].0.parallel.extent)
+    }
+    gemmSeconds += clock.seconds / Double(FusedBlocks.workers(xShape[0] * blocks))
+  }
+}
