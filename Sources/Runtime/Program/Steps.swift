@@ -143,10 +143,10 @@ final class ConvolutionGEMMStep: ProgramStep {
     var flops = 0.0
     let shape = Self.gemmShape(form, xShape, wShape, yShape, groups: a.groups)
     route = router.route(shape)
-    let rows = form == .forward && a.groups == 1 && route.own != nil && !Self.pointwise(wShape[2], wShape[3], a)
+    let rows = form == .forward && a.groups == 1 && !Self.pointwise(wShape[2], wShape[3], a)
       ? FusedBlocks.rows(of: yShape[2], bytesPerRow: shape.k * yShape[3] * 4, budget: fusedBytes) : nil
-    let wo = yShape[3]
-    blockRows = rows.flatMap { Self.blockingPays(o: shape.m, columns: $0 * wo) ? $0 : nil }
+    let (wo, nr) = (yShape[3], route.own?.nr ?? 0)
+    blockRows = rows.flatMap { nr > 0 && Self.blockingPays(o: shape.m, columns: $0 * wo, tile: nr) ? $0 : nil }
     switch form {
     case .forward:
       let (k0, k1) = (wShape[2], wShape[3])
@@ -189,10 +189,16 @@ final class ConvolutionGEMMStep: ProgramStep {
   }
 
   /// Blocks read the weights (o x K) once each instead of once per image, and save writing and
-  /// reading back the block's gathered columns (K x columns): a rule on the shape, measured on
-  /// `stylegan2-1024` (2 threads, 1 MB blocks): 64 to 256 output channels with 128 to 512
-  /// columns a block 20-45 % faster, 512 channels with 32 columns 2.3x slower.
-  static func blockingPays(o: Int, columns: Int) -> Bool { o <= 2 * columns }
+  /// reading back the block's gathered columns (K x columns); and a block whose columns end in
+  /// a mostly empty tile of the GEMM kernel (`tile` wide) computes that padding in every block.
+  /// A rule on the shape, measured on `stylegan2-1024` and `-256` (2 threads, 1 MB blocks): 64
+  /// to 256 output channels with 128 to 513 columns a block 20-45 % faster, 512 channels with 32
+  /// columns 2.3x slower, 128 channels with 129 columns (a third of the last tile computed for
+  /// nothing) 30 % slower.
+  static func blockingPays(o: Int, columns: Int, tile: Int) -> Bool {
+    let padded = (columns + tile - 1) / tile * tile
+    return o <= 2 * columns && (padded - columns) * 8 <= padded
+  }
 
   /// A 1x1 stride-1 unpadded kernel: the product reads the activations in place, no gather.
   static func pointwise(_ k0: Int, _ k1: Int, _ a: ConvAttrs) -> Bool {
