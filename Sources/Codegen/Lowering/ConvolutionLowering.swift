@@ -21,7 +21,7 @@ extension KernelLowering {
   /// and the interior (`rowSegments`): in the interior every load is in bounds without a clamp,
   /// so it is contiguous and vectorizes instead of gathering (the blurs of StyleGAN2).
   mutating func directConvolution(_ node: Graph.Node) -> Loop {
-    if case .matmul = node.op, !FusionPlanner.isLastAxesSwap(graph.nodes[node.inputs[1]].op) {
+    if case .matmul = node.op, readsRowsOfB(node) {
       return rowMajorMatmul(node)
     }
     let (outer, inner) = Self.split(node.shape, minInner: 64)
