@@ -63,34 +63,30 @@ import Testing
   /// Winograd in blocks of tile rows (here one row of tiles per block, 8 blocks) gives the bits
   /// of the whole-image transform, forward and transposed, and agrees with the interpreter.
   @Test func winogradBlocksOfTileRowsMatchTheWholeImage() throws {
-    let g = Graph("wb")
-    let x = g.input("x", [2, 16, 16, 12]), w = g.input("w", [16, 16, 3, 3])
-    let y = conv2d(x, w, padding: 1)
-    g.output("y", y)
-    let gg = try gradients(of: sum(y * y), wrt: [x])
+    let gg = try Self.convLossGradient(x: [2, 16, 16, 12], w: [16, 16, 3, 3])
     var blocked = ProgramOptions()
     blocked.winogradBlockBytes = 1
     let whole = try Program(gg), rows = try Program(gg, options: blocked)
     #expect(rows.steps.filter { $0.label.contains("winograd") }.count == 2)
     #expect(rows.steps.compactMap { ($0 as? WinogradStep)?.blockRows }.allSatisfy { $0 == 1 })
     #expect(whole.steps.compactMap { ($0 as? WinogradStep)?.blockRows }.allSatisfy { $0 == 8 })
-    let feed = Self.feed(gg, seed: 5)
-    let a = try whole.run(inputs: feed), b = try rows.run(inputs: feed)
-    for (k, v) in a { #expect(b[k]!.values == v.values, "\(k)") }
-    let ref = try Interpreter.run(gg, inputs: feed.mapValues { HostTensor<Double>(shape: $0.shape, values: $0.values.map(Double.init)) })
-    for (k, v) in b {
-      #expect(HostTensor<Double>(shape: v.shape, values: v.values.map(Double.init)).maxRelativeDifference(to: ref[k]!) < 1e-4)
-    }
+    try Self.expectSameBitsAndInterpreter(gg, whole, rows, seed: 5)
+  }
+
+  /// `sum(y * y)` for the 3x3 convolution `y = conv2d(x, w)` (padding 1), differentiated
+  /// w.r.t. x (and w): a forward convolution and the convolutions of its gradient.
+  static func convLossGradient(x xs: Shape, w ws: Shape, stride: Int = 1, weightGradient: Bool = false) throws -> Graph {
+    let g = Graph("conv-loss")
+    let x = g.input("x", xs), w = g.input("w", ws)
+    let y = conv2d(x, w, stride: stride, padding: 1)
+    g.output("y", y)
+    return try gradients(of: sum(y * y), wrt: weightGradient ? [x, w] : [x])
   }
 
   /// Winograd with each thread transforming, multiplying and transforming back its own blocks
   /// (one tile row each, 16 blocks over the two samples) gives the bits of the whole image.
   @Test func fusedWinogradBlocksMatchTheWholeImage() throws {
-    let g = Graph("wf")
-    let x = g.input("x", [2, 16, 16, 12]), w = g.input("w", [24, 16, 3, 3])
-    let y = conv2d(x, w, padding: 1)
-    g.output("y", y)
-    let gg = try gradients(of: sum(y * y), wrt: [x])
+    let gg = try Self.convLossGradient(x: [2, 16, 16, 12], w: [24, 16, 3, 3])
     var off = ProgramOptions(), fused = ProgramOptions()
     off.fusedBlockBytes = 0
     fused.fusedBlockBytes = 16 * (16 + 24) * 6 * 4  // one row of 6 tiles
@@ -104,11 +100,7 @@ import Testing
   /// A strided 3x3 convolution gathered and multiplied in blocks of one output row (64
   /// positions) per thread gives the bits of the whole-image im2col product (its gradients too).
   @Test func im2colBlocksMatchTheWholeImage() throws {
-    let g = Graph("cb")
-    let x = g.input("x", [2, 16, 8, 128]), w = g.input("w", [16, 16, 3, 3])
-    let y = conv2d(x, w, stride: 2, padding: 1)
-    g.output("y", y)
-    let gg = try gradients(of: sum(y * y), wrt: [x, w])
+    let gg = try Self.convLossGradient(x: [2, 16, 8, 128], w: [16, 16, 3, 3], stride: 2, weightGradient: true)
     var off = ProgramOptions(), fused = ProgramOptions()
     off.fusedBlockBytes = 0
     fused.fusedBlockBytes = 144 * 64 * 4  // one row: K = 144 by 64 positions
