@@ -93,10 +93,10 @@ enum EngineCheck {
     ("matmul", [("a", [2, 7, 9]), ("b", [2, 9, 5])], nil, { x in matmul(x[0], x[1]) }),
     ("conv-gemm", [("x", [2, 6, 7, 8]), ("w", [5, 6, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
     ("conv-gemm-stride-groups", [("x", [1, 8, 9, 7]), ("w", [6, 4, 3, 3])], nil, { x in conv2d(x[0], x[1], stride: [2, 2], padding: [1, 0, 2, 1], groups: 2) }),
-    ("conv-winograd", [("x", [1, 16, 8, 6]), ("w", [20, 16, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
+    ("conv-winograd", [("x", [1, 16, 8, 10]), ("w", [20, 16, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
     ("conv-winograd-12x8", [("x", [1, 16, 12, 8]), ("w", [18, 16, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
     ("conv-transpose-winograd-8x8", [("x", [1, 16, 8, 8]), ("w", [16, 20, 3, 3])], nil, { x in convTranspose2d(x[0], x[1], padding: 1) }),
-    ("conv-winograd-unpadded", [("x", [2, 16, 10, 8]), ("w", [16, 16, 3, 3])], nil, { x in conv2d(x[0], x[1]) }),
+    ("conv-winograd-unpadded", [("x", [2, 16, 10, 12]), ("w", [16, 16, 3, 3])], nil, { x in conv2d(x[0], x[1]) }),
     // direct convolutions with long output rows: border and interior columns as separate loops
     ("depthwise-blur-wide", [("x", [1, 3, 5, 70]), ("w", [3, 1, 4, 4])], nil, { x in conv2d(x[0], x[1], stride: [1, 1], padding: [2, 2, 2, 2], groups: 3) }),
     ("direct-conv-wide-strided", [("x", [1, 2, 6, 81]), ("w", [3, 2, 3, 3])], nil, { x in conv2d(x[0], x[1], stride: [2, 2], padding: [1, 1, 1, 2]) }),
@@ -105,7 +105,7 @@ enum EngineCheck {
     // rows of at least 64 tiles: the transforms loop over tile rows and columns separately
     ("conv-winograd-wide", [("x", [1, 16, 6, 130]), ("w", [16, 16, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
     ("conv-winograd-wide-unpadded", [("x", [2, 16, 8, 134]), ("w", [17, 16, 3, 3])], nil, { x in conv2d(x[0], x[1]) }),
-    ("conv-transpose-winograd", [("x", [1, 16, 6, 6]), ("w", [16, 18, 3, 3])], nil, { x in convTranspose2d(x[0], x[1], padding: 1) }),
+    ("conv-transpose-winograd", [("x", [1, 16, 8, 10]), ("w", [16, 18, 3, 3])], nil, { x in convTranspose2d(x[0], x[1], padding: 1) }),
     // few output channels, long reduction: rows accumulated in the output (border and interior columns)
     ("conv-narrow-3x3", [("x", [2, 40, 6, 20]), ("w", [3, 40, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
     ("conv-narrow-5x5-uneven-pad", [("x", [1, 8, 7, 17]), ("w", [2, 8, 5, 5])], nil,

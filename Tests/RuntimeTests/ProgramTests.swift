@@ -58,6 +58,9 @@ import Testing
     var o = ProgramOptions()
     o.winograd = false
     #expect(try Program(gg, options: o).steps.filter { $0.label.contains("winograd") }.isEmpty)
+    // a 4x4 output has 4 tiles: its products would fill a quarter of a 16-wide GEMM tile
+    let small = try Self.convLossGradient(x: [1, 32, 4, 4], w: [32, 32, 3, 3])
+    #expect(try Program(small).steps.filter { $0.label.contains("winograd") }.isEmpty)
   }
 
   /// Winograd in blocks of tile rows (here one row of tiles per block, 8 blocks) gives the bits
