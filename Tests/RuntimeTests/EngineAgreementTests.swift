@@ -102,6 +102,9 @@ enum EngineCheck {
     ("direct-conv-wide-strided", [("x", [1, 2, 6, 81]), ("w", [3, 2, 3, 3])], nil, { x in conv2d(x[0], x[1], stride: [2, 2], padding: [1, 1, 1, 2]) }),
     ("direct-conv-vgg-first", [("x", [2, 3, 6, 64]), ("w", [8, 3, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
     ("direct-conv-wide-unpadded", [("x", [2, 2, 4, 40]), ("w", [2, 2, 3, 3])], nil, { x in conv2d(x[0], x[1]) }),
+    // rows of 16-63 outputs: one row per inner loop too (StyleGAN2's 4x4 blurs at 32x32 and 33x33)
+    ("depthwise-blur-rows-of-33", [("x", [1, 3, 5, 32]), ("w", [3, 1, 4, 4])], nil, { x in conv2d(x[0], x[1], stride: [1, 1], padding: [2, 2, 2, 2], groups: 3) }),
+    ("depthwise-blur-rows-of-20", [("x", [1, 3, 4, 21]), ("w", [3, 1, 4, 4])], nil, { x in conv2d(x[0], x[1], stride: [1, 1], padding: [1, 1, 1, 1], groups: 3) }),
     // rows of at least 64 tiles: the transforms loop over tile rows and columns separately
     ("conv-winograd-wide", [("x", [1, 16, 6, 130]), ("w", [16, 16, 3, 3])], nil, { x in conv2d(x[0], x[1], padding: 1) }),
     ("conv-winograd-wide-unpadded", [("x", [2, 16, 8, 134]), ("w", [17, 16, 3, 3])], nil, { x in conv2d(x[0], x[1]) }),

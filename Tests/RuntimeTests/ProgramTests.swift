@@ -118,6 +118,18 @@ import Testing
     try Self.expectSameBitsAndInterpreter(gg, whole, blocks, seed: 7)
   }
 
+  /// A depthwise 4x4 blur with rows of 33 outputs (StyleGAN2's at 32x32) loops over rows, each
+  /// row split into its left border, interior and right border (the interior without clamps).
+  @Test func narrowRowsOfDirectConvolutionsAreSplitIntoBordersAndInterior() throws {
+    let g = Graph("blur")
+    let x = g.input("x", [1, 3, 32, 32]), w = g.input("w", [3, 1, 4, 4])
+    g.output("y", conv2d(x, w, stride: [1, 1], padding: [2, 2, 2, 2], groups: 3))
+    let p = try Program(g)
+    let conv = try #require(p.steps.compactMap { $0 as? KernelStep }.first { $0.kernel.name.contains("conv2d") })
+    #expect(conv.kernel.parallel.extent == 3 * 33)
+    #expect(conv.kernel.parallel.body.map { if case .loop(let l) = $0 { l.extent } else { 0 } } == [2, 29, 2])
+  }
+
   /// `b` gives `a`'s bits on every output, and both agree with the float64 interpreter.
   static func expectSameBitsAndInterpreter(_ g: Graph, _ a: Program, _ b: Program, seed: UInt64) throws {
     let feed = Self.feed(g, seed: seed)
