@@ -13,12 +13,17 @@ import Testing
     ("rows", { $0 }, "j"),
     ("columns", { swapLastAxes($0) }, "k"),
     // W^T as StyleGAN2's demodulation product reads it: a transpose behind reshapes
-    ("columns behind reshapes", { reshape(transpose(reshape($0, [1, 64, 64, 1]), [2, 1, 0, 3]), [64, 64]) }, "k"),
+    ("columns behind reshapes", { transposedBehindReshapes($0) }, "k"),
     // and its gradient's: a last-axes swap of that view (rows again)
-    ("rows through two transposes", { swapLastAxes(reshape(transpose(reshape($0, [1, 64, 64, 1]), [2, 1, 0, 3]), [64, 64])) }, "j"),
+    ("rows through two transposes", { swapLastAxes(transposedBehindReshapes($0)) }, "j"),
   ]
 
   // (64 products an output: more than the direct form unrolls, so its k loop stays a loop)
+
+  /// `w^T` for a 64 x 64 `w`, spelled as a transpose of a reshaped view, reshaped back.
+  static func transposedBehindReshapes(_ w: Tensor) -> Tensor {
+    reshape(transpose(reshape(w, [1, 64, 64, 1]), [2, 1, 0, 3]), [64, 64])
+  }
 
   /// The variable of the deepest loop of `l` (depth first, last loop at each level).
   static func innermost(_ l: Loop) -> String {
@@ -36,8 +41,8 @@ import Testing
     #expect(kernels.count == 1, "\(name): \(p.steps.map(\.label))")
     #expect(kernels.map { Self.innermost($0.kernel.parallel) } == [inner], "\(name)")
     let feed = ProgramTests.feed(g, seed: 3)
-    let ref = try Interpreter.run(g, inputs: feed.mapValues { HostTensor<Double>(shape: $0.shape, values: $0.values.map(Double.init)) })
+    let ref = try Interpreter.run(g, inputs: feed.mapValues { $0.converted(to: Double.self) })
     let y = try p.run(inputs: feed)["y"]!
-    #expect(HostTensor<Double>(shape: y.shape, values: y.values.map(Double.init)).maxRelativeDifference(to: ref["y"]!) < 1e-5)
+    #expect(y.converted(to: Double.self).maxRelativeDifference(to: ref["y"]!) < 1e-5)
   }
 }

@@ -143,10 +143,8 @@ final class ConvolutionGEMMStep: ProgramStep {
     var flops = 0.0
     let shape = Self.gemmShape(form, xShape, wShape, yShape, groups: a.groups)
     route = router.route(shape)
-    let rows = form == .forward && a.groups == 1 && !Self.pointwise(wShape[2], wShape[3], a)
-      ? FusedBlocks.rows(of: yShape[2], bytesPerRow: shape.k * yShape[3] * 4, budget: fusedBytes) : nil
-    let (wo, nr) = (yShape[3], route.own?.nr ?? 0)
-    blockRows = rows.flatMap { nr > 0 && Self.blockingPays(o: shape.m, columns: $0 * wo, tile: nr) ? $0 : nil }
+    blockRows = form != .forward ? nil : Self.forwardBlockRows(shape, kernel: [wShape[2], wShape[3]], output: yShape,
+                                                                 attrs: a, tile: route.own?.nr, budget: fusedBytes)
     switch form {
     case .forward:
       let (k0, k1) = (wShape[2], wShape[3])
@@ -155,7 +153,8 @@ final class ConvolutionGEMMStep: ProgramStep {
         gatherKernel = ConvolutionKernels.im2col(x: xShape, kernel: [k0, k1], attrs: a, output: [yShape[2], yShape[3]],
                                                  rows: blockRows)
         let (samples, ho) = (yShape[0], yShape[2])
-        scratch = xShape[1] * k0 * k1 * (blockRows.map { $0 * FusedBlocks.workers(samples * ho / $0) } ?? ho) * yShape[3]
+        let rows = blockRows.map { $0 * FusedBlocks.workers(samples * ho / $0) } ?? ho  // one block per worker
+        scratch = xShape[1] * k0 * k1 * rows * yShape[3]
       }
       flops = 2.0 * Double(yShape.elementCount * (xShape[1] / a.groups) * k0 * k1)
     case .transposed:
@@ -186,6 +185,16 @@ final class ConvolutionGEMMStep: ProgramStep {
     let bytes = Double((xShape.elementCount + wShape.elementCount + yShape.elementCount + scratch * 2) * 4)
     let name = switch form { case .forward: "conv2d"; case .transposed: "conv_transpose2d"; case .weightGrad: "conv2d_weight_grad" }
     super.init(label: "\(name) gemm [\(route.label)] \(shape)", node: node, kind: "gemm", ops: 1, flops: flops, bytes: bytes)
+  }
+
+  /// Output rows of a block of the forward product (`runForwardBlocks`), or nil to run the
+  /// whole image: only for the own GEMM kernels (`tile` wide), one group and a real gather.
+  static func forwardBlockRows(_ shape: GEMMShape, kernel: [Int], output y: Shape, attrs a: ConvAttrs, tile: Int?,
+                               budget: Int) -> Int? {
+    guard a.groups == 1, let tile, !pointwise(kernel[0], kernel[1], a),
+          let rows = FusedBlocks.rows(of: y[2], bytesPerRow: shape.k * y[3] * 4, budget: budget),
+          blockingPays(o: shape.m, columns: rows * y[3], tile: tile) else { return nil }
+    return rows
   }
 
   /// Blocks read the weights (o x K) once each instead of once per image, and save writing and

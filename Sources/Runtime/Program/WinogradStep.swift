@@ -45,7 +45,8 @@ final class WinogradStep: ProgramStep {
   }
 
   init(op: Op, x: Int, w: Int, y: Int, xShape: Shape, yShape: Shape, node: Int, router: GEMMRouter,
-       blockBytes: Int = defaultBlockBytes, fusedBytes: Int = FusedBlocks.bytes, compile: (Kernel) throws -> CompiledKernel?) throws {
+       blockBytes: Int = defaultBlockBytes, fusedBytes: Int = FusedBlocks.bytes,
+       compile: (Kernel) throws -> CompiledKernel?) throws {
     self.x = x; self.w = w; self.y = y; self.xShape = xShape; self.yShape = yShape
     (c, o) = (xShape[1], yShape[1])
     // F(2x2) by default: F(4x4)'s larger transform entries cost accuracy (measured 2.6e-3
@@ -55,12 +56,13 @@ final class WinogradStep: ProgramStep {
       : WinogradKernels.Transform.f2
     transform = tr
     let (rows, columns) = (yShape[2] / tr.m, yShape[3] / tr.m)
-    let fusedRows = FusedBlocks.rows(of: rows, bytesPerRow: tr.a * tr.a * (c + o) * columns * 4, budget: fusedBytes)
+    // fused blocks where they pay and the own kernels run the product, else blocks by `blockBytes`
     let (oc, cc) = (yShape[1], xShape[1])
-    let fuse = fusedRows.map { router.route(GEMMShape(m: oc, n: $0 * columns, k: cc)).own != nil
-      && Self.fusionPays(o: oc, c: cc, tiles: $0 * columns) } ?? false
-    blockRows = fuse ? fusedRows! : Self.blockRows(rows: rows, columns: columns, channels: c + o, tr, bytes: blockBytes)
-    fused = fuse
+    let fusedRows = FusedBlocks.rows(of: rows, bytesPerRow: tr.a * tr.a * (c + o) * columns * 4, budget: fusedBytes)
+      .flatMap { Self.fusionPays(o: oc, c: cc, tiles: $0 * columns) ? $0 : nil }
+      .flatMap { router.route(GEMMShape(m: oc, n: $0 * columns, k: cc)).own != nil ? $0 : nil }
+    fused = fusedRows != nil
+    blockRows = fusedRows ?? Self.blockRows(rows: rows, columns: columns, channels: c + o, tr, bytes: blockBytes)
     t = blockRows * columns
     let transposed: Bool, padTop: Int, padLeft: Int
     switch op {
@@ -73,7 +75,7 @@ final class WinogradStep: ProgramStep {
                                              rows: blockRows),
               WinogradKernels.outputTransform(y: yShape, tr, rows: blockRows)]
     kernels = try ks.map { ($0, try compile($0)) }
-    let workers = fuse ? FusedBlocks.workers(xShape[0] * rows / blockRows) : 1
+    let workers = fused ? FusedBlocks.workers(xShape[0] * rows / blockRows) : 1
     scratchFloats = tr.a * tr.a * (o * c + workers * (c * t + o * t))
     let gemmFlops = 2.0 * Double(tr.a * tr.a) * Double(o * c * t * xShape[0] * (yShape[2] / tr.m / blockRows))
     let shape = GEMMShape(m: o, n: t, k: c)
