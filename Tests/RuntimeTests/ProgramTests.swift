@@ -61,6 +61,10 @@ import Testing
     // a 4x4 output has 4 tiles: its products would fill a quarter of a 16-wide GEMM tile
     let small = try Self.convLossGradient(x: [1, 32, 4, 4], w: [32, 32, 3, 3])
     #expect(try Program(small).steps.filter { $0.label.contains("winograd") }.isEmpty)
+    // 16 tiles do with 32 channels, not with 512 (transformed weights of 16 MB, read per product)
+    #expect(WinogradStep.eligible(.conv2d(ConvAttrs(padding: [1, 1, 1, 1])), [[1, 32, 8, 8], [32, 32, 3, 3]], output: [1, 32, 8, 8]))
+    #expect(!WinogradStep.eligible(.conv2d(ConvAttrs(padding: [1, 1, 1, 1])), [[1, 512, 8, 8], [512, 512, 3, 3]], output: [1, 512, 8, 8]))
+    #expect(WinogradStep.eligible(.conv2d(ConvAttrs(padding: [1, 1, 1, 1])), [[1, 512, 16, 8], [512, 512, 3, 3]], output: [1, 512, 16, 8]))
   }
 
   /// Winograd in blocks of tile rows (here one row of tiles per block, 8 blocks) gives the bits

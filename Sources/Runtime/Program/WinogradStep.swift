@@ -31,11 +31,15 @@ final class WinogradStep: ProgramStep {
   /// Whether `op` on these shapes runs as Winograd F(2x2, 3x3). It needs at least 16 tiles
   /// (an 8x8 output): each of its 16 products has one column per tile, and with fewer they fill
   /// a fraction of the narrowest GEMM kernel's tiles, where im2col's one product of 4x the
-  /// columns is faster (StyleGAN2's 4x4 layers, 512 channels: 3.2 against 0.85 ms).
+  /// columns is faster (StyleGAN2's 4x4 layers, 512 channels: 3.2 against 0.85 ms). Where the
+  /// transformed weights (16 o c floats) outgrow a core's L2, it needs 32: each is read once
+  /// per product for 2 flops per tile, and at 16 tiles reading them costs more than im2col's
+  /// extra multiplies (StyleGAN2's 8x8 layers, 512 channels: 2.7 against 2.0 ms).
   static func eligible(_ op: Op, _ shapes: [Shape], output: Shape) -> Bool {
     let (x, w) = (shapes[0], shapes[1])
+    let tiles = output[2] / 2 * (output[3] / 2), bigWeights = 16 * output[1] * x[1] * 4 > 1 << 20
     guard w.count == 4, w[2] == 3, w[3] == 3, output[2] % 2 == 0, output[3] % 2 == 0, output[2] >= 4, output[3] >= 4,
-          output[2] * output[3] >= 64 else { return false }
+          tiles >= (bigWeights ? 32 : 16) else { return false }
     switch op {
     case .conv2d(let a): return a.groups == 1 && a.stride == [1, 1] && x[1] >= 16 && output[1] >= 16
     case .convTranspose2d(let a):
