@@ -12,8 +12,7 @@ extension ConvolutionGEMMStep {
     let blocks = yShape[2] / rows
     let (xp, wp, yp) = (ctx.ptr(x), ctx.ptr(w), ctx.ptr(y))
     let extent = gather.kernel.parallel.extent
-    let clock = GEMMClock(on: ctx.profiling)
-    FusedBlocks.forEach(xShape[0] * blocks) { b, worker in
+    forEachFusedBlock(xShape[0] * blocks, ctx) { b, worker, clock in
       let (s, row0) = (b / blocks, b % blocks * rows)
       let col = ctx.scratch + worker * k * columns
       FusedBlocks.call(gather, [col, xp], [Int64(s), Int64(row0)], extent: extent)
@@ -22,6 +21,5 @@ extension ConvolutionGEMMStep {
                               c: yp + s * o * q + row0 * wo, ldc: q)
       }
     }
-    gemmSeconds += clock.seconds / Double(FusedBlocks.workers(xShape[0] * blocks))
   }
 }

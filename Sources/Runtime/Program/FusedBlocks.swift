@@ -21,21 +21,35 @@ public enum FusedBlocks {
   /// that is all of them (one block: nothing to share out) or when the budget is 0 (off).
   static func rows(of rows: Int, bytesPerRow: Int, budget: Int) -> Int? {
     guard budget > 0 else { return nil }
-    let r = (1...rows).last { rows % $0 == 0 && $0 * bytesPerRow <= budget } ?? 1
+    let r = fittingRows(of: rows, bytesPerRow: bytesPerRow, budget: budget)
     return r < rows ? r : nil
+  }
+
+  /// The most rows (a divisor of `rows`) whose data fits `budget` bytes; at least 1.
+  static func fittingRows(of rows: Int, bytesPerRow: Int, budget: Int) -> Int {
+    (1...rows).last { rows % $0 == 0 && $0 * bytesPerRow <= budget } ?? 1
   }
 
   /// The threads that share `blocks` blocks (one scratch block each).
   static func workers(_ blocks: Int) -> Int { Swift.min(Parallel.threads, blocks) }
+}
 
-  /// Runs `body(block, worker)` for blocks `0..<count`, a contiguous run of them per worker.
-  static func forEach(_ count: Int, _ body: (Int, Int) -> Void) {
+extension ProgramStep {
+  /// Runs `body(block, worker, clock)` for blocks `0..<count`, a contiguous run of them per
+  /// worker (`worker` numbers its scratch block), and adds the time the workers spent in GEMM
+  /// calls (timed with `clock` when profiling), per worker, to `gemmSeconds`.
+  func forEachFusedBlock(_ count: Int, _ ctx: RunContext, _ body: (Int, Int, GEMMClock) -> Void) {
+    let clock = GEMMClock(on: ctx.profiling)
     let partition = Partition(extent: count, work: count, grain: 1, align: 1, maxChunks: Parallel.threads)
     Parallel.forEachChunk(of: partition) { r in
       let worker = r.lowerBound / partition.size
-      for b in r { body(b, worker) }
+      for b in r { body(b, worker, clock) }
     }
+    gemmSeconds += clock.seconds / Double(FusedBlocks.workers(count))
   }
+}
+
+extension FusedBlocks {
 
   /// One compiled kernel over its whole parallel loop, on the calling thread.
   static func call(_ k: CompiledKernel, _ ptrs: [UnsafeMutablePointer<Float>?], _ scalars: [Int64], extent: Int) {

@@ -235,7 +235,7 @@ final class ConvolutionGEMMStep: ProgramStep {
     let g = a.groups
     switch form {
     case .forward:
-      if let rows = blockRows, gather != nil, let compiled = gather!.compiled, let own = route.own {
+      if let rows = blockRows, let compiled = gather?.compiled, let own = route.own {
         return try runForwardBlocks(ctx, rows: rows, gather: compiled, own: own)
       }
       let (n, c, o) = (xShape[0], xShape[1], yShape[1])

@@ -24,8 +24,7 @@ final class WinogradStep: ProgramStep {
 
   /// The most tile rows (a divisor of `rows`) whose V and M tiles fit `bytes`; at least 1.
   static func blockRows(rows: Int, columns: Int, channels: Int, _ t: WinogradKernels.Transform, bytes: Int) -> Int {
-    let perRow = t.a * t.a * channels * columns * 4
-    return (1...rows).last { rows % $0 == 0 && $0 * perRow <= bytes } ?? 1
+    FusedBlocks.fittingRows(of: rows, bytesPerRow: t.a * t.a * channels * columns * 4, budget: bytes)
   }
 
   /// Whether `op` on these shapes runs as Winograd F(2x2, 3x3). It needs at least 16 tiles
@@ -143,8 +142,7 @@ final class WinogradStep: ProgramStep {
     let blocks = yShape[2] / transform.m / blockRows
     let perWorker = xi * (c + o) * t, scratch = ctx.scratch + (weightInvariant ? 0 : xi * o * c)
     let (xp, yp) = (ctx.ptr(x), ctx.ptr(y))
-    let clock = GEMMClock(on: ctx.profiling)
-    FusedBlocks.forEach(xShape[0] * blocks) { b, worker in
+    forEachFusedBlock(xShape[0] * blocks, ctx) { b, worker, clock in
       let v = scratch + worker * perWorker, m = v + xi * c * t
       let scalars = [Int64(b / blocks), Int64(b % blocks * blockRows)]
       FusedBlocks.call(input, [v, xp], scalars, extent: kernels[1].0.parallel.extent)
@@ -156,6 +154,5 @@ final class WinogradStep: ProgramStep {
       }
       FusedBlocks.call(output, [yp, m], scalars, extent: kernels[2].0.parallel.extent)
     }
-    gemmSeconds += clock.seconds / Double(FusedBlocks.workers(xShape[0] * blocks))
   }
 }
