@@ -50,12 +50,23 @@ struct ProfileCommand: ParsableCommand {
     print(report.table())
     print(categoryTable(report))
     print(memoryLine(program.stats, peakRSS: ProcessMemory.peakResidentBytes(), when: "at the end"))
+    if DebugLevel.current >= 3 { printSlowestKernels(report, program) }
     let dir = URL(fileURLWithPath: out, isDirectory: true)
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     let json = dir.appendingPathComponent("profile-\(name).json"), csv = dir.appendingPathComponent("profile-\(name).csv")
     try report.json().write(to: json)
     try report.csv().write(to: csv, atomically: true, encoding: .utf8)
     print("wrote \(json.path) and \(csv.path)")
+  }
+
+  /// `ILOC_DEBUG=3`: the loop IR of the ten slowest kernel steps.
+  func printSlowestKernels(_ report: ProfileReport, _ program: Program) {
+    for row in report.rows.filter({ $0.kind == "kernel" }).sorted(by: { $0.milliseconds > $1.milliseconds }).prefix(10) {
+      guard let text = program.kernelText(ofStep: row.step) else { continue }
+      print(String(format: "step %d, %@: %.3f ms per call, %.1f GB/s", row.step, row.kernel,
+                   row.milliseconds / Double(max(row.calls, 1)), row.gbPerSecond))
+      print(text)
+    }
   }
 
   /// A named example, profiled (nil after an interpreter run, which has no per-step timing).

@@ -69,6 +69,12 @@ public struct ProfileReport: Codable, Sendable {
 }
 
 extension Program {
+  /// The loop-IR text of step `k`'s kernel (nil for GEMM and builtin steps): `ILOC_DEBUG=3 iloc
+  /// profile` prints it for the slowest kernel steps, to see why one runs at the rate it does.
+  public func kernelText(ofStep k: Int) -> String? {
+    (steps.indices.contains(k) ? steps[k] as? KernelStep : nil)?.kernel.description
+  }
+
   /// Clears the accumulated per-step timings and turns timing on.
   public func resetProfile() {
     profiling = true
