@@ -104,6 +104,31 @@ import Testing
     try Self.expectSameBitsAndInterpreter(gg, whole, blocks, seed: 6)
   }
 
+  /// F(4x4) (asked for) on a 32x32 output (64 tiles; 16x16 stays F(2x2)), in fused
+  /// blocks of one tile row and in blocks of tile rows, gives the bits of the whole image and
+  /// agrees with the interpreter.
+  @Test func f4WinogradBlocksMatchTheWholeImage() throws {
+    #expect(WinogradKernels.Transform.forOutput(ho: 32, wo: 32).m == 4)
+    #expect(WinogradKernels.Transform.forOutput(ho: 16, wo: 16).m == 2)
+    #expect(WinogradKernels.Transform.forOutput(ho: 32, wo: 30).m == 2)
+    let gg = try Self.convLossGradient(x: [1, 16, 32, 32], w: [16, 16, 3, 3])
+    var off = ProgramOptions(), fused = ProgramOptions(), rows = ProgramOptions()
+    off.fusedBlockBytes = 0
+    fused.fusedBlockBytes = 36 * (16 + 16) * 8 * 4  // one row of 8 tiles
+    rows.fusedBlockBytes = 0
+    rows.winogradBlockBytes = 1
+    off.winogradF4 = true; fused.winogradF4 = true; rows.winogradF4 = true
+    let whole = try Program(gg, options: off)
+    let steps = whole.steps.compactMap { $0 as? WinogradStep }
+    #expect(steps.count == 2 && steps.allSatisfy { $0.transform.m == 4 && $0.blockRows == 8 })
+    let blocks = try Program(gg, options: fused)
+    #expect(blocks.steps.compactMap { $0 as? WinogradStep }.allSatisfy { $0.fused && $0.blockRows == 1 })
+    try Self.expectSameBitsAndInterpreter(gg, whole, blocks, seed: 7)
+    let perRow = try Program(gg, options: rows)
+    #expect(perRow.steps.compactMap { $0 as? WinogradStep }.allSatisfy { !$0.fused && $0.blockRows == 1 })
+    try Self.expectSameBitsAndInterpreter(gg, whole, perRow, seed: 8)
+  }
+
   /// A strided 3x3 convolution gathered and multiplied in blocks of one output row (64
   /// positions) per thread gives the bits of the whole-image im2col product (its gradients too).
   @Test func im2colBlocksMatchTheWholeImage() throws {

@@ -6,11 +6,20 @@ import GraphIR
 /// `M[xi] = U[xi] (O x C) * V[xi] (C x T)` over T tiles, between three generated transforms,
 ///   U = G g G^T (weights), V = B^T d B (input tiles), y = A^T M A (output tiles).
 /// F(2x2) needs 4 multiplies per output, F(4x4) 2.25 (direct: 9); F(4x4) has larger
-/// transforms and larger rounding errors (up to ~1e-3 relative on deep networks' gradients).
+/// transforms and larger rounding errors, which its interpolation points decide (below).
 /// It computes cross-correlation, as conv2d does. A stride-1 transposed convolution is the
 /// convolution with the weight's channel axes swapped and its taps flipped (`transposed`).
 public enum WinogradKernels {
-  /// The transform matrices of F(m x m, 3 x 3).
+  /// The transform matrices of F(m x m, 3 x 3), made by the Toom-Cook construction from their
+  /// interpolation points (and infinity): F(2x2) from 0, 1, -1; F(4x4) from 0, 1, -1, 1/2, -2.
+  /// The usual F(4x4) points 0, +-1, +-2 lose about 3x more accuracy per layer (relative error
+  /// 7-9e-6 against 2-3e-6 on a random 128-channel layer, float32 against float64, in a numpy
+  /// model of these kernels; F(2x2): 4e-7), and with F(4x4) on every layer of LPIPS-VGG, through
+  /// its 13 layers and back, they moved a gradient by 6.8e-3 where
+  /// these points keep it within 6.9e-6 of the golden values (F(2x2): 4.9e-6): the pair 1/2, -2
+  /// keeps the transforms' entries (powers of the points) small. Still, with F(4x4) on the
+  /// 64x64 and 32x32 layers and F(2x2) below, one LPIPS-VGG gradient moved by 2e-3 (relative L2;
+  /// 7 % of its elements by over 1e-4 of its largest): F(2x2) stays the default (README).
   public struct Transform: Sendable {
     public let m: Int
     public var a: Int { m + 2 }
@@ -23,14 +32,20 @@ public enum WinogradKernels {
       g: [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
       at: [[1, 1, 1, 0], [0, 1, -1, -1]])
     public static let f4 = Transform(m: 4,
-      bt: [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
-           [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
-      g: [[0.25, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
-          [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]],
-      at: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]])
+      bt: [[1, -1.5, -2, 1.5, 1, 0], [0, -1, 0.5, 2.5, 1, 0], [0, 1, -2.5, 0.5, 1, 0],
+           [0, -2, -1, 2, 1, 0], [0, 0.5, -1, -0.5, 1, 0], [0, 1, -1.5, -2, 1.5, 1]],
+      g: [[1, 0, 0], [1.0 / 3, 1.0 / 3, 1.0 / 3], [-1.0 / 3, 1.0 / 3, -1.0 / 3],
+          [-16.0 / 15, -8.0 / 15, -4.0 / 15], [1.0 / 15, -2.0 / 15, 4.0 / 15], [0, 0, 1]],
+      at: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 0.5, -2, 0], [0, 1, 1, 0.25, 4, 0], [0, 1, -1, 0.125, -8, 1]])
 
-    /// The largest tile that divides the output (F(4x4) needs multiples of 4).
-    public static func best(ho: Int, wo: Int) -> Transform { ho % 4 == 0 && wo % 4 == 0 && ho >= 8 && wo >= 8 ? f4 : f2 }
+    /// With F(4x4) asked for (`ProgramOptions.winogradF4`): F(4x4) where it divides the output
+    /// into at least 64 tiles (32x32 and up), else F(2x2). Measured side by side per layer
+    /// (`iloc profile stylegan2-64` and `ilo-step-256`, 2 threads, AVX-512): F(4x4) took
+    /// 0.71-0.97 of F(2x2)'s time on 32x32 and larger outputs, but 1.2-1.6x on 16x16 ones (16
+    /// tiles: 36 products of 16 columns, each reading its transformed weights, 2.25x F(2x2)'s).
+    public static func forOutput(ho: Int, wo: Int) -> Transform {
+      ho % 4 == 0 && wo % 4 == 0 && (ho / 4) * (wo / 4) >= 64 ? f4 : f2
+    }
   }
 
   /// `sum_j row[j] * v(j)`, skipping zeros and multiplications by +-1.

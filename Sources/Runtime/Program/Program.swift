@@ -25,6 +25,10 @@ public struct ProgramOptions: @unchecked Sendable {
   /// Winograd convolutions transform and multiply blocks of tile rows whose transformed tiles fit
   /// this many bytes (`WinogradStep.blockRows`), so that their scratch stays bounded at 1024.
   public var winogradBlockBytes = WinogradStep.defaultBlockBytes
+  /// Winograd F(4x4, 3x3) where it is faster than F(2x2) (`Transform.forOutput`; opt-in,
+  /// `ILOC_WINOGRAD=4`): about 7 % off a StyleGAN2-64 or ILO-256 step, but its larger rounding
+  /// errors moved an LPIPS-VGG gradient by 2e-3 (relative L2) where F(2x2) keeps 4e-6.
+  public var winogradF4 = ProcessInfo.processInfo.environment["ILOC_WINOGRAD"] == "4"
   /// Forward im2col convolutions and Winograd convolutions whose expanded operand would stream
   /// through memory run in blocks of output rows of about this many bytes, each thread gathering
   /// and multiplying its own blocks (`FusedBlocks`; 0: never). The bits do not change.
@@ -196,7 +200,7 @@ public final class Program: @unchecked Sendable {
         case _ where options.winograd && WinogradStep.eligible(n.op, shapes, output: n.shape):
           step = try WinogradStep(op: n.op, x: ins[0], w: ins[1], y: off, xShape: shapes[0], yShape: n.shape, node: s.node,
                                   router: router, blockBytes: options.winogradBlockBytes, fusedBytes: options.fusedBlockBytes,
-                                  compile: compile)
+                                  f4: options.winogradF4, compile: compile)
         case .conv2d(let a):
           step = try ConvolutionGEMMStep(form: .forward, x: ins[0], w: ins[1], y: off, shapes: (shapes[0], shapes[1], n.shape), attrs: a, node: s.node, router: router,
                                          fusedBytes: options.fusedBlockBytes, compile: compile)

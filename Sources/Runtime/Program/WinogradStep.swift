@@ -2,8 +2,9 @@ import Codegen
 import Foundation
 import GraphIR
 
-/// A 3x3 stride-1 convolution (or transposed convolution) by Winograd F(2x2, 3x3): three
-/// generated transforms around 16 GEMMs per sample, 2.25x fewer multiplies than im2col+GEMM.
+/// A 3x3 stride-1 convolution (or transposed convolution) by Winograd F(2x2, 3x3) or F(4x4, 3x3):
+/// three generated transforms around 16 (36) GEMMs per sample, 2.25x (4x) fewer multiplies
+/// than im2col+GEMM.
 final class WinogradStep: ProgramStep {
   let x: Int, w: Int, y: Int
   let xShape: Shape, yShape: Shape
@@ -48,15 +49,13 @@ final class WinogradStep: ProgramStep {
   }
 
   init(op: Op, x: Int, w: Int, y: Int, xShape: Shape, yShape: Shape, node: Int, router: GEMMRouter,
-       blockBytes: Int = defaultBlockBytes, fusedBytes: Int = FusedBlocks.bytes,
+       blockBytes: Int = defaultBlockBytes, fusedBytes: Int = FusedBlocks.bytes, f4: Bool = false,
        compile: (Kernel) throws -> CompiledKernel?) throws {
     self.x = x; self.w = w; self.y = y; self.xShape = xShape; self.yShape = yShape
     (c, o) = (xShape[1], yShape[1])
-    // F(2x2) by default: F(4x4)'s larger transform entries cost accuracy (measured 2.6e-3
-    // relative on an LPIPS-VGG gradient, against the 1e-4 the engines must agree to), so it is
-    // opt-in (ILOC_WINOGRAD=4) where speed matters more.
-    let tr = ProcessInfo.processInfo.environment["ILOC_WINOGRAD"] == "4" ? WinogradKernels.Transform.best(ho: yShape[2], wo: yShape[3])
-      : WinogradKernels.Transform.f2
+    // F(2x2) unless asked for F(4x4) (`ProgramOptions.winogradF4`: less accurate), and then only
+    // where F(4x4) is faster (`Transform.forOutput`)
+    let tr = f4 ? WinogradKernels.Transform.forOutput(ho: yShape[2], wo: yShape[3]) : .f2
     transform = tr
     let (rows, columns) = (yShape[2] / tr.m, yShape[3] / tr.m)
     // fused blocks where they pay and the own kernels run the product, else blocks by `blockBytes`
