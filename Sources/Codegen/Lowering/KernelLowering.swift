@@ -79,7 +79,7 @@ public struct KernelLowering {
     let lin = alg.add(alg.mul(.variable("o"), inner), .variable("i"))
     let v = value(step.node, Pos(lin: lin, coords: alg.coords(outer: .variable("o"), inner: .variable("i"), innerExtent: inner, node.shape)), root: true)
     let body = lets + [Stmt.store(buffer: 0, index: lin, value: v)]
-    return Loop("o", outer, [.loop(Loop("i", inner, body))])
+    return Loop("o", outer, ParityUnroll.statements(Loop("i", inner, body)))
   }
 
   mutating func reduction(_ kind: GraphIR.ReduceOp, _ axes: [Int], _ node: Graph.Node) -> Loop {
