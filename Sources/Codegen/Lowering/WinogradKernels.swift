@@ -15,9 +15,9 @@ public enum WinogradKernels {
   /// The usual F(4x4) points 0, +-1, +-2 lose about 3x more accuracy per layer (relative error
   /// 7-9e-6 against 2-3e-6 on a random 128-channel layer, float32 against float64, in a numpy
   /// model of these kernels; F(2x2): 4e-7), and with F(4x4) on every layer of LPIPS-VGG, through
-  /// its 13 layers and back, they moved a gradient by 6.8e-3 where
-  /// these points keep it within 6.9e-6 of the golden values (F(2x2): 4.9e-6): the pair 1/2, -2
-  /// keeps the transforms' entries (powers of the points) small. Still, with F(4x4) on the
+  /// its 13 layers and back, they moved a gradient by 6.8e-3 where these points keep it within
+  /// 6.9e-6 of the golden values (F(2x2): 4.9e-6): the pair 1/2, -2 keeps the transforms'
+  /// entries (powers of the points) small. Still, with F(4x4) on the
   /// 64x64 and 32x32 layers and F(2x2) below, one LPIPS-VGG gradient moved by 2e-3 (relative L2;
   /// 7 % of its elements by over 1e-4 of its largest): F(2x2) stays the default (README).
   public struct Transform: Sendable {

@@ -50,7 +50,6 @@ extension ProgramStep {
 }
 
 extension FusedBlocks {
-
   /// One compiled kernel over its whole parallel loop, on the calling thread.
   static func call(_ k: CompiledKernel, _ ptrs: [UnsafeMutablePointer<Float>?], _ scalars: [Int64], extent: Int) {
     ptrs.withUnsafeBufferPointer { pp in

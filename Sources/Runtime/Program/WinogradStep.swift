@@ -28,7 +28,8 @@ final class WinogradStep: ProgramStep {
     FusedBlocks.fittingRows(of: rows, bytesPerRow: t.a * t.a * channels * columns * 4, budget: bytes)
   }
 
-  /// Whether `op` on these shapes runs as Winograd F(2x2, 3x3). It needs at least 16 tiles
+  /// Whether `op` on these shapes runs as Winograd (tiles counted as F(2x2)'s, whichever
+  /// transform `init` then picks). It needs at least 16 tiles
   /// (an 8x8 output): each of its 16 products has one column per tile, and with fewer they fill
   /// a fraction of the narrowest GEMM kernel's tiles, where im2col's one product of 4x the
   /// columns is faster (StyleGAN2's 4x4 layers, 512 channels: 3.2 against 0.85 ms). Where the
