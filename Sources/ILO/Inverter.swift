@@ -144,7 +144,8 @@ public final class Inverter {
   func bestStart(seed base: UInt64) throws -> RunProgress {
     var best: RunProgress?
     var starts: [StartReport] = []
-    for k in 0..<settings.restarts {
+    let count = settings.restartCount(for: problem.forward.task)
+    for k in 0..<count {
       let seed = base &+ UInt64(k) &* 0x9E37_79B9
       var p = RunProgress(values: problem.generator.initialInputs(seed: seed))
       try runRound(0, &p)
@@ -153,7 +154,7 @@ public final class Inverter {
       if p.interrupted { best = p; break }
       if best == nil || p.score < best!.score { best = p }
     }
-    if settings.restarts > 1 { best!.starts = starts }
+    if count > 1 { best!.starts = starts }
     return best!
   }
 

@@ -55,10 +55,13 @@ struct InversionOptions: ParsableArguments {
   var meanOfRounds: OnOff?
   @Option(help: ArgumentHelp(
     "Independent runs from different seeds whose results are averaged (the mean of plausible answers has the "
-      + "least expected squared error). Default: 2 for superres, 1 otherwise."))
+      + "least expected squared error). Default: 2 for ilo, 1 for the baselines."))
   var ensemble: Int?
   @Option(help: "CSGM: weight of ||z||^2.") var latentPrior: Float = 0
-  @Option(help: "Random restarts of the first round (the lowest data loss is carried on).") var restarts = 1
+  @Option(help: ArgumentHelp(
+    "Random starts of the first round; the one that fits best (validation error, else data loss) is carried on. "
+      + "Default: 3 for ilo on denoise, cs-* and colorize, 1 otherwise and for the baselines."))
+  var restarts: Int?
   @Option(help: "StyleGAN2: samples for fitting the latent proxy when the model file has none.") var fitSamples = 20000
   @Option(help: ArgumentHelp("StyleGAN2: the latent proxy to use instead of the model's: ILO's/PULSE's "
                               + "gaussian_fit.pt ({'mean', 'std'}) or a converted model."))

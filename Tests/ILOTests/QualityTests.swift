@@ -63,6 +63,28 @@ final class StepRecorder: InversionObserver {
     #expect(single.starts.isEmpty)
   }
 
+  /// By default ILO's first round runs from three starts on denoising (and CS, colorization)
+  /// and from one on inpainting and super-resolution; the baselines from one unless asked.
+  @Test func defaultRestartsDependOnTheTask() throws {
+    let g = try TestModels.styleGAN2()
+    let inpaint = try InversionMechanicsTests.problem(g)
+    let truth = try TestModels.sample(g, seed: 1)
+    let denoise = InversionProblem(generator: g, forward: NoiseAddition.identity, observation: truth)
+    var s = InversionSettings()
+    s.validation = nil
+    s.rounds = [.fixed(2), .fixed(1)]
+    s.ensemble = 1
+    let (d, rec) = try Self.run(denoise, s)
+    #expect(d.starts.count == 3 && rec.steps == 3 * 2 + 1)
+    let (i, recI) = try Self.run(inpaint, s)
+    #expect(i.starts.isEmpty && recI.steps == 2 + 1)
+    var csgm = s
+    csgm.method = .csgm
+    csgm.rounds = [.fixed(2)]
+    let (c, recC) = try Self.run(denoise, csgm)
+    #expect(c.starts.isEmpty && recC.steps == 2)
+  }
+
   /// Inpainting's LPIPS compares the generated image with the observation filled in by it: zero
   /// at the truth (it compared the masked prediction, black in the holes, with the filled image).
   @Test func inpaintingLPIPSIsZeroAtTheTruth() throws {
