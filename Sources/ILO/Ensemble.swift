@@ -10,6 +10,9 @@ public struct MemberReport: Codable, Sendable {
   /// round at its best step (its last round when its answer combines rounds): how well this
   /// run explains the measurements.
   public var dataLoss: Double?
+  /// Each start of this run's first round (nil with one start), as report.json's `restarts`
+  /// gives them for the first run.
+  public var starts: [StartReport]?
   /// Metrics of this run's own result (filled in by the caller, which knows the truth).
   public var metrics: [String: Double] = [:]
 }
@@ -37,7 +40,7 @@ extension Inverter {
     var result = runs[0]
     result.members = zip(runs, seeds).map {
       MemberReport(seed: $1, selectedRound: $0.selectedRound + 1, selection: $0.selection,
-                   dataLoss: Self.selectedDataLoss($0))
+                   dataLoss: Self.selectedDataLoss($0), starts: $0.starts.isEmpty ? nil : $0.starts)
     }
     result.memberImages = runs.map(\.image)
     result.interrupted = interrupted

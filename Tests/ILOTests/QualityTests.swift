@@ -83,6 +83,13 @@ final class StepRecorder: InversionObserver {
     csgm.rounds = [.fixed(2)]
     let (c, recC) = try Self.run(denoise, csgm)
     #expect(c.starts.isEmpty && recC.steps == 2)
+    // an ensemble reports every run's starts, each run with its own seeds
+    var two = s
+    two.ensemble = 2
+    let (e, _) = try Self.run(denoise, two)
+    let seeds = e.members.map { $0.starts?.map(\.seed) ?? [] }
+    #expect(seeds.count == 2 && seeds.allSatisfy { $0.count == 3 })
+    #expect(seeds.first == e.starts.map(\.seed) && Set(seeds.joined()).count == 6)
   }
 
   /// Inpainting's LPIPS compares the generated image with the observation filled in by it: zero
