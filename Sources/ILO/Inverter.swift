@@ -50,11 +50,17 @@ public protocol InversionObserver: AnyObject {
   func validated(_ round: Int, _ step: Int, error: Double)
   /// Run `member` of an ensemble of `members` starts (not called without an ensemble).
   func memberStarted(_ member: Int, of members: Int, seed: UInt64)
+  /// Start `start` of `starts` random starts of the first round begins (only with restarts).
+  func startStarted(_ start: Int, of starts: Int, seed: UInt64)
+  /// The first round's starts are done; `winner` (0-based) is carried on.
+  func startChosen(_ winner: Int, of starts: [StartReport])
 }
 
 extension InversionObserver {
   public func validated(_ round: Int, _ step: Int, error: Double) {}
   public func memberStarted(_ member: Int, of members: Int, seed: UInt64) {}
+  public func startStarted(_ start: Int, of starts: Int, seed: UInt64) {}
+  public func startChosen(_ winner: Int, of starts: [StartReport]) {}
 }
 
 /// The result of an inversion.
@@ -142,19 +148,23 @@ public final class Inverter {
 
   /// Round 0 from every start; the winner's progress (its whole state after round 0).
   func bestStart(seed base: UInt64) throws -> RunProgress {
-    var best: RunProgress?
+    var best: RunProgress?, winner = 0
     var starts: [StartReport] = []
     let count = settings.restartCount(for: problem.forward.task)
     for k in 0..<count {
       let seed = base &+ UInt64(k) &* 0x9E37_79B9
+      if count > 1 { observer?.startStarted(k, of: count, seed: seed) }
       var p = RunProgress(values: problem.generator.initialInputs(seed: seed))
       try runRound(0, &p)
       let round = p.reports[0]
       starts.append(StartReport(seed: seed, bestDataLoss: round.bestDataLoss, validationError: round.validationError))
-      if p.interrupted { best = p; break }
-      if best == nil || p.score < best!.score { best = p }
+      if p.interrupted { best = p; winner = k; break }
+      if best == nil || p.score < best!.score { best = p; winner = k }
     }
-    if count > 1 { best!.starts = starts }
+    if count > 1 {
+      best!.starts = starts
+      observer?.startChosen(winner, of: starts)
+    }
     return best!
   }
 

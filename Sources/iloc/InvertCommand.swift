@@ -138,6 +138,14 @@ final class ProgressPrinter: InversionObserver {
   func memberStarted(_ member: Int, of members: Int, seed: UInt64) {
     print("run \(member + 1)/\(members) of the ensemble (seed \(seed))")
   }
+  func startStarted(_ start: Int, of starts: Int, seed: UInt64) {
+    print("start \(start + 1)/\(starts) of round 1 (seed \(seed))")
+  }
+  func startChosen(_ winner: Int, of starts: [StartReport]) {
+    let by = starts[winner].validationError.map { String(format: "validation error %.6g", $0) }
+      ?? String(format: "data loss %.5f", starts[winner].bestDataLoss)
+    print("round 1: start \(winner + 1) of \(starts.count) fit best (\(by)); carried on")
+  }
   func step(_ round: Int, _ step: Int, dataLoss: Float, objective: Float, stepsPerSecond: Double) {
     let line = String(format: "round %d step %4d  loss %.5f  data %.5f  %.1f steps/s", round + 1, step + 1, objective, dataLoss, stepsPerSecond)
     if tty { print("\r" + line, terminator: ""); fflush(stdout) } else if step % 10 == 0 { print(line); fflush(stdout) }

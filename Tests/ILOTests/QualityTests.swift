@@ -217,6 +217,7 @@ struct QualityReportTests {
     #expect((json["selectedRound"] as? Int).map { (1...2).contains($0) } == true)
     #expect((json["selection"] as? String)?.contains("validation") == true)
     #expect(r.stdout.contains("result: round"))
+    #expect(r.stdout.contains("start 2/2 of round 1") && r.stdout.contains("fit best (validation error"), "\(r.stdout)")
     let bad = try CLITests.run(["invert", "--model", CLITests.s32, "--task", "inpaint", "--mask", "random:0.5",
                                 "--observed", img.path, "--validation", "1.5", "-o", d.appendingPathComponent("bad").path])
     #expect(bad.status != 0, "\(bad.stderr)")
