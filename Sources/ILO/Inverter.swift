@@ -52,8 +52,10 @@ public protocol InversionObserver: AnyObject {
   func memberStarted(_ member: Int, of members: Int, seed: UInt64)
   /// Start `start` of `starts` random starts of the first round begins (only with restarts).
   func startStarted(_ start: Int, of starts: Int, seed: UInt64)
-  /// The first round's starts are done; `winner` (0-based) is carried on.
+  /// The first round's starts are done; `starts[winner]` is carried on.
   func startChosen(_ winner: Int, of starts: [StartReport])
+  /// Start `start` failed (its first step was not finite) and is left out.
+  func startSkipped(_ start: Int, of starts: Int, reason: String)
 }
 
 extension InversionObserver {
@@ -61,6 +63,7 @@ extension InversionObserver {
   public func memberStarted(_ member: Int, of members: Int, seed: UInt64) {}
   public func startStarted(_ start: Int, of starts: Int, seed: UInt64) {}
   public func startChosen(_ winner: Int, of starts: [StartReport]) {}
+  public func startSkipped(_ start: Int, of starts: Int, reason: String) {}
 }
 
 /// The result of an inversion.
@@ -152,18 +155,24 @@ public final class Inverter {
     var starts: [StartReport] = []
     let count = settings.restartCount(for: problem.forward.task)
     for k in 0..<count {
+      // a stop signal between starts keeps the best finished start
+      if best != nil && Self.interruptRequested.isSet { best!.interrupted = true; break }
       let seed = base &+ UInt64(k) &* 0x9E37_79B9
       if count > 1 { observer?.startStarted(k, of: count, seed: seed) }
       var p = RunProgress(values: problem.generator.initialInputs(seed: seed))
-      try runRound(0, &p)
+      do { try runRound(0, &p) } catch let e as InversionError where best != nil {
+        // a later start whose first step is not finite is skipped; the finished ones stand
+        observer?.startSkipped(k, of: count, reason: e.description)
+        continue
+      }
       let round = p.reports[0]
       starts.append(StartReport(seed: seed, bestDataLoss: round.bestDataLoss, validationError: round.validationError))
-      if p.interrupted { best = p; winner = k; break }
-      if best == nil || p.score < best!.score { best = p; winner = k }
+      if best == nil || p.score < best!.score { best = p; winner = starts.count - 1 }
+      if p.interrupted { best!.interrupted = true; break }  // keep the better of it and the finished ones
     }
     if count > 1 {
       best!.starts = starts
-      observer?.startChosen(winner, of: starts)
+      if !best!.interrupted { observer?.startChosen(winner, of: starts) }
     }
     return best!
   }

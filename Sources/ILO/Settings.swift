@@ -89,6 +89,14 @@ public struct InversionSettings: Codable, Sendable {
 
   public func restartCount(for task: Task) -> Int { restarts ?? (method == .ilo ? Self.defaultRestarts(for: task) : 1) }
 
+  /// These settings with the number of starts for `task` written in, so that report.json and
+  /// saved states record what ran.
+  public func resolvedRestarts(for task: Task) -> InversionSettings {
+    var s = self
+    s.restarts = restartCount(for: task)
+    return s
+  }
+
   /// Whether the result is the mean of the feature-map rounds for `task` (docs/quality.md:
   /// +0.3 dB over the best single round in 4x super-resolution, where the rounds differ only
   /// in invented detail; inpainting's and compressed sensing's later rounds are much better

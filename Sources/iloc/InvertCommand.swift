@@ -48,6 +48,7 @@ struct InvertCommand: ParsableCommand {
                                       classIndex: inversion.classIndex)
     let size = generator.imageSize
     let settings = try inversion.settings(task: taskOptions.task, maxRounds: generator.maxRounds)
+      .resolvedRestarts(for: taskOptions.task)
     try settings.validate(maxRounds: generator.maxRounds)
     let (op, observation) = try makeObservation(observed, taskOptions: taskOptions, size: size, compatReference: settings.compatReference)
     let truth = try readGroundTruth(groundTruth, size: size)
@@ -145,6 +146,9 @@ final class ProgressPrinter: InversionObserver {
     let by = starts[winner].validationError.map { String(format: "validation error %.6g", $0) }
       ?? String(format: "data loss %.5f", starts[winner].bestDataLoss)
     print("round 1: start \(winner + 1) of \(starts.count) fit best (\(by)); carried on")
+  }
+  func startSkipped(_ start: Int, of starts: Int, reason: String) {
+    print("start \(start + 1)/\(starts) left out: \(reason)")
   }
   func step(_ round: Int, _ step: Int, dataLoss: Float, objective: Float, stepsPerSecond: Double) {
     let line = String(format: "round %d step %4d  loss %.5f  data %.5f  %.1f steps/s", round + 1, step + 1, objective, dataLoss, stepsPerSecond)

@@ -218,6 +218,14 @@ struct QualityReportTests {
     #expect((json["selection"] as? String)?.contains("validation") == true)
     #expect(r.stdout.contains("result: round"))
     #expect(r.stdout.contains("start 2/2 of round 1") && r.stdout.contains("fit best (validation error"), "\(r.stdout)")
+    #expect((json["settings"] as? [String: Any])?["restarts"] as? Int == 2)
+    // without --restarts the report records the task's default
+    let den = d.appendingPathComponent("den")
+    let r2 = try CLITests.run(["invert", "--model", CLITests.s32, "--fit-samples", "200", "--task", "denoise", "--sigma", "0.1",
+                               "--observed", img.path, "--steps", "1,1", "--ensemble", "1", "-o", den.path])
+    #expect(r2.status == 0, "stderr: \(r2.stderr)")
+    let j2 = try JSONSerialization.jsonObject(with: Data(contentsOf: den.appendingPathComponent("report.json"))) as! [String: Any]
+    #expect((j2["settings"] as? [String: Any])?["restarts"] as? Int == 3 && (j2["restarts"] as? [Any])?.count == 3)
     let bad = try CLITests.run(["invert", "--model", CLITests.s32, "--task", "inpaint", "--mask", "random:0.5",
                                 "--observed", img.path, "--validation", "1.5", "-o", d.appendingPathComponent("bad").path])
     #expect(bad.status != 0, "\(bad.stderr)")

@@ -139,6 +139,28 @@ struct RunSafetyTests {
     try Self.expectCompleteInterruptedSet(out, signal: "SIGINT")
   }
 
+  /// A stop signal during the first round's second start: the run ends with the better of
+  /// the finished start and the stopped one, never starts the third, and says no start "fit best".
+  @Test func aSignalBetweenStartsKeepsTheBestStart() throws {
+    let d = try CLITests.tempDir()
+    defer { try? FileManager.default.removeItem(at: d) }
+    let out = d.appendingPathComponent("out"), img = d.appendingPathComponent("x.png")
+    try CLITests.png(32, at: img)
+    let run = try LiveProcess(TestModels.iloc, ["invert", "--model", CLITests.s32, "--fit-samples", "200", "--task", "inpaint",
+                                                "--mask", "random:0.5", "--observed", img.path, "--steps", "20,100000",
+                                                "--restarts", "3", "--ensemble", "1", "--consistency", "off", "-o", out.path])
+    #expect(run.waitFor("start 2/3 of round 1"), "stdout: \(run.stdout) stderr: \(run.stderr)")
+    run.send(SIGTERM)
+    #expect(run.exitStatus() == 143, "stdout: \(run.stdout) stderr: \(run.stderr)")
+    try Self.expectCompleteInterruptedSet(out, signal: "SIGTERM")
+    #expect(!run.stdout.contains("start 3/3") && !run.stdout.contains("fit best"), "\(run.stdout)")
+    let report = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("report.json"))) as? [String: Any]
+    let starts = (report?["restarts"] as? [[String: Any]] ?? []).compactMap { $0["bestDataLoss"] as? Double }
+    let rounds = report?["rounds"] as? [[String: Any]] ?? []
+    #expect(starts.count == 2 && rounds.count == 1, "starts \(starts), rounds \(rounds.count)")
+    #expect(rounds.first?["bestDataLoss"] as? Double == starts.min())
+  }
+
   /// SIGHUP (the terminal went away): exit 129 with the best result.
   @Test func sighupKeepsTheBestResult() throws {
     let d = try CLITests.tempDir()
