@@ -89,8 +89,8 @@ public struct InversionSettings: Codable, Sendable {
 
   public func restartCount(for task: Task) -> Int { restarts ?? (method == .ilo ? Self.defaultRestarts(for: task) : 1) }
 
-  /// These settings with the number of starts for `task` written in, so that report.json and
-  /// saved states record what ran.
+  /// These settings with the number of starts for `task` written in (the `Inverter` keeps its
+  /// settings so, and `iloc compile` writes them so into an artifact's manifest).
   public func resolvedRestarts(for task: Task) -> InversionSettings {
     var s = self
     s.restarts = restartCount(for: task)

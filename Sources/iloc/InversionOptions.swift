@@ -107,7 +107,7 @@ struct InversionOptions: ParsableArguments {
   /// The settings for `task` on a generator with `maxRounds` blocks: the task's default
   /// validation split unless --validation is given, and without --steps as many default rounds
   /// as the generator has. (First-round starts stay nil here, the task's default: `iloc batch`
-  /// calls this once for rows of every task; each run resolves them, `resolvedRestarts`.)
+  /// calls this once for rows of every task; the `Inverter` resolves them.)
   func settings(task: Task, maxRounds: Int) throws -> InversionSettings {
     var s = try settings()
     if validation == nil {

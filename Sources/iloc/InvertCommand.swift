@@ -48,7 +48,6 @@ struct InvertCommand: ParsableCommand {
                                       classIndex: inversion.classIndex)
     let size = generator.imageSize
     let settings = try inversion.settings(task: taskOptions.task, maxRounds: generator.maxRounds)
-      .resolvedRestarts(for: taskOptions.task)
     try settings.validate(maxRounds: generator.maxRounds)
     let (op, observation) = try makeObservation(observed, taskOptions: taskOptions, size: size, compatReference: settings.compatReference)
     let truth = try readGroundTruth(groundTruth, size: size)

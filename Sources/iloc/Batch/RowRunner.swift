@@ -111,7 +111,6 @@ struct RowRunner {
     }
     var settings = setup.settings
     if setup.taskDefaultValidation { settings.validation = InversionSettings.defaultValidation(for: taskOptions.task) }
-    settings = settings.resolvedRestarts(for: taskOptions.task)
     if let s = row.seed {
       guard let v = UInt64(s) else { throw ValidationFailure("seed '\(s)' is not a non-negative integer") }
       settings.seed = v
