@@ -57,19 +57,19 @@ private struct Validator {
         if kernel.buffers[b].access != .output {
           throw fail("store to input buffer '\(kernel.buffers[b].name)'")
         }
-        try int(i, scope)
-        try float(v, scope)
+        try expr(.int(i), scope)
+        try expr(.float(v), scope)
       case .letFloat(let n, let v):
-        try float(v, scope)
+        try expr(.float(v), scope)
         scope[n] = .float
       case .letInt(let n, let v):
-        try int(v, scope)
+        try expr(.int(v), scope)
         scope[n] = .int
       case .accumulator(let n, _, _):
         scope[n] = .accumulator
       case .accumulate(let n, let v):
         guard scope[n] == .accumulator else { throw fail("'\(n)' is not an accumulator in scope") }
-        try float(v, scope)
+        try expr(.float(v), scope)
       case .loop(let l):
         try loop(l, scope: scope)
       }
@@ -82,63 +82,25 @@ private struct Validator {
     }
   }
 
-  func int(_ e: IntExpr, _ scope: [String: Kind]) throws {
-    switch e {
-    case .const: return
-    case .variable(let n):
+  /// Checks the names, buffer and scalar numbers and constant divisors of `node` and of every
+  /// expression inside it.
+  func expr(_ node: ExprNode, _ scope: [String: Kind]) throws {
+    switch node {
+    case .int(.variable(let n)):
       guard scope[n] == .int else { throw fail("'\(n)' is not an integer variable in scope") }
-    case .scalar(let n):
+    case .int(.scalar(let n)):
       if n < 0 || n >= kernel.scalars.count {
         throw fail("scalar number \(n) out of range (kernel has \(kernel.scalars.count))")
       }
-    case .binary(let op, let a, let b):
-      if op == .floorDiv || op == .mod, case .const(0) = b { throw fail("division by constant zero") }
-      try int(a, scope)
-      try int(b, scope)
-    case .select(let c, let a, let b):
-      try bool(c, scope)
-      try int(a, scope)
-      try int(b, scope)
-    }
-  }
-
-  func float(_ e: FloatExpr, _ scope: [String: Kind]) throws {
-    switch e {
-    case .const: return
-    case .load(let b, let i):
+    case .int(.binary(.floorDiv, _, .const(0))), .int(.binary(.mod, _, .const(0))):
+      throw fail("division by constant zero")
+    case .float(.load(let b, _)):
       try buffer(b)
-      try int(i, scope)
-    case .variable(let n):
+    case .float(.variable(let n)):
       guard let k = scope[n], k != .int else { throw fail("'\(n)' is not a float variable in scope") }
-    case .unary(_, let a): try float(a, scope)
-    case .binary(_, let a, let b):
-      try float(a, scope)
-      try float(b, scope)
-    case .fma(let a, let b, let c):
-      try float(a, scope)
-      try float(b, scope)
-      try float(c, scope)
-    case .select(let c, let a, let b):
-      try bool(c, scope)
-      try float(a, scope)
-      try float(b, scope)
-    case .fromInt(let i): try int(i, scope)
+    default:
+      break
     }
-  }
-
-  func bool(_ e: BoolExpr, _ scope: [String: Kind]) throws {
-    switch e {
-    case .const: return
-    case .compareFloat(_, let a, let b):
-      try float(a, scope)
-      try float(b, scope)
-    case .compareInt(_, let a, let b):
-      try int(a, scope)
-      try int(b, scope)
-    case .and(let a, let b), .or(let a, let b):
-      try bool(a, scope)
-      try bool(b, scope)
-    case .not(let a): try bool(a, scope)
-    }
+    for o in node.operands { try expr(o, scope) }
   }
 }

@@ -179,35 +179,15 @@ struct Substitution {
     }
   }
   func apply(_ e: IntExpr) -> IntExpr {
-    switch e {
-    case .const, .scalar: return e
-    case .variable(let n): return values[n].map { .const($0) } ?? e
-    case .binary(let op, let a, let b): return .binary(op, apply(a), apply(b))
-    case .select(let c, let a, let b): return .select(apply(c), apply(a), apply(b))
-    }
+    if case .variable(let n) = e, let v = values[n] { return .const(v) }
+    return e.mapOperands(rewriter)
   }
   func apply(_ e: FloatExpr) -> FloatExpr {
-    switch e {
-    case .const: return e
-    case .load(let b, let i): return .load(buffer: b, index: apply(i))
-    case .variable(let n): return renamed.contains(n) ? .variable(n + suffix) : e
-    case .unary(let op, let a): return .unary(op, apply(a))
-    case .binary(let op, let a, let b): return .binary(op, apply(a), apply(b))
-    case .fma(let a, let b, let c): return .fma(apply(a), apply(b), apply(c))
-    case .select(let c, let a, let b): return .select(apply(c), apply(a), apply(b))
-    case .fromInt(let i): return .fromInt(apply(i))
-    }
+    if case .variable(let n) = e, renamed.contains(n) { return .variable(n + suffix) }
+    return e.mapOperands(rewriter)
   }
-  func apply(_ e: BoolExpr) -> BoolExpr {
-    switch e {
-    case .const: return e
-    case .compareFloat(let op, let a, let b): return .compareFloat(op, apply(a), apply(b))
-    case .compareInt(let op, let a, let b): return .compareInt(op, apply(a), apply(b))
-    case .and(let a, let b): return .and(apply(a), apply(b))
-    case .or(let a, let b): return .or(apply(a), apply(b))
-    case .not(let a): return .not(apply(a))
-    }
-  }
+  func apply(_ e: BoolExpr) -> BoolExpr { e.mapOperands(rewriter) }
+  private var rewriter: ExprRewriter { ExprRewriter(int: apply, float: apply, bool: apply) }
 }
 
 /// The gathers around a convolution GEMM (one batch sample per call; scalar 0 is the sample).

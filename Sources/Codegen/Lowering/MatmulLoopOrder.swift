@@ -35,14 +35,10 @@ extension KernelLowering {
     }
   }
 
+  /// The indices of every load in `e` (conditions of selects included).
   static func collectLoads(_ e: FloatExpr, into out: inout [IntExpr]) {
-    switch e {
-    case .load(_, let index): out.append(index)
-    case .unary(_, let a): collectLoads(a, into: &out)
-    case .binary(_, let a, let b): collectLoads(a, into: &out); collectLoads(b, into: &out)
-    case .fma(let a, let b, let c): collectLoads(a, into: &out); collectLoads(b, into: &out); collectLoads(c, into: &out)
-    case .select(_, let a, let b): collectLoads(a, into: &out); collectLoads(b, into: &out)
-    case .const, .variable, .fromInt: break
+    ExprNode.float(e).forEachNode { node in
+      if case .float(.load(_, let index)) = node { out.append(index) }
     }
   }
 

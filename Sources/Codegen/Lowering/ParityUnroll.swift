@@ -27,53 +27,16 @@ enum ParityUnroll {
     return [.loop(pairs), .letInt(loop.variable, .const(loop.extent - 1))] + loop.body
   }
 
+  /// Whether `s` takes `mod(_, 2)` of an index expression that depends on `v`.
   static func testsParity(_ s: Stmt, of v: String) -> Bool {
-    switch s {
-    case .store(_, let i, let x): return testsParity(i, of: v) || testsParity(x, of: v)
-    case .letFloat(_, let x): return testsParity(x, of: v)
-    case .letInt(_, let i): return testsParity(i, of: v)
-    case .accumulate(_, let x): return testsParity(x, of: v)
-    case .accumulator: return false
-    case .loop(let l): return l.body.contains { testsParity($0, of: v) }
+    s.containsExpression { node in
+      guard case .int(.binary(.mod, let a, .const(2))) = node else { return false }
+      return mentions(a, v)
     }
   }
 
-  static func testsParity(_ e: FloatExpr, of v: String) -> Bool {
-    switch e {
-    case .const, .variable: return false
-    case .load(_, let i), .fromInt(let i): return testsParity(i, of: v)
-    case .unary(_, let a): return testsParity(a, of: v)
-    case .binary(_, let a, let b): return testsParity(a, of: v) || testsParity(b, of: v)
-    case .fma(let a, let b, let c): return testsParity(a, of: v) || testsParity(b, of: v) || testsParity(c, of: v)
-    case .select(let c, let a, let b): return testsParity(c, of: v) || testsParity(a, of: v) || testsParity(b, of: v)
-    }
-  }
-
-  static func testsParity(_ e: BoolExpr, of v: String) -> Bool {
-    switch e {
-    case .const: return false
-    case .compareFloat(_, let a, let b): return testsParity(a, of: v) || testsParity(b, of: v)
-    case .compareInt(_, let a, let b): return testsParity(a, of: v) || testsParity(b, of: v)
-    case .and(let a, let b), .or(let a, let b): return testsParity(a, of: v) || testsParity(b, of: v)
-    case .not(let a): return testsParity(a, of: v)
-    }
-  }
-
-  static func testsParity(_ e: IntExpr, of v: String) -> Bool {
-    switch e {
-    case .const, .variable, .scalar: return false
-    case .binary(.mod, let a, .const(2)) where mentions(a, v): return true
-    case .binary(_, let a, let b): return testsParity(a, of: v) || testsParity(b, of: v)
-    case .select(let c, let a, let b): return testsParity(c, of: v) || testsParity(a, of: v) || testsParity(b, of: v)
-    }
-  }
-
+  /// Whether `e` reads the variable `v` (anywhere, conditions of selects included).
   static func mentions(_ e: IntExpr, _ v: String) -> Bool {
-    switch e {
-    case .const, .scalar: return false
-    case .variable(let n): return n == v
-    case .binary(_, let a, let b): return mentions(a, v) || mentions(b, v)
-    case .select(_, let a, let b): return mentions(a, v) || mentions(b, v)
-    }
+    ExprNode.int(e).contains { $0 == .int(.variable(v)) }
   }
 }
