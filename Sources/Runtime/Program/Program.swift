@@ -179,9 +179,10 @@ public final class Program: @unchecked Sendable {
         if case .constant(let c) = n.op { c.values.withUnsafeBufferPointer { (arena.base + off).update(from: $0.baseAddress!, count: c.values.count) } }
       case .kernel:
         var lowering = KernelLowering(graph: g, plan: plan, step: s)
-        let kernel = lowering.lower()
+        let (kernel, shifts) = BufferOffsets.hoisted(ParallelAxis.widened(lowering.lower()))
         let flops = (s.fused + [s.node]).reduce(0.0) { $0 + Self.flops(nodes[$1], g) }
-        built.append(KernelStep(kernel: kernel, compiled: try compile(kernel), offsets: [off] + s.reads.map { memory.offsets[$0]! },
+        let pointers = zip([off] + s.reads.map { memory.offsets[$0]! }, shifts).map(+)
+        built.append(KernelStep(kernel: kernel, compiled: try compile(kernel), offsets: pointers,
                                 node: s.node, ops: s.fused.filter { nodes[$0].op.isComputation }.count + 1, flops: flops))
       case .library:
         let ins = n.inputs.map { memory.offsets[$0] ?? -1 }
