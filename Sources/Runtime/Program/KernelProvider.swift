@@ -59,7 +59,7 @@ public final class SharedLibraryKernels: KernelProvider, @unchecked Sendable {
     defer { lock.unlock() }
     if let k = found[symbol] { return k }
     guard let address = dlsym(handle, symbol) else {
-      throw ProviderError("\(path.lastPathComponent) has no kernel \(symbol) (\(kernel.name)): this run needs a graph the artifact was not compiled for (different task flags or model?)")
+      throw ProviderError("\(path.lastPathComponent) has no kernel \(symbol) (\(kernel.name)): this run needs a kernel the artifact was not compiled with (different task flags or model, or an artifact from another iloc build?)")
     }
     let k = CompiledKernel(loaded: kernel, symbol: symbol, address: UnsafeRawPointer(address), owner: self)
     found[symbol] = k
