@@ -139,7 +139,14 @@ public final class KernelCompiler: @unchecked Sendable {
   /// -> 6.7-7.2 and 3.2-4.0 -> 2.6-2.8 ms. The same operations per element, so elementwise
   /// results keep their bits (sums, which may reassociate, can move in their last bits, as with
   /// any change of vectorization); cold compiles took no longer (LLVM summed 3.3-3.7 s either way).
-  public static let llvmOptions = ["-disable-lsr", "-prefer-predicate-over-epilogue=predicate-else-scalar-epilogue"]
+  ///
+  /// `-enable-masked-interleaved-mem-accesses`: with the last vector masked, a loop reading
+  /// every second element (Winograd's input tiles: columns 2t, 2t + 1, 2t + 2, 2t + 3 of a row)
+  /// was vectorized with masked gathers, one element at a time in effect; masked interleaved
+  /// groups load whole vectors and shuffle. `iloc profile stylegan2-256`, alternating: the
+  /// Winograd steps' time outside their products 89-116 -> 54-64 ms a step.
+  public static let llvmOptions = ["-disable-lsr", "-prefer-predicate-over-epilogue=predicate-else-scalar-epilogue",
+                                   "-enable-masked-interleaved-mem-accesses"]
 
   /// Native target, asm printer and parser, registered once per process (thread-safe
   /// `static let` initialization), and `llvmOptions`.

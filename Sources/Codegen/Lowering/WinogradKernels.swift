@@ -111,38 +111,81 @@ public enum WinogradKernels {
   /// `V[xi, c, t]` from input sample n (scalar 0) of `x` [N, C, H, W] padded by
   /// (top, left) and producing `ho x wo` outputs (multiples of m), for `rows` tile rows from tile
   /// row `scalar 1` on (all of them by default): a block of the tiles, so that the transformed
-  /// tiles of a large image need not all be held at once.
+  /// tiles of a large image need not all be held at once. Rows of tiles that get their own loop
+  /// are split into the tiles whose window crosses the left or right edge and the interior
+  /// (`tileSegments`), where no column is clamped or masked: there its loads are plain stride-m
+  /// rows that vectorize as interleaved loads, where the clamped ones became gathers (the
+  /// transforms of StyleGAN2's 128-channel 256x256 layers took a third of their steps' time).
   public static func inputTransform(x: Shape, padTop: Int, padLeft: Int, ho: Int, wo: Int, _ t: Transform,
                                     rows: Int? = nil) -> Kernel {
-    let (c, h, w) = (x[1], x[2], x[3])
-    let (m, a) = (t.m, t.a)
+    let (c, m, a) = (x[1], t.m, t.a)
     let (th, tw) = (rows ?? ho / m, wo / m)
-    let tiles = th * tw
     var alg = IndexAlgebra()
     alg.ranges["c"] = 0...(c - 1)
-    let (blockRow, tx) = tileCoordinates(&alg, rows: th, columns: tw)
-    let ty = th == ho / m ? blockRow : alg.add(blockRow, .scalar(1))
-    var stmts: [Stmt] = []
-    let plane = alg.mul(alg.add(alg.mul(.scalar(0), c), .variable("c")), h * w)
-    for i in 0..<a {
-      let iy = alg.add(alg.mul(ty, m), .const(i - padTop))
-      for j in 0..<a {
-        let ix = alg.add(alg.mul(tx, m), .const(j - padLeft))
-        let valid = alg.and(alg.and(alg.atLeast(iy, 0), alg.less(iy, h)), alg.and(alg.atLeast(ix, 0), alg.less(ix, w)))
-        let v: FloatExpr = .load(buffer: 1, index: alg.add(plane, alg.add(alg.mul(alg.clamp(iy, 0, h - 1), w), alg.clamp(ix, 0, w - 1))))
-        stmts.append(.letFloat("d\(i)_\(j)", valid == .const(true) ? v : .select(valid, v, .const(0))))
+    let tile = InputTile(x: x, padTop: padTop, padLeft: padLeft, transform: t, tiles: th * tw, tileColumns: tw,
+                         wholeImage: th == ho / m)
+    let body: Stmt
+    if tw >= separateRowsFrom {
+      alg.ranges["ty"] = 0...(th - 1)
+      let parts = tileSegments(tiles: tw, m: m, a: a, width: x[3], padLeft: padLeft).map { start, count in
+        var segment = alg
+        segment.ranges["tx"] = 0...(count - 1)
+        let tx = segment.add(.variable("tx"), .const(start))
+        return Stmt.loop(Loop("tx", count, tile.statements(&segment, blockRow: .variable("ty"), tx: tx)))
       }
-    }
-    for p in 0..<a { for j in 0..<a { stmts.append(.letFloat("s\(p)_\(j)", combine(t.bt[p]) { .variable("d\($0)_\(j)") })) } }
-    let ct = alg.add(alg.mul(.variable("c"), tiles), alg.add(alg.mul(blockRow, tw), tx))  // t = row·tw + tx
-    for p in 0..<a {
-      for q in 0..<a {
-        stmts.append(.store(buffer: 0, index: alg.add(ct, .const((p * a + q) * c * tiles)), value: combine(t.bt[q]) { .variable("s\(p)_\($0)") }))
-      }
+      body = .loop(Loop("ty", th, parts))
+    } else {
+      let (blockRow, tx) = tileCoordinates(&alg, rows: th, columns: tw)
+      body = .loop(Loop("t", th * tw, tile.statements(&alg, blockRow: blockRow, tx: tx)))
     }
     return Kernel(name: "winograd\(m)_input",
-                  buffers: [KernelBuffer("V", .output, count: a * a * c * tiles), KernelBuffer("x", .input, count: x.elementCount)],
-                  scalars: ["n", "row0"], parallel: Loop("c", c, tileLoops(rows: th, columns: tw, stmts)))
+                  buffers: [KernelBuffer("V", .output, count: a * a * c * th * tw),
+                            KernelBuffer("x", .input, count: x.elementCount)],
+                  scalars: ["n", "row0"], parallel: Loop("c", c, [body]))
+  }
+
+  /// The tile columns as (start, count) runs: tiles whose a-wide input window starts left of the
+  /// input, the interior (every column inside), and tiles whose window ends right of it.
+  static func tileSegments(tiles: Int, m: Int, a: Int, width: Int, padLeft: Int) -> [(Int, Int)] {
+    let lo = Swift.min(tiles, (padLeft + m - 1) / m)
+    let hi = Swift.max(lo, Swift.min(tiles, IndexAlgebra.fdiv(width - a + padLeft, m) + 1))
+    return [(0, lo), (lo, hi - lo), (hi, tiles - hi)].filter { $0.1 > 0 }
+  }
+
+  /// The statements of one input tile: its a x a window (zero outside the input), B^T d B, and
+  /// the a^2 stores into V.
+  struct InputTile {
+    let x: Shape, padTop: Int, padLeft: Int, transform: Transform
+    let tiles: Int, tileColumns: Int
+    /// Whether the tile rows are the whole image's (else a block from tile row `scalar 1`).
+    let wholeImage: Bool
+
+    func statements(_ alg: inout IndexAlgebra, blockRow: IntExpr, tx: IntExpr) -> [Stmt] {
+      let (c, h, w) = (x[1], x[2], x[3])
+      let (m, a, t) = (transform.m, transform.a, transform)
+      let ty = wholeImage ? blockRow : alg.add(blockRow, .scalar(1))
+      var stmts: [Stmt] = []
+      let plane = alg.mul(alg.add(alg.mul(.scalar(0), c), .variable("c")), h * w)
+      for i in 0..<a {
+        let iy = alg.add(alg.mul(ty, m), .const(i - padTop))
+        for j in 0..<a {
+          let ix = alg.add(alg.mul(tx, m), .const(j - padLeft))
+          let valid = alg.and(alg.and(alg.atLeast(iy, 0), alg.less(iy, h)), alg.and(alg.atLeast(ix, 0), alg.less(ix, w)))
+          let at = alg.add(plane, alg.add(alg.mul(alg.clamp(iy, 0, h - 1), w), alg.clamp(ix, 0, w - 1)))
+          let v: FloatExpr = .load(buffer: 1, index: at)
+          stmts.append(.letFloat("d\(i)_\(j)", valid == .const(true) ? v : .select(valid, v, .const(0))))
+        }
+      }
+      for p in 0..<a { for j in 0..<a { stmts.append(.letFloat("s\(p)_\(j)", combine(t.bt[p]) { .variable("d\($0)_\(j)") })) } }
+      let ct = alg.add(alg.mul(.variable("c"), tiles), alg.add(alg.mul(blockRow, tileColumns), tx))  // t = row·tw + tx
+      for p in 0..<a {
+        for q in 0..<a {
+          let value = combine(t.bt[q]) { .variable("s\(p)_\($0)") }
+          stmts.append(.store(buffer: 0, index: alg.add(ct, .const((p * a + q) * c * tiles)), value: value))
+        }
+      }
+      return stmts
+    }
   }
 
   /// Output sample n (scalar 0) of `y` [N, O, ho, wo] from `M[xi, o, t]`, for the block of

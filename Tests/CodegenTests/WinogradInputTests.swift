@@ -1,0 +1,62 @@
+import Testing
+@testable import Codegen
+
+/// The Winograd input transform with rows of 64 and more tiles, whose row loops are split into
+/// border tiles and an interior without clamps: compiled and interpreted, against B^T d B
+/// computed here in double precision from the zero-padded input.
+@Suite struct WinogradInputTests {
+  /// V[xi, c, t] by definition: the a x a window of tile t (zero outside the input), B^T d B.
+  static func reference(_ x: [Float], c: Int, h: Int, w: Int, ho: Int, wo: Int, pad: Int,
+                        _ t: WinogradKernels.Transform) -> [Double] {
+    let (m, a) = (t.m, t.a)
+    let (th, tw) = (ho / m, wo / m)
+    let tiles = th * tw
+    var v = [Double](repeating: 0, count: a * a * c * tiles)
+    for ch in 0..<c {
+      for ty in 0..<th {
+        for tx in 0..<tw {
+          func d(_ i: Int, _ j: Int) -> Double {
+            let (y, xx) = (ty * m + i - pad, tx * m + j - pad)
+            return y >= 0 && y < h && xx >= 0 && xx < w ? Double(x[(ch * h + y) * w + xx]) : 0
+          }
+          for p in 0..<a {
+            for q in 0..<a {
+              var s = 0.0
+              for i in 0..<a { for j in 0..<a { s += Double(t.bt[p][i]) * d(i, j) * Double(t.bt[q][j]) } }
+              v[(p * a + q) * c * tiles + ch * tiles + ty * tw + tx] = s
+            }
+          }
+        }
+      }
+    }
+    return v
+  }
+
+  @Test(arguments: [(WinogradKernels.Transform.f2, 128), (WinogradKernels.Transform.f4, 256)])
+  func splitRowsMatchTheDefinition(transform t: WinogradKernels.Transform, width: Int) throws {
+    let (c, h, pad) = (3, 8, 1)
+    let kernel = WinogradKernels.inputTransform(x: [1, c, h, width], padTop: pad, padLeft: pad, ho: h, wo: width, t)
+    guard case .loop(let rows) = kernel.parallel.body[0] else { Issue.record("no row loop"); return }
+    #expect(rows.body.count == 3)  // left border tile, interior, right border tile
+    if case .loop(let interior) = rows.body[1] {
+      #expect(interior.extent == width / t.m - 2)
+      // no column is clamped or tested there (the rows still are: they depend on ty alone)
+      let readsTx: (ExprNode) -> Bool = { $0.contains { $0 == .int(.variable("tx")) } }
+      #expect(!interior.body.contains { s in
+        s.containsExpression { node in
+          switch node {
+          case .bool: return readsTx(node)
+          case .int(.binary(.min, _, _)), .int(.binary(.max, _, _)): return readsTx(node)
+          default: return false
+          }
+        }
+      })
+    }
+    let x = randomFloats(c * h * width, seed: 11)
+    let v = [Float](repeating: .nan, count: kernel.buffers[0].count)
+    let (jit, interpreted) = try runBoth(kernel, [v, x], scalars: [0, 0])
+    let truth = Self.reference(x, c: c, h: h, w: width, ho: h, wo: width, pad: pad, t)
+    #expect(close(jit[0], truth, tol: 1e-5))
+    #expect(close(interpreted[0], truth, tol: 1e-5))
+  }
+}
