@@ -61,8 +61,10 @@ extension KernelLowering {
 
   /// The output columns split into (start, count) runs: those where some tap column falls left
   /// of the input, the interior where every tap is inside, and those where one falls right.
-  static func rowSegments(width: Int, input: Int, kernel: Int, padLeft: Int) -> [(Int, Int)] {
-    let lo = Swift.min(padLeft, width), hi = Swift.max(lo, Swift.min(width, input - kernel + padLeft + 1))
+  /// Output column ox reads input columns ox * stride - padLeft + (0..<kernel).
+  static func rowSegments(width: Int, input: Int, kernel: Int, padLeft: Int, stride: Int = 1) -> [(Int, Int)] {
+    let lo = Swift.min(width, (padLeft + stride - 1) / stride)
+    let hi = Swift.max(lo, Swift.min(width, IndexAlgebra.fdiv(input - kernel + padLeft, stride) + 1))
     return [(0, lo), (lo, hi - lo), (hi, width - hi)].filter { $0.1 > 0 }
   }
 }
