@@ -50,7 +50,8 @@ public enum BufferOffsets {
 
     func apply(_ s: Stmt) -> Stmt {
       switch s {
-      case .store(let b, let i, let v): return .store(buffer: b, index: shifted(apply(i), by: offsets[b]), value: apply(v))
+      case .store(let b, let i, let v):
+        return .store(buffer: b, index: shifted(apply(i), by: offsets[b]), value: apply(v))
       case .letFloat(let n, let v): return .letFloat(n, apply(v))
       case .letInt(let n, let i): return .letInt(n, apply(i))
       case .accumulate(let n, let v): return .accumulate(n, apply(v))

@@ -204,7 +204,8 @@ public enum ConvolutionKernels {
     let body: [Stmt]
     if wo >= rowLoopsFrom {
       alg.ranges["oy"] = 0...(ho - 1)
-      let segments = KernelLowering.rowSegments(width: wo, input: x[3], kernel: kw, padLeft: a.padding[2], stride: a.stride[1])
+      let segments = KernelLowering.rowSegments(width: wo, input: x[3], kernel: kw, padLeft: a.padding[2],
+                                                stride: a.stride[1])
       let parts = segments.map { start, count in
         var segment = alg
         segment.ranges["ox"] = 0...(count - 1)

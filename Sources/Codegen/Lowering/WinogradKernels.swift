@@ -170,13 +170,16 @@ public enum WinogradKernels {
         let iy = alg.add(alg.mul(ty, m), .const(i - padTop))
         for j in 0..<a {
           let ix = alg.add(alg.mul(tx, m), .const(j - padLeft))
-          let valid = alg.and(alg.and(alg.atLeast(iy, 0), alg.less(iy, h)), alg.and(alg.atLeast(ix, 0), alg.less(ix, w)))
+          let valid = alg.and(alg.and(alg.atLeast(iy, 0), alg.less(iy, h)),
+                              alg.and(alg.atLeast(ix, 0), alg.less(ix, w)))
           let at = alg.add(plane, alg.add(alg.mul(alg.clamp(iy, 0, h - 1), w), alg.clamp(ix, 0, w - 1)))
           let v: FloatExpr = .load(buffer: 1, index: at)
           stmts.append(.letFloat("d\(i)_\(j)", valid == .const(true) ? v : .select(valid, v, .const(0))))
         }
       }
-      for p in 0..<a { for j in 0..<a { stmts.append(.letFloat("s\(p)_\(j)", combine(t.bt[p]) { .variable("d\($0)_\(j)") })) } }
+      for p in 0..<a {
+        for j in 0..<a { stmts.append(.letFloat("s\(p)_\(j)", combine(t.bt[p]) { .variable("d\($0)_\(j)") })) }
+      }
       let ct = alg.add(alg.mul(.variable("c"), tiles), alg.add(alg.mul(blockRow, tileColumns), tx))  // t = row·tw + tx
       for p in 0..<a {
         for q in 0..<a {
