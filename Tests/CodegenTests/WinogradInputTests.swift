@@ -41,7 +41,7 @@ import Testing
     if case .loop(let interior) = rows.body[1] {
       #expect(interior.extent == width / t.m - 2)
       // no column is clamped or tested there (the rows still are: they depend on ty alone)
-      let readsTx: (ExprNode) -> Bool = { $0.contains { $0 == .int(.variable("tx")) } }
+      let readsTx: (ExprNode) -> Bool = { $0.reads(["tx"]) }
       #expect(!interior.body.contains { s in
         s.containsExpression { node in
           switch node {

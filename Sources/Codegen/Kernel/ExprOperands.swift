@@ -23,6 +23,15 @@ public enum ExprNode: Hashable, Sendable {
     predicate(self) || operands.contains { $0.contains(where: predicate) }
   }
 
+  /// Whether this expression reads any of the integer variables `names` (conditions of selects
+  /// included).
+  public func reads(_ names: Set<String>) -> Bool {
+    contains { node in
+      if case .int(.variable(let n)) = node { return names.contains(n) }
+      return false
+    }
+  }
+
   /// Calls `body` on this expression and on every expression inside it, depth first, operands
   /// left to right.
   public func forEachNode(_ body: (ExprNode) -> Void) {

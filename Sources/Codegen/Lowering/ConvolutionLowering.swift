@@ -206,12 +206,7 @@ public enum ConvolutionKernels {
       alg.ranges["oy"] = 0...(ho - 1)
       let segments = KernelLowering.rowSegments(width: wo, input: x[3], kernel: kw, padLeft: a.padding[2],
                                                 stride: a.stride[1])
-      let parts = segments.map { start, count in
-        var segment = alg
-        segment.ranges["ox"] = 0...(count - 1)
-        let ox = segment.add(.variable("ox"), .const(start))
-        return Stmt.loop(Loop("ox", count, [gather.store(&segment, row: .variable("oy"), column: ox)]))
-      }
+      let parts = alg.segmentLoops("ox", segments) { [gather.store(&$0, row: .variable("oy"), column: $1)] }
       body = [.loop(Loop("oy", ho, parts))]
     } else {
       alg.ranges["q"] = 0...(ho * wo - 1)
@@ -245,12 +240,10 @@ public enum ConvolutionKernels {
       let oy = block ? alg.add(row, .scalar(1)) : row
       let iy = alg.add(alg.mul(oy, a.stride[0]), alg.add(ky, .const(-a.padding[0])))
       let ix = alg.add(alg.mul(ox, a.stride[1]), alg.add(kx, .const(-a.padding[2])))
-      let valid = alg.and(alg.and(alg.atLeast(iy, 0), alg.less(iy, h)), alg.and(alg.atLeast(ix, 0), alg.less(ix, w)))
-      let base = alg.mul(alg.add(alg.mul(.scalar(0), c), ch), h * w)
-      let idx = alg.add(base, alg.add(alg.mul(alg.clamp(iy, 0, h - 1), w), alg.clamp(ix, 0, w - 1)))
-      let v: FloatExpr = .load(buffer: 1, index: idx)
+      let plane = alg.mul(alg.add(alg.mul(.scalar(0), c), ch), h * w)
+      let value = alg.zeroPaddedLoad(buffer: 1, plane: plane, row: iy, column: ix, height: h, width: w)
       let at = alg.add(alg.mul(r, rows * columns), alg.add(alg.mul(row, columns), ox))
-      return .store(buffer: 0, index: at, value: valid == .const(true) ? v : .select(valid, v, .const(0)))
+      return .store(buffer: 0, index: at, value: value)
     }
   }
 

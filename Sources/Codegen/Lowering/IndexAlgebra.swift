@@ -137,6 +137,29 @@ struct IndexAlgebra {
     }
   }
 
+  /// `buffer[plane + iy * width + ix]`, zero outside the height x width plane: the load reads
+  /// clamped coordinates (always in bounds) and a select zeroes it, both dropped where the ranges
+  /// show (iy, ix) inside.
+  func zeroPaddedLoad(buffer: Int, plane: IntExpr, row iy: IntExpr, column ix: IntExpr,
+                      height h: Int, width w: Int) -> FloatExpr {
+    let valid = and(and(atLeast(iy, 0), less(iy, h)), and(atLeast(ix, 0), less(ix, w)))
+    let v: FloatExpr = .load(buffer: buffer, index: add(plane, add(mul(clamp(iy, 0, h - 1), w), clamp(ix, 0, w - 1))))
+    return valid == .const(true) ? v : .select(valid, v, .const(0))
+  }
+
+  /// One loop of `variable` per (start, count) segment, each from 0 with its own range, so that
+  /// `body` (given these ranges and the position `variable + start`) simplifies for its segment:
+  /// the row interiors of `KernelLowering.rowSegments` lose their clamps and masks.
+  func segmentLoops(_ variable: String, _ segments: [(Int, Int)],
+                    _ body: (inout IndexAlgebra, IntExpr) -> [Stmt]) -> [Stmt] {
+    segments.map { start, count in
+      var segment = self
+      segment.ranges[variable] = 0...(count - 1)
+      let position = segment.add(.variable(variable), .const(start))
+      return .loop(Loop(variable, count, body(&segment, position)))
+    }
+  }
+
   /// Row-major linear index of coordinates.
   func linear(_ coords: [IntExpr], _ shape: Shape) -> IntExpr {
     var e: IntExpr = .const(0)

@@ -41,9 +41,9 @@ public enum ParallelAxis {
     for s in body {
       switch s {
       case .letInt(let n, let e):
-        if reads(.int(e), dependent) { dependent.insert(n) } else { dependent.remove(n) }
+        if ExprNode.int(e).reads(dependent) { dependent.insert(n) } else { dependent.remove(n) }
       case .store(_, let index, _):
-        guard reads(.int(index), dependent) else { return false }
+        guard ExprNode.int(index).reads(dependent) else { return false }
       case .loop(let l):
         guard storesDepend(on: dependent.subtracting([l.variable]), l.body) else { return false }
       case .letFloat, .accumulator, .accumulate:
@@ -51,12 +51,5 @@ public enum ParallelAxis {
       }
     }
     return true
-  }
-
-  static func reads(_ e: ExprNode, _ names: Set<String>) -> Bool {
-    e.contains { node in
-      if case .int(.variable(let n)) = node { return names.contains(n) }
-      return false
-    }
   }
 }

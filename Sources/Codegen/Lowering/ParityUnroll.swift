@@ -31,12 +31,7 @@ enum ParityUnroll {
   static func testsParity(_ s: Stmt, of v: String) -> Bool {
     s.containsExpression { node in
       guard case .int(.binary(.mod, let a, .const(2))) = node else { return false }
-      return mentions(a, v)
+      return ExprNode.int(a).reads([v])
     }
-  }
-
-  /// Whether `e` reads the variable `v` (anywhere, conditions of selects included).
-  static func mentions(_ e: IntExpr, _ v: String) -> Bool {
-    ExprNode.int(e).contains { $0 == .int(.variable(v)) }
   }
 }

@@ -113,9 +113,10 @@ public enum WinogradKernels {
   /// row `scalar 1` on (all of them by default): a block of the tiles, so that the transformed
   /// tiles of a large image need not all be held at once. Rows of tiles that get their own loop
   /// are split into the tiles whose window crosses the left or right edge and the interior
-  /// (`tileSegments`), where no column is clamped or masked: there its loads are plain stride-m
-  /// rows that vectorize as interleaved loads, where the clamped ones became gathers (the
-  /// transforms of StyleGAN2's 128-channel 256x256 layers took a third of their steps' time).
+  /// (`KernelLowering.rowSegments`), where no column is clamped or masked: there its loads are
+  /// plain stride-m rows that vectorize as interleaved loads, where the clamped ones became
+  /// gathers (the transforms of StyleGAN2's 128-channel 256x256 layers took a third of their
+  /// steps' time).
   public static func inputTransform(x: Shape, padTop: Int, padLeft: Int, ho: Int, wo: Int, _ t: Transform,
                                     rows: Int? = nil) -> Kernel {
     let (c, m, a) = (x[1], t.m, t.a)
@@ -127,12 +128,9 @@ public enum WinogradKernels {
     let body: Stmt
     if tw >= separateRowsFrom {
       alg.ranges["ty"] = 0...(th - 1)
-      let parts = tileSegments(tiles: tw, m: m, a: a, width: x[3], padLeft: padLeft).map { start, count in
-        var segment = alg
-        segment.ranges["tx"] = 0...(count - 1)
-        let tx = segment.add(.variable("tx"), .const(start))
-        return Stmt.loop(Loop("tx", count, tile.statements(&segment, blockRow: .variable("ty"), tx: tx)))
-      }
+      // tile tx reads input columns tx * m - padLeft + (0..<a): a row of a-wide taps at stride m
+      let segments = KernelLowering.rowSegments(width: tw, input: x[3], kernel: a, padLeft: padLeft, stride: m)
+      let parts = alg.segmentLoops("tx", segments) { tile.statements(&$0, blockRow: .variable("ty"), tx: $1) }
       body = .loop(Loop("ty", th, parts))
     } else {
       let (blockRow, tx) = tileCoordinates(&alg, rows: th, columns: tw)
@@ -142,14 +140,6 @@ public enum WinogradKernels {
                   buffers: [KernelBuffer("V", .output, count: a * a * c * th * tw),
                             KernelBuffer("x", .input, count: x.elementCount)],
                   scalars: ["n", "row0"], parallel: Loop("c", c, [body]))
-  }
-
-  /// The tile columns as (start, count) runs: tiles whose a-wide input window starts left of the
-  /// input, the interior (every column inside), and tiles whose window ends right of it.
-  static func tileSegments(tiles: Int, m: Int, a: Int, width: Int, padLeft: Int) -> [(Int, Int)] {
-    let lo = Swift.min(tiles, (padLeft + m - 1) / m)
-    let hi = Swift.max(lo, Swift.min(tiles, IndexAlgebra.fdiv(width - a + padLeft, m) + 1))
-    return [(0, lo), (lo, hi - lo), (hi, tiles - hi)].filter { $0.1 > 0 }
   }
 
   /// The statements of one input tile: its a x a window (zero outside the input), B^T d B, and
@@ -170,11 +160,8 @@ public enum WinogradKernels {
         let iy = alg.add(alg.mul(ty, m), .const(i - padTop))
         for j in 0..<a {
           let ix = alg.add(alg.mul(tx, m), .const(j - padLeft))
-          let valid = alg.and(alg.and(alg.atLeast(iy, 0), alg.less(iy, h)),
-                              alg.and(alg.atLeast(ix, 0), alg.less(ix, w)))
-          let at = alg.add(plane, alg.add(alg.mul(alg.clamp(iy, 0, h - 1), w), alg.clamp(ix, 0, w - 1)))
-          let v: FloatExpr = .load(buffer: 1, index: at)
-          stmts.append(.letFloat("d\(i)_\(j)", valid == .const(true) ? v : .select(valid, v, .const(0))))
+          stmts.append(.letFloat("d\(i)_\(j)", alg.zeroPaddedLoad(buffer: 1, plane: plane, row: iy, column: ix,
+                                                                  height: h, width: w)))
         }
       }
       for p in 0..<a {
