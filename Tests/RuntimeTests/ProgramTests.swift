@@ -136,6 +136,7 @@ import Testing
     var off = ProgramOptions(), fused = ProgramOptions()
     off.fusedBlockBytes = 0
     fused.fusedBlockBytes = 144 * 64 * 4  // one row: K = 144 by 64 positions
+    off.winograd = false; fused.winograd = false  // (x's gradient's 2x2 phase would run by F(3x3, 2x2))
     let whole = try Program(gg, options: off), blocks = try Program(gg, options: fused)
     let forward = { (p: Program) in p.steps.compactMap { $0 as? ConvolutionGEMMStep }.filter { $0.form == .forward } }
     // y (4x64 positions: a row a block) and x's gradient as a 2x2 phase convolution, whose rows
@@ -281,5 +282,67 @@ import Testing
     let ref = try Interpreter.run(g, inputs: ["x": HostTensor<Double>(shape: [1, c, h, h], values: x.map(Double.init)),
                                               "w": HostTensor(shape: [o, c, 3, 3], values: w.map(Double.init))])["y"]!
     #expect(HostTensor<Double>(shape: ref.shape, values: y[0].map(Double.init)).maxRelativeDifference(to: ref) < 1e-5)
+  }
+}
+
+/// F(3x3, 2x2) Winograd for 2x2 convolutions (a stride-2 transposed convolution's largest phase):
+/// its kernels against the float64 interpreter, on outputs the 3x3 tiles divide and on ragged
+/// ones whose last tile row and column reach past the output.
+@Suite struct Winograd2x2Tests {
+  /// The three kernels run by the interpreter, the products in between in float.
+  static func winograd(x: [Float], w: [Float], c: Int, o: Int, h: Int, wd: Int, pad: Int) throws -> [Float] {
+    let t = WinogradKernels.Transform.f3r2
+    let (ho, wo) = (h + 2 * pad - 1, wd + 2 * pad - 1)
+    let ks = [WinogradKernels.weightTransform(o: o, c: c, transposed: false, t),
+              WinogradKernels.inputTransform(x: [1, c, h, wd], padTop: pad, padLeft: pad, ho: ho, wo: wo, t),
+              WinogradKernels.outputTransform(y: [1, o, ho, wo], t)]
+    let tiles = t.tiles(ho: ho, wo: wo).rows * t.tiles(ho: ho, wo: wo).columns
+    var u = [[Float](repeating: 0, count: 16 * o * c), w]
+    try KernelInterpreter.run(ks[0], buffers: &u)
+    var v = [[Float](repeating: 0, count: 16 * c * tiles), x]
+    try KernelInterpreter.run(ks[1], buffers: &v, scalars: [0, 0])
+    var m = [Float](repeating: 0, count: 16 * o * tiles)
+    for xi in 0..<16 { for a in 0..<o { for b in 0..<tiles {
+      var acc: Float = 0
+      for k in 0..<c { acc += u[0][xi * o * c + a * c + k] * v[0][xi * c * tiles + k * tiles + b] }
+      m[xi * o * tiles + a * tiles + b] = acc
+    } } }
+    var y = [[Float](repeating: .nan, count: o * ho * wo), m]
+    try KernelInterpreter.run(ks[2], buffers: &y, scalars: [0, 0])
+    return y[0]
+  }
+
+  /// 8x8 input, padding 1: a 9x9 output (3x3 tiles); 10x7: 11x8 (4x3 tiles, the last row of
+  /// tiles 2 high, the last column 2 wide); padding 0: 9x6 from 10x7 (3x2 tiles, exact).
+  @Test(arguments: [(8, 8, 1), (10, 7, 1), (10, 7, 0)])
+  func matchesTheInterpreter(h: Int, wd: Int, pad: Int) throws {
+    let (c, o) = (6, 5)
+    var rng = SplitMix64(seed: UInt64(h * 100 + wd * 10 + pad))
+    let x = rng.normals(c * h * wd).map { Float($0) }, w = rng.normals(o * c * 4).map { Float($0) }
+    let y = try Self.winograd(x: x, w: w, c: c, o: o, h: h, wd: wd, pad: pad)
+    let g = Graph()
+    g.output("y", conv2d(g.input("x", [1, c, h, wd]), g.input("w", [o, c, 2, 2]), padding: pad))
+    let ref = try Interpreter.run(g, inputs: ["x": HostTensor<Double>(shape: [1, c, h, wd], values: x.map(Double.init)),
+                                              "w": HostTensor(shape: [o, c, 2, 2], values: w.map(Double.init))])["y"]!
+    #expect(y.count == ref.values.count && !y.contains { $0.isNaN })  // every output written
+    #expect(HostTensor<Double>(shape: ref.shape, values: y.map(Double.init)).maxRelativeDifference(to: ref) < 1e-5)
+  }
+
+  /// A stride-2 transposed 3x3 convolution (StyleGAN2's upsampling) and its gradient: its 2x2
+  /// phase runs by F(3x3, 2x2) on a 17x17 output (36 tiles, the last row and column of tiles two
+  /// outputs wide), and the phases are interleaved into the 33x33 output row by row (rows
+  /// narrower than 64 would otherwise be flattened), compiled, against the interpreter.
+  @Test func upsamplingPhaseRunsByWinograd() throws {
+    let g = Graph("up")
+    let x = g.input("x", [1, 16, 16, 16]), w = g.input("w", [16, 16, 3, 3])
+    let y = convTranspose2d(x, w, stride: 2)
+    g.output("y", y)
+    let gg = try gradients(of: sum(y * y), wrt: [x])
+    let p = try Program(gg)
+    let steps = p.steps.compactMap { $0 as? WinogradStep }
+    #expect(steps.count == 1 && steps[0].transform.r == 2 && steps[0].tileRows == 6 && !steps[0].fused)
+    let interleave = p.steps.compactMap { $0 as? KernelStep }.filter { $0.kernel.parallel.extent == 16 * 33 }
+    #expect(interleave.count == 1)  // 16 channels x 33 rows
+    try ProgramTests.expectSameBitsAndInterpreter(gg, p, p, seed: 9)
   }
 }

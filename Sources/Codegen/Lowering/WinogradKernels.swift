@@ -22,10 +22,14 @@ public enum WinogradKernels {
   /// 7 % of its elements by over 1e-4 of its largest): F(2x2) stays the default (README).
   public struct Transform: Sendable {
     public let m: Int
-    public var a: Int { m + 2 }
+    /// Taps per axis of the kernel (3, or 2 for `f3r2`).
+    public var r: Int = 3
+    public var a: Int { m + r - 1 }
     let bt: [[Float]]  // a x a
-    let g: [[Float]]  // a x 3
+    let g: [[Float]]  // a x r
     let at: [[Float]]  // m x a
+    /// Kernel and step names: `winograd2`, `winograd4`, `winograd3r2`.
+    public var name: String { r == 3 ? "winograd\(m)" : "winograd\(m)r\(r)" }
 
     public static let f2 = Transform(m: 2,
       bt: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
@@ -37,6 +41,16 @@ public enum WinogradKernels {
       g: [[1, 0, 0], [1.0 / 3, 1.0 / 3, 1.0 / 3], [-1.0 / 3, 1.0 / 3, -1.0 / 3],
           [-16.0 / 15, -8.0 / 15, -4.0 / 15], [1.0 / 15, -2.0 / 15, 4.0 / 15], [0, 0, 1]],
       at: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 0.5, -2, 0], [0, 1, 1, 0.25, 4, 0], [0, 1, -1, 0.125, -8, 1]])
+    /// F(3x3, 2x2), from the points 0, 1, -1 as F(2x2): 16 multiplies for 9 outputs of a 2x2
+    /// kernel (direct: 36). A stride-2 transposed 3x3 convolution's largest phase is such a
+    /// kernel (`TransposedConvPhases`: 4 of its 9 taps), on outputs 2^k + 1 wide (33 = 3 x 11).
+    public static let f3r2 = Transform(m: 3, r: 2,
+      bt: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, -1, 0, 1]],
+      g: [[1, 0], [0.5, 0.5], [0.5, -0.5], [0, 1]],
+      at: [[1, 1, 1, 0], [0, 1, -1, 0], [0, 1, 1, 1]])
+
+    /// Tile rows and columns covering an `ho x wo` output; the last ones may reach past it.
+    public func tiles(ho: Int, wo: Int) -> (rows: Int, columns: Int) { ((ho + m - 1) / m, (wo + m - 1) / m) }
 
     /// With F(4x4) asked for (`ProgramOptions.winogradF4`): F(4x4) where it divides the output
     /// into at least 64 tiles (32x32 and up), else F(2x2). Measured side by side per layer
@@ -81,30 +95,31 @@ public enum WinogradKernels {
   }
 
   /// `U[xi, o, c]` (xi = row-major index in the a x a tile) from weights `w`. For a plain conv,
-  /// w is [O, C, 3, 3]; for a transposed conv, w is [C, O, 3, 3], read swapped and flipped.
+  /// w is [O, C, r, r]; for a transposed conv, w is [C, O, r, r], read swapped and flipped.
   public static func weightTransform(o: Int, c: Int, transposed: Bool, _ t: Transform) -> Kernel {
     var alg = IndexAlgebra()
     alg.ranges["o"] = 0...(o - 1)
     alg.ranges["c"] = 0...(c - 1)
+    let r = t.r
     var stmts: [Stmt] = []
-    for i in 0..<3 {
-      for j in 0..<3 {
+    for i in 0..<r {
+      for j in 0..<r {
         let idx: IntExpr = transposed
-          ? alg.add(alg.mul(alg.add(alg.mul(.variable("c"), o), .variable("o")), 9), .const((2 - i) * 3 + (2 - j)))
-          : alg.add(alg.mul(alg.add(alg.mul(.variable("o"), c), .variable("c")), 9), .const(i * 3 + j))
+          ? alg.add(alg.mul(alg.add(alg.mul(.variable("c"), o), .variable("o")), r * r), .const((r - 1 - i) * r + (r - 1 - j)))
+          : alg.add(alg.mul(alg.add(alg.mul(.variable("o"), c), .variable("c")), r * r), .const(i * r + j))
         stmts.append(.letFloat("g\(i)\(j)", .load(buffer: 1, index: idx)))
       }
     }
     let a = t.a
-    for p in 0..<a { for j in 0..<3 { stmts.append(.letFloat("t\(p)_\(j)", combine(t.g[p]) { .variable("g\($0)\(j)") })) } }
+    for p in 0..<a { for j in 0..<r { stmts.append(.letFloat("t\(p)_\(j)", combine(t.g[p]) { .variable("g\($0)\(j)") })) } }
     let oc = alg.add(alg.mul(.variable("o"), c), .variable("c"))
     for p in 0..<a {
       for q in 0..<a {
         stmts.append(.store(buffer: 0, index: alg.add(oc, .const((p * a + q) * o * c)), value: combine(t.g[q]) { .variable("t\(p)_\($0)") }))
       }
     }
-    return Kernel(name: "winograd\(t.m)_weights\(transposed ? "_t" : "")",
-                  buffers: [KernelBuffer("U", .output, count: a * a * o * c), KernelBuffer("w", .input, count: o * c * 9)],
+    return Kernel(name: "\(t.name)_weights\(transposed ? "_t" : "")",
+                  buffers: [KernelBuffer("U", .output, count: a * a * o * c), KernelBuffer("w", .input, count: o * c * r * r)],
                   parallel: Loop("o", o, [.loop(Loop("c", c, stmts))]))
   }
 
@@ -120,11 +135,12 @@ public enum WinogradKernels {
   public static func inputTransform(x: Shape, padTop: Int, padLeft: Int, ho: Int, wo: Int, _ t: Transform,
                                     rows: Int? = nil) -> Kernel {
     let (c, m, a) = (x[1], t.m, t.a)
-    let (th, tw) = (rows ?? ho / m, wo / m)
+    let all = t.tiles(ho: ho, wo: wo)
+    let (th, tw) = (rows ?? all.rows, all.columns)
     var alg = IndexAlgebra()
     alg.ranges["c"] = 0...(c - 1)
     let tile = InputTile(x: x, padTop: padTop, padLeft: padLeft, transform: t, tiles: th * tw, tileColumns: tw,
-                         wholeImage: th == ho / m)
+                         wholeImage: th == all.rows)
     let body: Stmt
     if tw >= separateRowsFrom {
       alg.ranges["ty"] = 0...(th - 1)
@@ -136,7 +152,7 @@ public enum WinogradKernels {
       let (blockRow, tx) = tileCoordinates(&alg, rows: th, columns: tw)
       body = .loop(Loop("t", th * tw, tile.statements(&alg, blockRow: blockRow, tx: tx)))
     }
-    return Kernel(name: "winograd\(m)_input",
+    return Kernel(name: "\(t.name)_input",
                   buffers: [KernelBuffer("V", .output, count: a * a * c * th * tw),
                             KernelBuffer("x", .input, count: x.elementCount)],
                   scalars: ["n", "row0"], parallel: Loop("c", c, [body]))
@@ -179,29 +195,69 @@ public enum WinogradKernels {
   }
 
   /// Output sample n (scalar 0) of `y` [N, O, ho, wo] from `M[xi, o, t]`, for the block of
-  /// `rows` tile rows from tile row `scalar 1` on (all of them by default).
+  /// `rows` tile rows from tile row `scalar 1` on (all of them by default). Where the tiles reach
+  /// past the output (`f3r2` on 2^k + 1 or 2^k outputs), the last tile row and column store only
+  /// their outputs inside it; such outputs are transformed whole (no blocks).
   public static func outputTransform(y: Shape, _ t: Transform, rows: Int? = nil) -> Kernel {
     let (o, ho, wo) = (y[1], y[2], y[3])
     let (m, a) = (t.m, t.a)
-    let (th, tw) = (rows ?? ho / m, wo / m)
+    let all = t.tiles(ho: ho, wo: wo)
+    let (th, tw) = (rows ?? all.rows, all.columns)
+    let ragged = ho % m != 0 || wo % m != 0
+    precondition(!ragged || th == all.rows, "a ragged Winograd output is transformed whole")
     let tiles = th * tw
     var alg = IndexAlgebra()
     alg.ranges["o"] = 0...(o - 1)
-    let (blockRow, tx) = tileCoordinates(&alg, rows: th, columns: tw)
-    let ty = th == ho / m ? blockRow : alg.add(blockRow, .scalar(1))
-    var stmts: [Stmt] = []
-    let ot = alg.add(alg.mul(.variable("o"), tiles), alg.add(alg.mul(blockRow, tw), tx))
-    for p in 0..<a { for q in 0..<a { stmts.append(.letFloat("m\(p)_\(q)", .load(buffer: 1, index: alg.add(ot, .const((p * a + q) * o * tiles))))) } }
-    for p in 0..<m { for q in 0..<a { stmts.append(.letFloat("r\(p)_\(q)", combine(t.at[p]) { .variable("m\($0)_\(q)") })) } }
-    let base = alg.mul(alg.add(alg.mul(.scalar(0), o), .variable("o")), ho * wo)
-    for p in 0..<m {
-      for q in 0..<m {
-        let pos = alg.add(base, alg.add(alg.mul(alg.add(alg.mul(ty, m), .const(p)), wo), alg.add(alg.mul(tx, m), .const(q))))
-        stmts.append(.store(buffer: 0, index: pos, value: combine(t.at[q]) { .variable("r\(p)_\($0)") }))
+    /// The statements of tile (blockRow, tx), storing its first `height x width` outputs.
+    func tile(_ alg: inout IndexAlgebra, blockRow: IntExpr, tx: IntExpr, height: Int, width: Int) -> [Stmt] {
+      let ty = th == all.rows ? blockRow : alg.add(blockRow, .scalar(1))
+      var stmts: [Stmt] = []
+      let ot = alg.add(alg.mul(.variable("o"), tiles), alg.add(alg.mul(blockRow, tw), tx))
+      for p in 0..<a {
+        for q in 0..<a { stmts.append(.letFloat("m\(p)_\(q)", .load(buffer: 1, index: alg.add(ot, .const((p * a + q) * o * tiles))))) }
       }
+      for p in 0..<height { for q in 0..<a { stmts.append(.letFloat("r\(p)_\(q)", combine(t.at[p]) { .variable("m\($0)_\(q)") })) } }
+      let base = alg.mul(alg.add(alg.mul(.scalar(0), o), .variable("o")), ho * wo)
+      for p in 0..<height {
+        for q in 0..<width {
+          let pos = alg.add(base, alg.add(alg.mul(alg.add(alg.mul(ty, m), .const(p)), wo), alg.add(alg.mul(tx, m), .const(q))))
+          stmts.append(.store(buffer: 0, index: pos, value: combine(t.at[q]) { .variable("r\(p)_\($0)") }))
+        }
+      }
+      return stmts
     }
-    return Kernel(name: "winograd\(m)_output",
+    let body: [Stmt]
+    if ragged {
+      body = raggedTiles(&alg, rows: th, columns: tw, lastHeight: ho - (th - 1) * m, lastWidth: wo - (tw - 1) * m, m: m,
+                         tile)
+    } else {
+      let (blockRow, tx) = tileCoordinates(&alg, rows: th, columns: tw)
+      body = tileLoops(rows: th, columns: tw, tile(&alg, blockRow: blockRow, tx: tx, height: m, width: m))
+    }
+    return Kernel(name: "\(t.name)_output",
                   buffers: [KernelBuffer("y", .output, count: y.elementCount), KernelBuffer("M", .input, count: a * a * o * tiles)],
-                  scalars: ["n", "row0"], parallel: Loop("o", o, tileLoops(rows: th, columns: tw, stmts)))
+                  scalars: ["n", "row0"], parallel: Loop("o", o, body))
+  }
+
+  /// Loops over `rows x columns` tiles whose last row and column are `lastHeight` and `lastWidth`
+  /// outputs high and wide (at most m): the full tiles, then the last column's, the last row's and
+  /// the corner, each with its own statements (`tile(alg, ty, tx, height, width)`).
+  static func raggedTiles(_ alg: inout IndexAlgebra, rows th: Int, columns tw: Int, lastHeight: Int, lastWidth: Int,
+                          m: Int, _ tile: (inout IndexAlgebra, IntExpr, IntExpr, Int, Int) -> [Stmt]) -> [Stmt] {
+    let (fullRows, fullColumns) = (lastHeight == m ? th : th - 1, lastWidth == m ? tw : tw - 1)
+    alg.ranges["ty"] = 0...Swift.max(th - 1, 0)
+    alg.ranges["tx"] = 0...Swift.max(tw - 1, 0)
+    let (ty, tx): (IntExpr, IntExpr) = (.variable("ty"), .variable("tx"))
+    /// One tile row's statements: the full-width tiles in a loop, then the narrow last one.
+    func row(_ alg: inout IndexAlgebra, height: Int) -> [Stmt] {
+      var stmts: [Stmt] = []
+      if fullColumns > 0 { stmts.append(.loop(Loop("tx", fullColumns, tile(&alg, ty, tx, height, m)))) }
+      if fullColumns < tw { stmts += [.letInt("tx", .const(tw - 1))] + tile(&alg, ty, tx, height, lastWidth) }
+      return stmts
+    }
+    var stmts: [Stmt] = []
+    if fullRows > 0 { stmts.append(.loop(Loop("ty", fullRows, row(&alg, height: m)))) }
+    if fullRows < th { stmts += [.letInt("ty", .const(th - 1))] + row(&alg, height: lastHeight) }
+    return stmts
   }
 }

@@ -199,7 +199,8 @@ public final class Program: @unchecked Sendable {
           step = MatmulStep(a: src[0], b: src[1], c: off, shapeA: shapes[0], shapeB: shapes[1], transA: trans[0], transB: trans[1], node: s.node,
                               router: router)
         case _ where options.winograd && WinogradStep.eligible(n.op, shapes, output: n.shape):
-          step = try WinogradStep(op: n.op, x: ins[0], w: ins[1], y: off, xShape: shapes[0], yShape: n.shape, node: s.node,
+          step = try WinogradStep(op: n.op, x: ins[0], w: ins[1], y: off, xShape: shapes[0], yShape: n.shape,
+                                  taps: shapes[1][2], node: s.node,
                                   router: router, blockBytes: options.winogradBlockBytes, fusedBytes: options.fusedBlockBytes,
                                   f4: options.winogradF4, compile: compile)
         case .conv2d(let a):

@@ -38,39 +38,58 @@ final class WinogradStep: ProgramStep {
   /// extra multiplies (StyleGAN2's 8x8 layers, 512 channels: 2.7 against 2.0 ms).
   static func eligible(_ op: Op, _ shapes: [Shape], output: Shape) -> Bool {
     let (x, w) = (shapes[0], shapes[1])
+    guard w.count == 4, x[1] >= 16, output[1] >= 16 else { return false }
+    if w[2] == 2, w[3] == 2 { return eligibleTwoByTwo(op, x: x, output: output) }
     let tiles = output[2] / 2 * (output[3] / 2), bigWeights = 16 * output[1] * x[1] * 4 > 1 << 20
-    guard w.count == 4, w[2] == 3, w[3] == 3, output[2] % 2 == 0, output[3] % 2 == 0, output[2] >= 4, output[3] >= 4,
+    guard w[2] == 3, w[3] == 3, output[2] % 2 == 0, output[3] % 2 == 0, output[2] >= 4, output[3] >= 4,
           tiles >= (bigWeights ? 32 : 16) else { return false }
     switch op {
-    case .conv2d(let a): return a.groups == 1 && a.stride == [1, 1] && x[1] >= 16 && output[1] >= 16
+    case .conv2d(let a): return a.groups == 1 && a.stride == [1, 1]
     case .convTranspose2d(let a):
-      return a.groups == 1 && a.stride == [1, 1] && a.outputPadding == [0, 0] && a.padding.allSatisfy { $0 <= 2 } && x[1] >= 16 && output[1] >= 16
+      return a.groups == 1 && a.stride == [1, 1] && a.outputPadding == [0, 0] && a.padding.allSatisfy { $0 <= 2 }
     default: return false
     }
   }
 
-  init(op: Op, x: Int, w: Int, y: Int, xShape: Shape, yShape: Shape, node: Int, router: GEMMRouter,
+  /// A 2x2 stride-1 convolution (the largest phase of a stride-2 transposed 3x3 convolution) by
+  /// F(3x3, 2x2), with the tile counts of the 3x3 rule above. Against im2col on the same phase
+  /// (`iloc profile stylegan2-64` and `-256`, 2 threads, AVX-512, alternating runs): 33x33
+  /// outputs of 512 channels 12.1 -> 7.2 ms, 17x17 (36 tiles) 3.6 -> 3.1, 65x65 of 256 channels
+  /// 25.7-30.0 -> 16.0-21.2, 129x129 of 128 channels 29.5-35.1 -> 19.3-23.0.
+  static func eligibleTwoByTwo(_ op: Op, x: Shape, output: Shape) -> Bool {
+    guard case .conv2d(let a) = op, a.groups == 1, a.stride == [1, 1] else { return false }
+    let t = WinogradKernels.Transform.f3r2.tiles(ho: output[2], wo: output[3])
+    let bigWeights = 16 * output[1] * x[1] * 4 > 1 << 20
+    return t.rows * t.columns >= (bigWeights ? 32 : 16)
+  }
+
+  /// `taps`: the kernel's height and width (3, or 2 for F(3x3, 2x2)).
+  init(op: Op, x: Int, w: Int, y: Int, xShape: Shape, yShape: Shape, taps: Int = 3, node: Int, router: GEMMRouter,
        blockBytes: Int = defaultBlockBytes, fusedBytes: Int = FusedBlocks.bytes, f4: Bool = false,
        compile: (Kernel) throws -> CompiledKernel?) throws {
     self.x = x; self.w = w; self.y = y; self.xShape = xShape; self.yShape = yShape
     (c, o) = (xShape[1], yShape[1])
     // F(2x2) unless asked for F(4x4) (`ProgramOptions.winogradF4`: less accurate), and then only
     // where F(4x4) is faster (`Transform.forOutput`)
-    let tr = f4 ? WinogradKernels.Transform.forOutput(ho: yShape[2], wo: yShape[3]) : .f2
+    let tr: WinogradKernels.Transform = taps == 2 ? .f3r2
+      : f4 ? .forOutput(ho: yShape[2], wo: yShape[3]) : .f2
     transform = tr
-    let (rows, columns) = (yShape[2] / tr.m, yShape[3] / tr.m)
-    // fused blocks where they pay and the own kernels run the product, else blocks by `blockBytes`
+    let (rows, columns) = tr.tiles(ho: yShape[2], wo: yShape[3])
+    tileRows = rows
+    // fused blocks where they pay and the own kernels run the product, else blocks by `blockBytes`;
+    // outputs that the tiles do not divide are transformed whole (`outputTransform`)
     let (oc, cc) = (yShape[1], xShape[1])
-    let fusedRows = FusedBlocks.rows(of: rows, bytesPerRow: tr.a * tr.a * (c + o) * columns * 4, budget: fusedBytes)
+    let whole = yShape[2] % tr.m != 0 || yShape[3] % tr.m != 0
+    let fusedRows = whole ? nil : FusedBlocks.rows(of: rows, bytesPerRow: tr.a * tr.a * (c + o) * columns * 4, budget: fusedBytes)
       .flatMap { Self.fusionPays(o: oc, c: cc, tiles: $0 * columns) ? $0 : nil }
       .flatMap { router.route(GEMMShape(m: oc, n: $0 * columns, k: cc)).own != nil ? $0 : nil }
     fused = fusedRows != nil
-    blockRows = fusedRows ?? Self.blockRows(rows: rows, columns: columns, channels: c + o, tr, bytes: blockBytes)
+    blockRows = whole ? rows : fusedRows ?? Self.blockRows(rows: rows, columns: columns, channels: c + o, tr, bytes: blockBytes)
     t = blockRows * columns
     let transposed: Bool, padTop: Int, padLeft: Int
     switch op {
     case .conv2d(let a): (transposed, padTop, padLeft) = (false, a.padding[0], a.padding[2])
-    case .convTranspose2d(let a): (transposed, padTop, padLeft) = (true, 2 - a.padding[0], 2 - a.padding[2])
+    case .convTranspose2d(let a): (transposed, padTop, padLeft) = (true, tr.r - 1 - a.padding[0], tr.r - 1 - a.padding[2])
     default: fatalError("not a winograd op")
     }
     let ks = [WinogradKernels.weightTransform(o: o, c: c, transposed: transposed, tr),
@@ -80,13 +99,15 @@ final class WinogradStep: ProgramStep {
     kernels = try ks.map { ($0, try compile($0)) }
     let workers = fused ? FusedBlocks.workers(xShape[0] * rows / blockRows) : 1
     scratchFloats = tr.a * tr.a * (o * c + workers * (c * t + o * t))
-    let gemmFlops = 2.0 * Double(tr.a * tr.a) * Double(o * c * t * xShape[0] * (yShape[2] / tr.m / blockRows))
+    let gemmFlops = 2.0 * Double(tr.a * tr.a) * Double(o * c * t * xShape[0] * (rows / blockRows))
     let shape = GEMMShape(m: o, n: t, k: c)
     route = router.route(shape)
-    super.init(label: "\(op.name) winograd\(tr.m) [\(route.label)] \(tr.a * tr.a)x\(shape)", node: node, kind: "gemm", ops: 1, flops: gemmFlops,
-               bytes: Double((xShape.elementCount + yShape.elementCount + o * c * 9 + scratchFloats * 2) * 4))
+    super.init(label: "\(op.name) \(tr.name) [\(route.label)] \(tr.a * tr.a)x\(shape)", node: node, kind: "gemm", ops: 1, flops: gemmFlops,
+               bytes: Double((xShape.elementCount + yShape.elementCount + o * c * tr.r * tr.r + scratchFloats * 2) * 4))
   }
 
+  /// Rows of tiles over the output (the last may reach past it).
+  let tileRows: Int
   /// Whether each thread runs all three parts on blocks of its own (`runFused`).
   let fused: Bool
 
@@ -120,16 +141,34 @@ final class WinogradStep: ProgramStep {
     }
     let v = ctx.scratch + xi * o * c, m = v + xi * c * t
     for n in 0..<xShape[0] {
-      for row0 in stride(from: 0, to: yShape[2] / transform.m, by: blockRows) {
+      for row0 in stride(from: 0, to: tileRows, by: blockRows) {
         let scalars = [Int64(n), Int64(row0)]
         try launchKernel(kernels[1].0, kernels[1].1, [v, ctx.ptr(x)], scalars: scalars)
-        timingGEMM(ctx) {
-          for k in 0..<xi {
-            route.sgemm(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * c * t, ldb: t, c: m + k * o * t, ldc: t)
-          }
-        }
+        timingGEMM(ctx) { products(u: u, v: v, m: m) }
         try launchKernel(kernels[2].0, kernels[2].1, [ctx.ptr(y), m], scalars: scalars)
       }
+    }
+  }
+
+  /// The xi products `M[k] = U[k] V[k]` of a block. On the own kernels, with at least two
+  /// products per thread, each thread takes whole products (`sgemmOnThisThread`: the same bits
+  /// as `sgemm`) instead of every product being split over the threads: one hand-out instead of
+  /// xi, and each B packed by one thread. For the narrow products of small layers (16 products of
+  /// 36-121 columns) that measured 10-25 % faster (`stylegan2-64`'s 16x16 layers: 4.1-4.6 ->
+  /// 3.4-3.6 ms), and no slower on wide ones.
+  private func products(u: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, m: UnsafeMutablePointer<Float>) {
+    let (o, c, t) = (self.o, self.c, self.t)
+    if let own = route.own, Parallel.threads <= xi / 2 {
+      let partition = Partition(extent: xi, work: xi, grain: 1, align: 1, maxChunks: Parallel.threads)
+      Parallel.forEachChunk(of: partition) { r in
+        for k in r {
+          own.sgemmOnThisThread(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * c * t, ldb: t, c: m + k * o * t, ldc: t)
+        }
+      }
+      return
+    }
+    for k in 0..<xi {
+      route.sgemm(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * c * t, ldb: t, c: m + k * o * t, ldc: t)
     }
   }
 
@@ -139,7 +178,7 @@ final class WinogradStep: ProgramStep {
                         output: CompiledKernel, own: OwnGEMM) throws {
     try input.resolveIfPending()
     try output.resolveIfPending()
-    let blocks = yShape[2] / transform.m / blockRows
+    let blocks = tileRows / blockRows
     let perWorker = xi * (c + o) * t, scratch = ctx.scratch + (weightInvariant ? 0 : xi * o * c)
     let (xp, yp) = (ctx.ptr(x), ctx.ptr(y))
     forEachFusedBlock(xShape[0] * blocks, ctx) { b, worker, clock in
