@@ -50,6 +50,6 @@ extension GEMMRecord {
       }
       narrow = OwnGEMM(kernel: GEMMMicrokernel(loaded: shape, symbol: s, address: address, owner: kernels), kc: kc)
     }
-    GEMMRouter.register(.fixed(own: OwnGEMM(kernel: kernel, kc: kc), narrow: narrow, choices: choices), for: kernels)
+    GEMMRouter.register(.fixed(own: OwnGEMM(kernel: kernel, kc: kc, tail: narrow), narrow: narrow, choices: choices), for: kernels)
   }
 }

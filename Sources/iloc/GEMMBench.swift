@@ -42,12 +42,13 @@ enum GEMMBench {
       .map { String(format: "%@ %.1f GFLOP/s", $0.key, $0.value) }.joined(separator: ", "))
     let rows = try GEMMBenchmark.run(shapes, compiler: compiler, repeats: runs)
     let labels = rows.first?.results.map(\.label) ?? []
-    print("shape".padded(22) + labels.map { ($0 + " GFLOP/s (% peak)").leftPadded(34) }.joined())
+    let width = Swift.max(34, (labels.map(\.count).max() ?? 0) + 19)
+    print("shape".padded(22) + labels.map { ($0 + " GFLOP/s (% peak)").leftPadded(width) }.joined())
     for r in rows {
       let cells = r.results.map { res -> String in
         let isa = res.label.split(separator: " ").dropFirst().first.map(String.init) ?? "avx512"
         let peak = peaks[isa] ?? peaks.values.max() ?? .nan
-        return String(format: "%.1f (%.0f%%)", res.gflops, 100 * res.gflops / peak).leftPadded(34)
+        return String(format: "%.1f (%.0f%%)", res.gflops, 100 * res.gflops / peak).leftPadded(width)
       }
       print(r.shape.description.padded(22) + cells.joined())
     }

@@ -107,6 +107,42 @@ import Testing
     #expect(c1.map(\.bitPattern) == c2.map(\.bitPattern))
   }
 
+  /// The 64-wide AVX-512 kernel with the 16-wide AVX2 one for the last columns (`OwnGEMM.tail`):
+  /// which kernel runs a tile changes no bit (same fma chains), against the plain kernel on
+  /// widths that leave 1-48 columns past a multiple of 64 (tail) and 49-63 (no tail), in one call,
+  /// in small blocks (kc 16, 128-column blocks: the tail in every block's last columns) and split
+  /// at odd columns; and against the float64 product.
+  @Test func tailKernelGivesTheSameBits() throws {
+    guard Self.isas.count == 2 else { return }
+    let plain = try Self.gemm(.avx512, small: false), narrow = try Self.gemm(.avx2, small: false)
+    let smallPlain = try Self.gemm(.avx512, small: true)  // kc 16: other slices, other bits
+    let tailed = OwnGEMM(kernel: plain.kernel, tail: narrow)
+    let smallTailed = OwnGEMM(kernel: plain.kernel, kc: 16, ncPanels: 2, tail: OwnGEMM(kernel: narrow.kernel, kc: 16))
+    #expect(tailed.tailColumns(1089) == 1 && tailed.tailColumns(121) == 0 && tailed.tailColumns(112) == 48)
+    #expect(smallTailed.tail != nil && plain.tail == nil)
+    for (m, n, k) in [(13, 81, 40), (7, 1089, 33), (20, 121, 70), (9, 112, 300), (6, 17, 5)] {
+      var rng = SplitMix64(seed: UInt64(m * 7 + n + k))
+      let a = rng.normals(m * k).map { Float($0) }, b = rng.normals(k * n).map { Float($0) }
+      let c0 = rng.normals(m * n).map { Float($0) }
+      for (transA, transB) in [(false, false), (true, true)] {
+        var want = c0, wantSmall = c0, one = c0, small = c0, split = c0
+        Self.run(plain, transA, transB, m, n, k, alpha: 0.5, a, b, beta: 2, &want)
+        Self.run(smallPlain, transA, transB, m, n, k, alpha: 0.5, a, b, beta: 2, &wantSmall)
+        Self.run(tailed, transA, transB, m, n, k, alpha: 0.5, a, b, beta: 2, &one)
+        Self.run(smallTailed, transA, transB, m, n, k, alpha: 0.5, a, b, beta: 2, &small)
+        for r in [0..<(n / 3), (n / 3)..<n] {
+          Self.run(smallTailed, transA, transB, m, n, k, alpha: 0.5, a, b, beta: 2, &split, columns: r)
+        }
+        #expect(one.map(\.bitPattern) == want.map(\.bitPattern), "\(m)x\(n)x\(k) T=\(transA)")
+        let smallBits = wantSmall.map(\.bitPattern)
+        #expect(small.map(\.bitPattern) == smallBits && split.map(\.bitPattern) == smallBits, "\(m)x\(n)x\(k) T=\(transA)")
+        let exact = BLASTests.reference(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, b: b,
+                                        beta: 2, c: c0)
+        #expect(zip(one, exact).allSatisfy { abs(Double($0) - $1) <= 1e-4 * (1 + abs($1)) })
+      }
+    }
+  }
+
   /// The FMA peak kernel runs and reports a plausible rate (at least one vector FMA per 4 ns).
   @Test func fmaPeakKernelRuns() throws {
     for isa in Self.isas {

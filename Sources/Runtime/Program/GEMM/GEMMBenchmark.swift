@@ -15,9 +15,16 @@ public enum GEMMBenchmark {
 
   /// Median-free best-of-`repeats` timing of each backend on each shape (after one warm-up).
   public static func run(_ shapes: [GEMMShape], compiler: KernelCompiler, repeats: Int = 5) throws -> [Row] {
-    let routes = [GEMMRoute.openBLAS] + (try compiler.supportedGEMMISAs.map {
+    var routes = [GEMMRoute.openBLAS] + (try compiler.supportedGEMMISAs.map {
       GEMMRoute(own: OwnGEMM(kernel: try compiler.gemmMicrokernel($0.defaultShape)))
     })
+    var labels = routes.map(\.label)
+    // the main kernel with the narrow one for the last columns, as programs run it (`OwnGEMM.tail`)
+    if let main = routes.first(where: { $0.own?.kernel.shape.isa == .avx512 })?.own,
+       let narrow = routes.first(where: { $0.own?.kernel.shape.isa == .avx2 })?.own {
+      routes.append(GEMMRoute(own: OwnGEMM(kernel: main.kernel, tail: narrow)))
+      labels.append(main.label + " + " + narrow.kernel.shape.description + " tail")
+    }
     return shapes.map { s in
       let a = filled(s.m * s.k), b = filled(s.k * s.n), c = UnsafeMutablePointer<Float>.allocate(capacity: s.m * s.n)
       defer { a.deallocate(); b.deallocate(); c.deallocate() }
@@ -31,7 +38,7 @@ public enum GEMMBenchmark {
       var best = routes.map(time)
       for _ in 0..<repeats { for (i, r) in routes.enumerated() { best[i] = Swift.min(best[i], time(r)) } }
       let flops = 2 * Double(s.m) * Double(s.n) * Double(s.k)
-      return Row(shape: s, results: zip(routes, best).map { ($0.label, flops / $1 / 1e9) })
+      return Row(shape: s, results: zip(labels, best).map { ($0, flops / $1 / 1e9) })
     }
   }
 

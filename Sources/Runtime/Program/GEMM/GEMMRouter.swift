@@ -182,9 +182,9 @@ public final class GEMMRouter: @unchecked Sendable {
     }
     guard mode != .openblas, let isa else { return GEMMRouter(mode: .openblas, own: nil, file: nil) }
     do {
-      let own = OwnGEMM(kernel: try compiler.gemmMicrokernel(isa.defaultShape))
       let narrow = isa == .avx512 && supported.contains(.avx2)
         ? OwnGEMM(kernel: try compiler.gemmMicrokernel(GEMMISA.avx2.defaultShape)) : nil
+      let own = OwnGEMM(kernel: try compiler.gemmMicrokernel(isa.defaultShape), tail: narrow)
       let file = compiler.cacheDirectory.map {
         GEMMChoiceFile(directory: $0, compiler: compiler, own: own, narrow: narrow)
       }
