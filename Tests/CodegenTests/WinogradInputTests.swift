@@ -1,8 +1,8 @@
 import Testing
 @testable import Codegen
 
-/// The Winograd input transform with rows of 64 and more tiles, whose row loops are split into
-/// border tiles and an interior without clamps: compiled and interpreted, against B^T d B
+/// The Winograd input transform, whose row loops are split into border tiles and an interior
+/// without clamps (rows of 8, 64 and 128 tiles): compiled and interpreted, against B^T d B
 /// computed here in double precision from the zero-padded input.
 @Suite struct WinogradInputTests {
   /// V[xi, c, t] by definition: the a x a window of tile t (zero outside the input), B^T d B.
@@ -32,7 +32,8 @@ import Testing
     return v
   }
 
-  @Test(arguments: [(WinogradKernels.Transform.f2, 128), (WinogradKernels.Transform.f4, 256)])
+  @Test(arguments: [(WinogradKernels.Transform.f2, 128), (WinogradKernels.Transform.f4, 256),
+                    (WinogradKernels.Transform.f2, 16)])
   func splitRowsMatchTheDefinition(transform t: WinogradKernels.Transform, width: Int) throws {
     let (c, h, pad) = (3, 8, 1)
     let kernel = WinogradKernels.inputTransform(x: [1, c, h, width], padTop: pad, padLeft: pad, ho: h, wo: width, t)
@@ -58,5 +59,33 @@ import Testing
     let truth = Self.reference(x, c: c, h: h, w: width, ho: h, wo: width, pad: pad, t)
     #expect(close(jit[0], truth, tol: 1e-5))
     #expect(close(interpreted[0], truth, tol: 1e-5))
+  }
+}
+
+/// The Winograd output transform on rows of few tiles (8 and 32: a 16x16 and a 64x16 output):
+/// one loop per tile row whose strided stores vectorize (`IREmitter.strided`: their addresses as
+/// GEP chains), with the interpreter's bits and A^T M A computed here in double precision.
+@Suite struct WinogradOutputTests {
+  @Test(arguments: [(16, 16), (16, 64)])
+  func shortRowsVectorizeAndMatchTheDefinition(shape: (Int, Int)) throws {
+    let t = WinogradKernels.Transform.f2
+    let (o, ho, wo) = (3, shape.0, shape.1)
+    let (th, tw) = (ho / 2, wo / 2)
+    let kernel = WinogradKernels.outputTransform(y: [1, o, ho, wo], t)
+    let compiled = try makeCompiler().compile(kernel)
+    #expect(compiled.report.vectorWidth >= 4, "\(compiled.report)")
+    let m = randomFloats(16 * o * th * tw, seed: 5)
+    let y = [Float](repeating: .nan, count: o * ho * wo)
+    let (jit, interpreted) = try runBoth(kernel, [y, m], scalars: [0, 0])
+    #expect(jit[0].map(\.bitPattern) == interpreted[0].map(\.bitPattern))
+    var want = [Double](repeating: 0, count: o * ho * wo)
+    for c in 0..<o { for ty in 0..<th { for tx in 0..<tw { for p in 0..<2 { for q in 0..<2 {
+      var s = 0.0
+      for i in 0..<4 { for j in 0..<4 {
+        s += Double(t.at[p][i]) * Double(m[(i * 4 + j) * o * th * tw + c * th * tw + ty * tw + tx]) * Double(t.at[q][j])
+      } }
+      want[(c * ho + ty * 2 + p) * wo + tx * 2 + q] = s
+    } } } } }
+    #expect(close(jit[0], want, tol: 1e-5))
   }
 }

@@ -72,28 +72,6 @@ public enum WinogradKernels {
     return e ?? .const(0)
   }
 
-  /// Tile rows and columns get loops of their own when a row has many tiles (then the row's
-  /// bounds checks are invariant in the inner loop and its loads plain strided ones: the input
-  /// transform measured 2x faster with 64 and 128 tiles per row); with shorter rows (32 tiles
-  /// measured 1.4x slower) one loop over all tiles vectorizes better.
-  static let separateRowsFrom = 64
-
-  /// (ty, tx) of the tile the loop nest of `tileLoops` is at.
-  static func tileCoordinates(_ alg: inout IndexAlgebra, rows th: Int, columns tw: Int) -> (IntExpr, IntExpr) {
-    if tw >= separateRowsFrom {
-      alg.ranges["ty"] = 0...(th - 1)
-      alg.ranges["tx"] = 0...(tw - 1)
-      return (.variable("ty"), .variable("tx"))
-    }
-    alg.ranges["t"] = 0...(th * tw - 1)
-    return (alg.floorDiv(.variable("t"), tw), alg.mod(.variable("t"), tw))
-  }
-
-  /// The loops over every tile around `body`.
-  static func tileLoops(rows th: Int, columns tw: Int, _ body: [Stmt]) -> [Stmt] {
-    tw >= separateRowsFrom ? [.loop(Loop("ty", th, [.loop(Loop("tx", tw, body))]))] : [.loop(Loop("t", th * tw, body))]
-  }
-
   /// `U[xi, o, c]` (xi = row-major index in the a x a tile) from weights `w`. For a plain conv,
   /// w is [O, C, r, r]; for a transposed conv, w is [C, O, r, r], read swapped and flipped.
   public static func weightTransform(o: Int, c: Int, transposed: Bool, _ t: Transform) -> Kernel {
@@ -124,10 +102,10 @@ public enum WinogradKernels {
   }
 
   /// `V[xi, c, t]` from input sample n (scalar 0) of `x` [N, C, H, W] padded by
-  /// (top, left) and producing `ho x wo` outputs (multiples of m), for `rows` tile rows from tile
-  /// row `scalar 1` on (all of them by default): a block of the tiles, so that the transformed
-  /// tiles of a large image need not all be held at once. Rows of tiles that get their own loop
-  /// are split into the tiles whose window crosses the left or right edge and the interior
+  /// (top, left) and producing `ho x wo` outputs (the tiles may reach past them), for `rows` tile
+  /// rows from tile row `scalar 1` on (all of them by default): a block of the tiles, so that the
+  /// transformed tiles of a large image need not all be held at once. Each row of tiles is split
+  /// into the tiles whose window crosses the left or right edge and the interior
   /// (`KernelLowering.rowSegments`), where no column is clamped or masked: there its loads are
   /// plain stride-m rows that vectorize as interleaved loads, where the clamped ones became
   /// gathers (the transforms of StyleGAN2's 128-channel 256x256 layers took a third of their
@@ -141,17 +119,15 @@ public enum WinogradKernels {
     alg.ranges["c"] = 0...(c - 1)
     let tile = InputTile(x: x, padTop: padTop, padLeft: padLeft, transform: t, tiles: th * tw, tileColumns: tw,
                          wholeImage: th == all.rows)
-    let body: Stmt
-    if tw >= separateRowsFrom {
-      alg.ranges["ty"] = 0...(th - 1)
-      // tile tx reads input columns tx * m - padLeft + (0..<a): a row of a-wide taps at stride m
-      let segments = KernelLowering.rowSegments(width: tw, input: x[3], kernel: a, padLeft: padLeft, stride: m)
-      let parts = alg.segmentLoops("tx", segments) { tile.statements(&$0, blockRow: .variable("ty"), tx: $1) }
-      body = .loop(Loop("ty", th, parts))
-    } else {
-      let (blockRow, tx) = tileCoordinates(&alg, rows: th, columns: tw)
-      body = .loop(Loop("t", th * tw, tile.statements(&alg, blockRow: blockRow, tx: tx)))
-    }
+    // a loop per tile row, tile tx reading input columns tx * m - padLeft + (0..<a): a row of
+    // a-wide taps at stride m. (One loop over all tiles of rows under 64 tiles, dividing by the
+    // row width, measured faster before masked interleaved loads; with them and row loops for
+    // the output transform too, `ilo-step-256`'s Winograd time outside its products fell
+    // 205 -> 167 ms.)
+    alg.ranges["ty"] = 0...(th - 1)
+    let segments = KernelLowering.rowSegments(width: tw, input: x[3], kernel: a, padLeft: padLeft, stride: m)
+    let parts = alg.segmentLoops("tx", segments) { tile.statements(&$0, blockRow: .variable("ty"), tx: $1) }
+    let body = Stmt.loop(Loop("ty", th, parts))
     return Kernel(name: "\(t.name)_input",
                   buffers: [KernelBuffer("V", .output, count: a * a * c * th * tw),
                             KernelBuffer("x", .input, count: x.elementCount)],
@@ -226,14 +202,8 @@ public enum WinogradKernels {
       }
       return stmts
     }
-    let body: [Stmt]
-    if ragged {
-      body = raggedTiles(&alg, rows: th, columns: tw, lastHeight: ho - (th - 1) * m, lastWidth: wo - (tw - 1) * m, m: m,
-                         tile)
-    } else {
-      let (blockRow, tx) = tileCoordinates(&alg, rows: th, columns: tw)
-      body = tileLoops(rows: th, columns: tw, tile(&alg, blockRow: blockRow, tx: tx, height: m, width: m))
-    }
+    let (lastHeight, lastWidth) = ragged ? (ho - (th - 1) * m, wo - (tw - 1) * m) : (m, m)
+    let body = tileNest(&alg, rows: th, columns: tw, lastHeight: lastHeight, lastWidth: lastWidth, m: m, tile)
     return Kernel(name: "\(t.name)_output",
                   buffers: [KernelBuffer("y", .output, count: y.elementCount), KernelBuffer("M", .input, count: a * a * o * tiles)],
                   scalars: ["n", "row0"], parallel: Loop("o", o, body))
@@ -241,9 +211,14 @@ public enum WinogradKernels {
 
   /// Loops over `rows x columns` tiles whose last row and column are `lastHeight` and `lastWidth`
   /// outputs high and wide (at most m): the full tiles, then the last column's, the last row's and
-  /// the corner, each with its own statements (`tile(alg, ty, tx, height, width)`).
-  static func raggedTiles(_ alg: inout IndexAlgebra, rows th: Int, columns tw: Int, lastHeight: Int, lastWidth: Int,
-                          m: Int, _ tile: (inout IndexAlgebra, IntExpr, IntExpr, Int, Int) -> [Stmt]) -> [Stmt] {
+  /// the corner, each with its own statements (`tile(alg, ty, tx, height, width)`). A loop per
+  /// tile row and one over its tiles even when rows are short: a single loop over all tiles
+  /// divides each by the row width and its m x m stores scatter, which never vectorized (with
+  /// the row loops and `IREmitter.element`'s store addresses they vectorize: a `stylegan2-64`
+  /// step's time outside its GEMM calls 44 -> 35 ms; the transforms of its 64x64 Winograd steps
+  /// 7.0 -> 4.4 ms each).
+  static func tileNest(_ alg: inout IndexAlgebra, rows th: Int, columns tw: Int, lastHeight: Int, lastWidth: Int,
+                       m: Int, _ tile: (inout IndexAlgebra, IntExpr, IntExpr, Int, Int) -> [Stmt]) -> [Stmt] {
     let (fullRows, fullColumns) = (lastHeight == m ? th : th - 1, lastWidth == m ? tw : tw - 1)
     alg.ranges["ty"] = 0...Swift.max(th - 1, 0)
     alg.ranges["tx"] = 0...Swift.max(tw - 1, 0)
