@@ -55,12 +55,15 @@ final class WinogradStep: ProgramStep {
   /// F(3x3, 2x2), with the tile counts of the 3x3 rule above. Against im2col on the same phase
   /// (`iloc profile stylegan2-64` and `-256`, 2 threads, AVX-512, alternating runs): 33x33
   /// outputs of 512 channels 12.1 -> 7.2 ms, 17x17 (36 tiles) 3.6 -> 3.1, 65x65 of 256 channels
-  /// 25.7-30.0 -> 16.0-21.2, 129x129 of 128 channels 29.5-35.1 -> 19.3-23.0.
+  /// 25.7-30.0 -> 16.0-21.2, 129x129 of 128 channels 29.5-35.1 -> 19.3-23.0. Products of less
+  /// work lose to their per-product costs: the DCGAN's 16x16 phases (36 tiles, 128 -> 64
+  /// channels, 0.3 M multiply-adds a product) took 0.30-0.37 ms each against about 0.15 by
+  /// im2col, hence at least 2^20 tiles x channel pairs.
   static func eligibleTwoByTwo(_ op: Op, x: Shape, output: Shape) -> Bool {
     guard case .conv2d(let a) = op, a.groups == 1, a.stride == [1, 1] else { return false }
     let t = WinogradKernels.Transform.f3r2.tiles(ho: output[2], wo: output[3])
     let bigWeights = 16 * output[1] * x[1] * 4 > 1 << 20
-    return t.rows * t.columns >= (bigWeights ? 32 : 16)
+    return t.rows * t.columns >= (bigWeights ? 32 : 16) && t.rows * t.columns * output[1] * x[1] >= 1 << 20
   }
 
   /// `taps`: the kernel's height and width (3, or 2 for F(3x3, 2x2)).
