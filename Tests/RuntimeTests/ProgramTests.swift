@@ -257,26 +257,10 @@ import Testing
 /// F(4x4, 3x3) Winograd (opt-in) against the reference interpreter, directly on its kernels.
 @Suite struct Winograd4Tests {
   @Test func f4MatchesTheInterpreterOnModerateData() throws {
-    let t = WinogradKernels.Transform.f4
     let (c, o, h) = (16, 12, 8)
     var rng = SplitMix64(seed: 11)
     let x = rng.normals(c * h * h).map { Float($0) }, w = rng.normals(o * c * 9).map { Float($0) }
-    let ks = [WinogradKernels.weightTransform(o: o, c: c, transposed: false, t),
-              WinogradKernels.inputTransform(x: [1, c, h, h], padTop: 1, padLeft: 1, ho: h, wo: h, t),
-              WinogradKernels.outputTransform(y: [1, o, h, h], t)]
-    let tiles = (h / 4) * (h / 4)
-    var u = [[Float](repeating: 0, count: 36 * o * c), w]
-    try KernelInterpreter.run(ks[0], buffers: &u)
-    var v = [[Float](repeating: 0, count: 36 * c * tiles), x]
-    try KernelInterpreter.run(ks[1], buffers: &v, scalars: [0, 0])
-    var m = [Float](repeating: 0, count: 36 * o * tiles)
-    for xi in 0..<36 { for a in 0..<o { for b in 0..<tiles {
-      var acc: Float = 0
-      for k in 0..<c { acc += u[0][xi * o * c + a * c + k] * v[0][xi * c * tiles + k * tiles + b] }
-      m[xi * o * tiles + a * tiles + b] = acc
-    } } }
-    var y = [[Float](repeating: 0, count: o * h * h), m]
-    try KernelInterpreter.run(ks[2], buffers: &y, scalars: [0, 0])
+    let y = [try Winograd2x2Tests.winograd(.f4, x: x, w: w, c: c, o: o, h: h, wd: h, pad: 1)]
     let g = Graph()
     g.output("y", conv2d(g.input("x", [1, c, h, h]), g.input("w", [o, c, 3, 3]), padding: 1))
     let ref = try Interpreter.run(g, inputs: ["x": HostTensor<Double>(shape: [1, c, h, h], values: x.map(Double.init)),
@@ -289,23 +273,25 @@ import Testing
 /// its kernels against the float64 interpreter, on outputs the 3x3 tiles divide and on ragged
 /// ones whose last tile row and column reach past the output.
 @Suite struct Winograd2x2Tests {
-  /// The three kernels run by the interpreter, the products in between in float.
-  static func winograd(x: [Float], w: [Float], c: Int, o: Int, h: Int, wd: Int, pad: Int) throws -> [Float] {
-    let t = WinogradKernels.Transform.f3r2
-    let (ho, wo) = (h + 2 * pad - 1, wd + 2 * pad - 1)
+  /// The three kernels of `t` run by the interpreter, the a^2 products in between in float: a
+  /// stride-1 convolution with an r x r kernel and padding `pad` on every side.
+  static func winograd(_ t: WinogradKernels.Transform, x: [Float], w: [Float], c: Int, o: Int, h: Int, wd: Int,
+                       pad: Int) throws -> [Float] {
+    let (ho, wo) = (h + 2 * pad - t.r + 1, wd + 2 * pad - t.r + 1)
+    let xi = t.a * t.a
     let ks = [WinogradKernels.weightTransform(o: o, c: c, transposed: false, t),
               WinogradKernels.inputTransform(x: [1, c, h, wd], padTop: pad, padLeft: pad, ho: ho, wo: wo, t),
               WinogradKernels.outputTransform(y: [1, o, ho, wo], t)]
     let tiles = t.tiles(ho: ho, wo: wo).rows * t.tiles(ho: ho, wo: wo).columns
-    var u = [[Float](repeating: 0, count: 16 * o * c), w]
+    var u = [[Float](repeating: 0, count: xi * o * c), w]
     try KernelInterpreter.run(ks[0], buffers: &u)
-    var v = [[Float](repeating: 0, count: 16 * c * tiles), x]
+    var v = [[Float](repeating: 0, count: xi * c * tiles), x]
     try KernelInterpreter.run(ks[1], buffers: &v, scalars: [0, 0])
-    var m = [Float](repeating: 0, count: 16 * o * tiles)
-    for xi in 0..<16 { for a in 0..<o { for b in 0..<tiles {
+    var m = [Float](repeating: 0, count: xi * o * tiles)
+    for q in 0..<xi { for a in 0..<o { for b in 0..<tiles {
       var acc: Float = 0
-      for k in 0..<c { acc += u[0][xi * o * c + a * c + k] * v[0][xi * c * tiles + k * tiles + b] }
-      m[xi * o * tiles + a * tiles + b] = acc
+      for k in 0..<c { acc += u[0][q * o * c + a * c + k] * v[0][q * c * tiles + k * tiles + b] }
+      m[q * o * tiles + a * tiles + b] = acc
     } } }
     var y = [[Float](repeating: .nan, count: o * ho * wo), m]
     try KernelInterpreter.run(ks[2], buffers: &y, scalars: [0, 0])
@@ -319,7 +305,7 @@ import Testing
     let (c, o) = (6, 5)
     var rng = SplitMix64(seed: UInt64(h * 100 + wd * 10 + pad))
     let x = rng.normals(c * h * wd).map { Float($0) }, w = rng.normals(o * c * 4).map { Float($0) }
-    let y = try Self.winograd(x: x, w: w, c: c, o: o, h: h, wd: wd, pad: pad)
+    let y = try Self.winograd(.f3r2, x: x, w: w, c: c, o: o, h: h, wd: wd, pad: pad)
     let g = Graph()
     g.output("y", conv2d(g.input("x", [1, c, h, wd]), g.input("w", [o, c, 2, 2]), padding: pad))
     let ref = try Interpreter.run(g, inputs: ["x": HostTensor<Double>(shape: [1, c, h, wd], values: x.map(Double.init)),
