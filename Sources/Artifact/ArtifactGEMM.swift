@@ -50,6 +50,7 @@ extension GEMMRecord {
       }
       narrow = OwnGEMM(kernel: GEMMMicrokernel(loaded: shape, symbol: s, address: address, owner: kernels), kc: kc)
     }
-    GEMMRouter.register(.fixed(own: OwnGEMM(kernel: kernel, kc: kc, tail: narrow), narrow: narrow, choices: choices), for: kernels)
+    let own = OwnGEMM(kernel: kernel, kc: kc, tail: narrow)
+    GEMMRouter.register(.fixed(own: own, narrow: narrow, choices: choices), for: kernels)
   }
 }

@@ -135,7 +135,8 @@ import Testing
         }
         #expect(one.map(\.bitPattern) == want.map(\.bitPattern), "\(m)x\(n)x\(k) T=\(transA)")
         let smallBits = wantSmall.map(\.bitPattern)
-        #expect(small.map(\.bitPattern) == smallBits && split.map(\.bitPattern) == smallBits, "\(m)x\(n)x\(k) T=\(transA)")
+        #expect(small.map(\.bitPattern) == smallBits && split.map(\.bitPattern) == smallBits,
+                "\(m)x\(n)x\(k) T=\(transA)")
         let exact = BLASTests.reference(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, b: b,
                                         beta: 2, c: c0)
         #expect(zip(one, exact).allSatisfy { abs(Double($0) - $1) <= 1e-4 * (1 + abs($1)) })

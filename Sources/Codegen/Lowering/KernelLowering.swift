@@ -73,7 +73,8 @@ public struct KernelLowering {
   }
 
   mutating func elementwise(_ node: Graph.Node) -> Loop {
-    let (outer, inner) = interleavesPhases && (node.shape.last ?? 0) >= 8 ? Self.rows(node.shape) : Self.split(node.shape)
+    let byRows = interleavesPhases && (node.shape.last ?? 0) >= 8
+    let (outer, inner) = byRows ? Self.rows(node.shape) : Self.split(node.shape)
     alg.ranges["o"] = 0...(outer - 1)
     alg.ranges["i"] = 0...(inner - 1)
     let lin = alg.add(alg.mul(.variable("o"), inner), .variable("i"))

@@ -1,11 +1,11 @@
 import GraphIR
 
-/// Winograd convolution F(m x m, 3 x 3) (Lavin & Gray 2016) for m = 2 and m = 4: a 3x3,
-/// stride-1 convolution computed per m x m output tile from an a x a input tile (a = m + 2)
-/// with a^2 multiplies per channel pair instead of 9 m^2: a^2 GEMMs
+/// Winograd convolution F(m x m, r x r) (Lavin & Gray 2016) for 3x3 kernels with m = 2 and m = 4,
+/// and for 2x2 kernels with m = 3: a stride-1 convolution computed per m x m output tile from an
+/// a x a input tile (a = m + r - 1) with a^2 multiplies per channel pair instead of r^2 m^2: a^2 GEMMs
 /// `M[xi] = U[xi] (O x C) * V[xi] (C x T)` over T tiles, between three generated transforms,
 ///   U = G g G^T (weights), V = B^T d B (input tiles), y = A^T M A (output tiles).
-/// F(2x2) needs 4 multiplies per output, F(4x4) 2.25 (direct: 9); F(4x4) has larger
+/// F(2x2) needs 4 multiplies per output, F(4x4) 2.25 (direct: 9), F(3x3, 2x2) 1.8 (direct: 4); F(4x4) has larger
 /// transforms and larger rounding errors, which its interpolation points decide (below).
 /// It computes cross-correlation, as conv2d does. A stride-1 transposed convolution is the
 /// convolution with the weight's channel axes swapped and its taps flipped (`transposed`).
@@ -83,13 +83,16 @@ public enum WinogradKernels {
     for i in 0..<r {
       for j in 0..<r {
         let idx: IntExpr = transposed
-          ? alg.add(alg.mul(alg.add(alg.mul(.variable("c"), o), .variable("o")), r * r), .const((r - 1 - i) * r + (r - 1 - j)))
+          ? alg.add(alg.mul(alg.add(alg.mul(.variable("c"), o), .variable("o")), r * r),
+                    .const((r - 1 - i) * r + (r - 1 - j)))
           : alg.add(alg.mul(alg.add(alg.mul(.variable("o"), c), .variable("c")), r * r), .const(i * r + j))
         stmts.append(.letFloat("g\(i)\(j)", .load(buffer: 1, index: idx)))
       }
     }
     let a = t.a
-    for p in 0..<a { for j in 0..<r { stmts.append(.letFloat("t\(p)_\(j)", combine(t.g[p]) { .variable("g\($0)\(j)") })) } }
+    for p in 0..<a {
+      for j in 0..<r { stmts.append(.letFloat("t\(p)_\(j)", combine(t.g[p]) { .variable("g\($0)\(j)") })) }
+    }
     let oc = alg.add(alg.mul(.variable("o"), c), .variable("c"))
     for p in 0..<a {
       for q in 0..<a {
@@ -97,7 +100,8 @@ public enum WinogradKernels {
       }
     }
     return Kernel(name: "\(t.name)_weights\(transposed ? "_t" : "")",
-                  buffers: [KernelBuffer("U", .output, count: a * a * o * c), KernelBuffer("w", .input, count: o * c * r * r)],
+                  buffers: [KernelBuffer("U", .output, count: a * a * o * c),
+                            KernelBuffer("w", .input, count: o * c * r * r)],
                   parallel: Loop("o", o, [.loop(Loop("c", c, stmts))]))
   }
 
@@ -190,13 +194,18 @@ public enum WinogradKernels {
       var stmts: [Stmt] = []
       let ot = alg.add(alg.mul(.variable("o"), tiles), alg.add(alg.mul(blockRow, tw), tx))
       for p in 0..<a {
-        for q in 0..<a { stmts.append(.letFloat("m\(p)_\(q)", .load(buffer: 1, index: alg.add(ot, .const((p * a + q) * o * tiles))))) }
+        for q in 0..<a {
+          stmts.append(.letFloat("m\(p)_\(q)", .load(buffer: 1, index: alg.add(ot, .const((p * a + q) * o * tiles)))))
+        }
       }
-      for p in 0..<height { for q in 0..<a { stmts.append(.letFloat("r\(p)_\(q)", combine(t.at[p]) { .variable("m\($0)_\(q)") })) } }
+      for p in 0..<height {
+        for q in 0..<a { stmts.append(.letFloat("r\(p)_\(q)", combine(t.at[p]) { .variable("m\($0)_\(q)") })) }
+      }
       let base = alg.mul(alg.add(alg.mul(.scalar(0), o), .variable("o")), ho * wo)
       for p in 0..<height {
         for q in 0..<width {
-          let pos = alg.add(base, alg.add(alg.mul(alg.add(alg.mul(ty, m), .const(p)), wo), alg.add(alg.mul(tx, m), .const(q))))
+          let row = alg.mul(alg.add(alg.mul(ty, m), .const(p)), wo)
+          let pos = alg.add(base, alg.add(row, alg.add(alg.mul(tx, m), .const(q))))
           stmts.append(.store(buffer: 0, index: pos, value: combine(t.at[q]) { .variable("r\(p)_\($0)") }))
         }
       }

@@ -83,16 +83,19 @@ final class WinogradStep: ProgramStep {
     // outputs that the tiles do not divide are transformed whole (`outputTransform`)
     let (oc, cc) = (yShape[1], xShape[1])
     let whole = yShape[2] % tr.m != 0 || yShape[3] % tr.m != 0
-    let fusedRows = whole ? nil : FusedBlocks.rows(of: rows, bytesPerRow: tr.a * tr.a * (c + o) * columns * 4, budget: fusedBytes)
+    let fusedRows = whole ? nil
+      : FusedBlocks.rows(of: rows, bytesPerRow: tr.a * tr.a * (c + o) * columns * 4, budget: fusedBytes)
       .flatMap { Self.fusionPays(o: oc, c: cc, tiles: $0 * columns) ? $0 : nil }
       .flatMap { router.route(GEMMShape(m: oc, n: $0 * columns, k: cc)).own != nil ? $0 : nil }
     fused = fusedRows != nil
-    blockRows = whole ? rows : fusedRows ?? Self.blockRows(rows: rows, columns: columns, channels: c + o, tr, bytes: blockBytes)
+    blockRows = whole ? rows
+      : fusedRows ?? Self.blockRows(rows: rows, columns: columns, channels: c + o, tr, bytes: blockBytes)
     t = blockRows * columns
     let transposed: Bool, padTop: Int, padLeft: Int
     switch op {
     case .conv2d(let a): (transposed, padTop, padLeft) = (false, a.padding[0], a.padding[2])
-    case .convTranspose2d(let a): (transposed, padTop, padLeft) = (true, tr.r - 1 - a.padding[0], tr.r - 1 - a.padding[2])
+    case .convTranspose2d(let a):
+      (transposed, padTop, padLeft) = (true, tr.r - 1 - a.padding[0], tr.r - 1 - a.padding[2])
     default: fatalError("not a winograd op")
     }
     let ks = [WinogradKernels.weightTransform(o: o, c: c, transposed: transposed, tr),
@@ -105,7 +108,8 @@ final class WinogradStep: ProgramStep {
     let gemmFlops = 2.0 * Double(tr.a * tr.a) * Double(o * c * t * xShape[0] * (rows / blockRows))
     let shape = GEMMShape(m: o, n: t, k: c)
     route = router.route(shape)
-    super.init(label: "\(op.name) \(tr.name) [\(route.label)] \(tr.a * tr.a)x\(shape)", node: node, kind: "gemm", ops: 1, flops: gemmFlops,
+    super.init(label: "\(op.name) \(tr.name) [\(route.label)] \(tr.a * tr.a)x\(shape)", node: node, kind: "gemm",
+               ops: 1, flops: gemmFlops,
                bytes: Double((xShape.elementCount + yShape.elementCount + o * c * tr.r * tr.r + scratchFloats * 2) * 4))
   }
 
@@ -165,7 +169,8 @@ final class WinogradStep: ProgramStep {
       let partition = Partition(extent: xi, work: xi, grain: 1, align: 1, maxChunks: Parallel.threads)
       Parallel.forEachChunk(of: partition) { r in
         for k in r {
-          own.sgemmOnThisThread(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * c * t, ldb: t, c: m + k * o * t, ldc: t)
+          own.sgemmOnThisThread(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * c * t, ldb: t,
+                                c: m + k * o * t, ldc: t)
         }
       }
       return
