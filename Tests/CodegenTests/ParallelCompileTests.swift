@@ -30,6 +30,33 @@ struct ParallelCompileTests {
             CacheAndObjectTests.expKernel(1000), scaled]
   }
 
+  /// `KernelCompiler.prepare` (validation, canonical form, text, symbol) on several threads gives
+  /// what one thread gives, and the first invalid kernel in input order is the error reported,
+  /// whichever thread met it first.
+  @Test func preparedKernelsDoNotDependOnTheThreadCount() throws {
+    let ks = (0..<40).flatMap { _ in Self.kernels() }.enumerated().map { n, k in
+      var k = k
+      k.name = "k\(n)_" + k.name
+      return k
+    }
+    let serial = try KernelCompiler.prepare(ks, threads: 1), parallel = try KernelCompiler.prepare(ks, threads: 3)
+    #expect(serial.map(\.symbol) == parallel.map(\.symbol) && serial.map(\.text) == parallel.map(\.text))
+    #expect(serial.map(\.symbol) == ks.map { KernelCompiler.symbol(for: $0) })
+    var broken = ks
+    broken[150] = Kernel(name: "bad", buffers: [KernelBuffer("x", .input, count: 4)],
+                         parallel: Loop("i", 4, [.store(buffer: 0, index: .variable("i"), value: 1)]))
+    broken[200] = Kernel(name: "bad", buffers: [],
+                         parallel: Loop("i", 4, [.store(buffer: 0, index: .variable("i"), value: 1)]))
+    for threads in [1, 3] {
+      do {
+        _ = try KernelCompiler.prepare(broken, threads: threads)
+        Issue.record("no error with \(threads) threads")
+      } catch {
+        #expect("\(error)".contains("store to input buffer 'x'"), "\(threads) threads: \(error)")
+      }
+    }
+  }
+
   @Test func objectBytesDoNotDependOnTheThreadCount() throws {
     let compiler = try makeCompiler()
     let ks = Self.kernels()

@@ -27,10 +27,8 @@ extension KernelCompiler {
   /// kernels that are not linked yet on up to `threads` threads, and links them into the JIT.
   /// Errors are those of the first failing kernel in input order.
   public func compileAll(_ kernels: [Kernel], threads: Int) throws -> Batch {
-    for k in kernels { try k.validate() }
-    let canonical = kernels.map(\.canonical)
-    let texts = canonical.map(\.description)  // printed once: symbols and cache keys hash it
-    let symbols = zip(canonical, texts).map { Self.symbol(forCanonical: $0, text: $1) }
+    let prepared = try Self.prepare(kernels, threads: threads)
+    let (canonical, texts, symbols) = (prepared.map(\.kernel), prepared.map(\.text), prepared.map(\.symbol))
     var jobs: [Job] = []
     var queued = Set<String>()
     lock.lock()
@@ -62,6 +60,34 @@ extension KernelCompiler {
     }
     return Batch(kernels: out, distinct: Set(symbols).count, made: jobs.count, objectMilliseconds: objectMs,
                  linkMilliseconds: linkMs)
+  }
+
+  /// Each kernel validated, made canonical, printed once (symbols and cache keys hash the text)
+  /// and named, on up to `threads` threads: contiguous chunks, each result depending on its kernel
+  /// alone. A warm 1024-pixel round 0 spent 25 ms of its 539 kernels' build here on one thread.
+  /// Errors are the first failing kernel's in input order.
+  static func prepare(_ kernels: [Kernel], threads: Int) throws -> [(kernel: Kernel, text: String, symbol: String)] {
+    let n = kernels.count
+    var out = [(kernel: Kernel, text: String, symbol: String)?](repeating: nil, count: n)
+    var errors = [(any Error)?](repeating: nil, count: n)
+    let workers = Swift.max(1, Swift.min(threads, n / 32))  // a few kernels stay on this thread
+    out.withUnsafeMutableBufferPointer { results in
+      errors.withUnsafeMutableBufferPointer { failures in
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+          for i in (n * w / workers)..<(n * (w + 1) / workers) {
+            do {
+              try kernels[i].validate()
+              let c = kernels[i].canonical, text = c.description
+              results[i] = (c, text, symbol(forCanonical: c, text: text))
+            } catch {
+              failures[i] = error
+            }
+          }
+        }
+      }
+    }
+    if let first = errors.compactMap({ $0 }).first { throw first }
+    return out.map { $0! }
   }
 
   /// The object files of the distinct canonical kernels among `kernels` (first appearance
