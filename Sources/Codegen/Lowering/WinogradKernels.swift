@@ -23,7 +23,7 @@ public enum WinogradKernels {
   public struct Transform: Sendable {
     public let m: Int
     /// Taps per axis of the kernel (3, or 2 for `f3r2`).
-    public var r: Int = 3
+    public let r: Int
     public var a: Int { m + r - 1 }
     let bt: [[Float]]  // a x a
     let g: [[Float]]  // a x r
@@ -31,11 +31,11 @@ public enum WinogradKernels {
     /// Kernel and step names: `winograd2`, `winograd4`, `winograd3r2`.
     public var name: String { r == 3 ? "winograd\(m)" : "winograd\(m)r\(r)" }
 
-    public static let f2 = Transform(m: 2,
+    public static let f2 = Transform(m: 2, r: 3,
       bt: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
       g: [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]],
       at: [[1, 1, 1, 0], [0, 1, -1, -1]])
-    public static let f4 = Transform(m: 4,
+    public static let f4 = Transform(m: 4, r: 3,
       bt: [[1, -1.5, -2, 1.5, 1, 0], [0, -1, 0.5, 2.5, 1, 0], [0, 1, -2.5, 0.5, 1, 0],
            [0, -2, -1, 2, 1, 0], [0, 0.5, -1, -0.5, 1, 0], [0, 1, -1.5, -2, 1.5, 1]],
       g: [[1, 0, 0], [1.0 / 3, 1.0 / 3, 1.0 / 3], [-1.0 / 3, 1.0 / 3, -1.0 / 3],
@@ -51,6 +51,10 @@ public enum WinogradKernels {
 
     /// Tile rows and columns covering an `ho x wo` output; the last ones may reach past it.
     public func tiles(ho: Int, wo: Int) -> (rows: Int, columns: Int) { ((ho + m - 1) / m, (wo + m - 1) / m) }
+
+    /// Whether whole tiles cover an `ho x wo` output exactly (else the last ones reach past it,
+    /// and the output is transformed whole: `outputTransform`).
+    public func divides(ho: Int, wo: Int) -> Bool { ho % m == 0 && wo % m == 0 }
 
     /// With F(4x4) asked for (`ProgramOptions.winogradF4`): F(4x4) where it divides the output
     /// into at least 64 tiles (32x32 and up), else F(2x2). Measured side by side per layer
@@ -183,7 +187,7 @@ public enum WinogradKernels {
     let (m, a) = (t.m, t.a)
     let all = t.tiles(ho: ho, wo: wo)
     let (th, tw) = (rows ?? all.rows, all.columns)
-    let ragged = ho % m != 0 || wo % m != 0
+    let ragged = !t.divides(ho: ho, wo: wo)
     precondition(!ragged || th == all.rows, "a ragged Winograd output is transformed whole")
     let tiles = th * tw
     var alg = IndexAlgebra()

@@ -40,15 +40,19 @@ final class WinogradStep: ProgramStep {
     let (x, w) = (shapes[0], shapes[1])
     guard w.count == 4, x[1] >= 16, output[1] >= 16 else { return false }
     if w[2] == 2, w[3] == 2 { return eligibleTwoByTwo(op, x: x, output: output) }
-    let tiles = output[2] / 2 * (output[3] / 2), bigWeights = 16 * output[1] * x[1] * 4 > 1 << 20
     guard w[2] == 3, w[3] == 3, output[2] % 2 == 0, output[3] % 2 == 0, output[2] >= 4, output[3] >= 4,
-          tiles >= (bigWeights ? 32 : 16) else { return false }
+          enoughTiles(output[2] / 2 * (output[3] / 2), x: x, output: output) else { return false }
     switch op {
     case .conv2d(let a): return a.groups == 1 && a.stride == [1, 1]
     case .convTranspose2d(let a):
       return a.groups == 1 && a.stride == [1, 1] && a.outputPadding == [0, 0] && a.padding.allSatisfy { $0 <= 2 }
     default: return false
     }
+  }
+
+  /// At least 16 tiles, 32 where the 16 transformed weight matrices outgrow a core's L2 (above).
+  static func enoughTiles(_ tiles: Int, x: Shape, output: Shape) -> Bool {
+    tiles >= (16 * output[1] * x[1] * 4 > 1 << 20 ? 32 : 16)
   }
 
   /// A 2x2 stride-1 convolution (the largest phase of a stride-2 transposed 3x3 convolution) by
@@ -62,8 +66,8 @@ final class WinogradStep: ProgramStep {
   static func eligibleTwoByTwo(_ op: Op, x: Shape, output: Shape) -> Bool {
     guard case .conv2d(let a) = op, a.groups == 1, a.stride == [1, 1] else { return false }
     let t = WinogradKernels.Transform.f3r2.tiles(ho: output[2], wo: output[3])
-    let bigWeights = 16 * output[1] * x[1] * 4 > 1 << 20
-    return t.rows * t.columns >= (bigWeights ? 32 : 16) && t.rows * t.columns * output[1] * x[1] >= 1 << 20
+    let tiles = t.rows * t.columns
+    return enoughTiles(tiles, x: x, output: output) && tiles * output[1] * x[1] >= 1 << 20
   }
 
   /// `taps`: the kernel's height and width (3, or 2 for F(3x3, 2x2)).
@@ -82,7 +86,7 @@ final class WinogradStep: ProgramStep {
     // fused blocks where they pay and the own kernels run the product, else blocks by `blockBytes`;
     // outputs that the tiles do not divide are transformed whole (`outputTransform`)
     let (oc, cc) = (yShape[1], xShape[1])
-    let whole = yShape[2] % tr.m != 0 || yShape[3] % tr.m != 0
+    let whole = !tr.divides(ho: yShape[2], wo: yShape[3])
     let fusedRows = whole ? nil
       : FusedBlocks.rows(of: rows, bytesPerRow: tr.a * tr.a * (c + o) * columns * 4, budget: fusedBytes)
       .flatMap { Self.fusionPays(o: oc, c: cc, tiles: $0 * columns) ? $0 : nil }
