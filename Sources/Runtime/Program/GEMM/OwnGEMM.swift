@@ -34,15 +34,14 @@ public final class OwnGEMM: @unchecked Sendable {
     pool = PackBufferPool(floats: kc * nc + 16 + kernel.shape.rows * kc + 64)
   }
 
-  /// Of a block of `n` columns, how many the tail kernel runs: the last ones past a multiple of
-  /// the main tile's width, when they leave at least a tail tile's width of the main tile empty
-  /// (StyleGAN2's 2^k + 1-wide maps: a 1089-column product computed 1152 columns, 5.5 % of it
-  /// padding; with the 6x16 tail 1104). Tiles compute the same fma chains whichever kernel runs
-  /// them, so the bits do not change.
+  /// Of a block of `n` columns, how many the tail kernel runs: all of those past a multiple of
+  /// the main tile's width (StyleGAN2's 2^k + 1-wide maps: a 1089-column product computed 1152
+  /// columns, 5.5 % of it padding; with the 6x16 tail 1104). A rest of 49-63 columns costs the
+  /// narrow kernel as many padded columns as one main tile, but its edge tile is narrow (the
+  /// scratch copy of a 57-column edge cost `512x121x512` 10 % of its time). Tiles compute the
+  /// same fma chains whichever kernel runs them, so the bits do not change.
   func tailColumns(_ n: Int) -> Int {
-    guard let tail else { return 0 }
-    let rest = n % nr
-    return rest > 0 && rest <= nr - tail.nr ? rest : 0
+    tail == nil ? 0 : n % nr
   }
 
   /// "own avx512 6x64": the label profiles show.
@@ -82,6 +81,8 @@ public final class OwnGEMM: @unchecked Sendable {
   }
 
   /// One thread's share: the loops over nc-wide and kc-deep blocks around the macro-kernel.
+  /// The tail kernel's panels follow the main ones in the buffer (within kc x nc: see
+  /// `tailColumns`).
   private func blocked(_ g: GEMMOperands, buffer: UnsafeMutablePointer<Float>) {
     let packedB = buffer, edgeA = buffer + ((kc * nc + 15) & ~15)
     for jc in stride(from: 0, to: g.n, by: nc) {
@@ -89,24 +90,35 @@ public final class OwnGEMM: @unchecked Sendable {
       let rest = tailColumns(ncb), main = ncb - rest
       for pc in stride(from: 0, to: g.k, by: kc) {
         let kcb = Swift.min(kc, g.k - pc), beta = pc == 0 ? g.beta : 1
-        GEMMPacking.packB(g, rows: pc, kc: kcb, columns: jc, nc: main, nr: nr, into: packedB)
-        macroKernel(g, columns: jc, nc: main, depth: pc, kc: kcb, packedB, edgeA: edgeA, beta: beta)
-        if let tail, rest > 0 {  // the tail's panels after the main ones (within kc x nc: see tailColumns)
+        var parts: [ColumnPart] = []
+        if main > 0 {
+          GEMMPacking.packB(g, rows: pc, kc: kcb, columns: jc, nc: main, nr: nr, into: packedB)
+          parts.append(ColumnPart(kernel: kernel, columns: jc, count: main, panels: packedB))
+        }
+        if let tail, rest > 0 {
           let panels = packedB + main * kcb
           GEMMPacking.packB(g, rows: pc, kc: kcb, columns: jc + main, nc: rest, nr: tail.nr, into: panels)
-          tail.macroKernel(g, columns: jc + main, nc: rest, depth: pc, kc: kcb, panels, edgeA: edgeA, beta: beta)
+          parts.append(ColumnPart(kernel: tail.kernel, columns: jc + main, count: rest, panels: panels))
         }
+        macroKernel(g, parts, depth: pc, kc: kcb, edgeA: edgeA, beta: beta)
       }
     }
   }
 
-  /// All MR x NR tiles of the m x nc block of C at column `jc`, from A in place (rows of an edge
-  /// panel packed and zero-padded) and packed B panels; edge tiles go through a scratch tile.
-  private func macroKernel(_ g: GEMMOperands, columns jc: Int, nc: Int, depth pc: Int, kc: Int,
-                           _ pb: UnsafeMutablePointer<Float>, edgeA: UnsafeMutablePointer<Float>, beta: Float) {
-    guard nc > 0 else { return }
-    let (mr, nr) = (self.mr, self.nr)
-    let entry = kernel.entry
+  /// Columns of a block that one microkernel runs, from its packed B panels.
+  private struct ColumnPart {
+    let kernel: GEMMMicrokernel
+    let columns: Int, count: Int
+    let panels: UnsafeMutablePointer<Float>
+  }
+
+  /// All tiles of the m-row block of C over `parts`, row panel by row panel: each MR x kc panel
+  /// of A (read in place; rows of an edge panel packed and zero-padded) serves every part's
+  /// tiles while it is in L1, so a main kernel and its tail read A once. Edge tiles go through
+  /// a scratch tile.
+  private func macroKernel(_ g: GEMMOperands, _ parts: [ColumnPart], depth pc: Int, kc: Int,
+                           edgeA: UnsafeMutablePointer<Float>, beta: Float) {
+    let mr = self.mr
     let (rsa, csa) = g.transA ? (1, g.lda) : (g.lda, 1)
     withUnsafeTemporaryAllocation(of: Float.self, capacity: mr * nr + 16) { scratch in
       let tile = UnsafeMutablePointer<Float>(bitPattern: (Int(bitPattern: scratch.baseAddress!) + 63) & ~63)!
@@ -117,20 +129,35 @@ public final class OwnGEMM: @unchecked Sendable {
           GEMMPacking.packA(g, rows: ir, mc: rows, columns: pc, kc: kc, mr: mr, into: edgeA)
           (a, ra, ca) = (UnsafePointer(edgeA), 1, mr)
         }
-        for jr in stride(from: 0, to: nc, by: nr) {
-          let cols = Swift.min(nr, nc - jr)
-          let ct = g.c + ir * g.ldc + jc + jr
-          if rows == mr && cols == nr {
-            entry(Int64(kc), a, Int64(ra), Int64(ca), pb + jr * kc, ct, Int64(g.ldc), g.alpha, beta)
-            continue
-          }
-          entry(Int64(kc), a, Int64(ra), Int64(ca), pb + jr * kc, tile, Int64(nr), 1, 0)
-          for i in 0..<rows {
-            for j in 0..<cols {
-              let r = g.alpha * tile[i * nr + j]
-              ct[i * g.ldc + j] = beta == 0 ? r : r.addingProduct(beta, ct[i * g.ldc + j])
-            }
-          }
+        let panel = RowPanel(a: a, rsa: ra, csa: ca, row: ir, rows: rows, kc: kc)
+        for part in parts { tiles(g, part, panel, tile: tile, beta: beta) }
+      }
+    }
+  }
+
+  /// An MR x kc panel of A as the microkernel reads it, and where its rows are in C.
+  private struct RowPanel {
+    let a: UnsafePointer<Float>, rsa: Int, csa: Int
+    let row: Int, rows: Int, kc: Int
+  }
+
+  /// One row panel's tiles over one part's columns.
+  private func tiles(_ g: GEMMOperands, _ part: ColumnPart, _ p: RowPanel, tile: UnsafeMutablePointer<Float>,
+                     beta: Float) {
+    let nr = part.kernel.shape.columns, entry = part.kernel.entry
+    let (kc, ra, ca) = (Int64(p.kc), Int64(p.rsa), Int64(p.csa))
+    for jr in stride(from: 0, to: part.count, by: nr) {
+      let cols = Swift.min(nr, part.count - jr)
+      let ct = g.c + p.row * g.ldc + part.columns + jr, pb = part.panels + jr * p.kc
+      if p.rows == mr && cols == nr {
+        entry(kc, p.a, ra, ca, pb, ct, Int64(g.ldc), g.alpha, beta)
+        continue
+      }
+      entry(kc, p.a, ra, ca, pb, tile, Int64(nr), 1, 0)
+      for i in 0..<p.rows {
+        for j in 0..<cols {
+          let r = g.alpha * tile[i * nr + j]
+          ct[i * g.ldc + j] = beta == 0 ? r : r.addingProduct(beta, ct[i * g.ldc + j])
         }
       }
     }
