@@ -57,8 +57,12 @@ import Testing
     let v = [Float](repeating: .nan, count: kernel.buffers[0].count)
     let (jit, interpreted) = try runBoth(kernel, [v, x], scalars: [0, 0])
     let truth = Self.reference(x, c: c, h: h, w: width, ho: h, wo: width, pad: pad, t)
-    #expect(close(jit[0], truth, tol: 1e-5))
-    #expect(close(interpreted[0], truth, tol: 1e-5))
+    // the a^2 planes of V lie `WinogradKernels.plane(c x tiles)` floats apart
+    let n = truth.count / (t.a * t.a), plane = WinogradKernels.plane(n)
+    #expect(kernel.buffers[0].count == t.a * t.a * plane && plane >= n && plane % 32 == 16)
+    let planes = { (v: [Float]) in (0..<t.a * t.a).flatMap { v[($0 * plane)..<($0 * plane + n)] } }
+    #expect(close(planes(jit[0]), truth, tol: 1e-5))
+    #expect(close(planes(interpreted[0]), truth, tol: 1e-5))
   }
 }
 
@@ -74,7 +78,8 @@ import Testing
     let kernel = WinogradKernels.outputTransform(y: [1, o, ho, wo], t)
     let compiled = try makeCompiler().compile(kernel)
     #expect(compiled.report.vectorWidth >= 4, "\(compiled.report)")
-    let m = randomFloats(16 * o * th * tw, seed: 5)
+    let plane = WinogradKernels.plane(o * th * tw)
+    let m = randomFloats(16 * plane, seed: 5)
     let y = [Float](repeating: .nan, count: o * ho * wo)
     let (jit, interpreted) = try runBoth(kernel, [y, m], scalars: [0, 0])
     #expect(jit[0].map(\.bitPattern) == interpreted[0].map(\.bitPattern))
@@ -82,7 +87,7 @@ import Testing
     for c in 0..<o { for ty in 0..<th { for tx in 0..<tw { for p in 0..<2 { for q in 0..<2 {
       var s = 0.0
       for i in 0..<4 { for j in 0..<4 {
-        s += Double(t.at[p][i]) * Double(m[(i * 4 + j) * o * th * tw + c * th * tw + ty * tw + tx]) * Double(t.at[q][j])
+        s += Double(t.at[p][i]) * Double(m[(i * 4 + j) * plane + c * th * tw + ty * tw + tx]) * Double(t.at[q][j])
       } }
       want[(c * ho + ty * 2 + p) * wo + tx * 2 + q] = s
     } } } } }

@@ -285,13 +285,14 @@ import Testing
     let tiles = t.tiles(ho: ho, wo: wo).rows * t.tiles(ho: ho, wo: wo).columns
     var u = [[Float](repeating: 0, count: xi * o * c), w]
     try KernelInterpreter.run(ks[0], buffers: &u)
-    var v = [[Float](repeating: 0, count: xi * c * tiles), x]
+    let (planeV, planeM) = (WinogradKernels.plane(c * tiles), WinogradKernels.plane(o * tiles))
+    var v = [[Float](repeating: 0, count: xi * planeV), x]
     try KernelInterpreter.run(ks[1], buffers: &v, scalars: [0, 0])
-    var m = [Float](repeating: 0, count: xi * o * tiles)
+    var m = [Float](repeating: 0, count: xi * planeM)
     for q in 0..<xi { for a in 0..<o { for b in 0..<tiles {
       var acc: Float = 0
-      for k in 0..<c { acc += u[0][q * o * c + a * c + k] * v[0][q * c * tiles + k * tiles + b] }
-      m[q * o * tiles + a * tiles + b] = acc
+      for k in 0..<c { acc += u[0][q * o * c + a * c + k] * v[0][q * planeV + k * tiles + b] }
+      m[q * planeM + a * tiles + b] = acc
     } } }
     var y = [[Float](repeating: .nan, count: o * ho * wo), m]
     try KernelInterpreter.run(ks[2], buffers: &y, scalars: [0, 0])

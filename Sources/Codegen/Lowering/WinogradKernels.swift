@@ -66,6 +66,16 @@ public enum WinogradKernels {
     }
   }
 
+  /// The distance in floats between the a^2 planes of V (n = c x tiles) and of M (n = o x
+  /// tiles): n rounded up to 16 floats (64 bytes), and then an odd multiple of 16. Each
+  /// transform writes (or reads) all a^2 planes of a tile at once; planes a power-of-two
+  /// distance apart (128 channels x 128 tiles: 64 KB) fall into one set of the L1 cache, which
+  /// holds 12 lines on Zen 5 (a^2 = 16 streams), so every store evicted the line of another.
+  public static func plane(_ n: Int) -> Int {
+    let p = (n + 15) / 16 * 16
+    return p % 32 == 0 ? p + 16 : p
+  }
+
   /// `sum_j row[j] * v(j)`, skipping zeros and multiplications by +-1.
   static func combine(_ row: [Float], _ v: (Int) -> FloatExpr) -> FloatExpr {
     var e: FloatExpr?
@@ -137,7 +147,7 @@ public enum WinogradKernels {
     let parts = alg.segmentLoops("tx", segments) { tile.statements(&$0, blockRow: .variable("ty"), tx: $1) }
     let body = Stmt.loop(Loop("ty", th, parts))
     return Kernel(name: "\(t.name)_input",
-                  buffers: [KernelBuffer("V", .output, count: a * a * c * th * tw),
+                  buffers: [KernelBuffer("V", .output, count: a * a * plane(c * th * tw)),
                             KernelBuffer("x", .input, count: x.elementCount)],
                   scalars: ["n", "row0"], parallel: Loop("c", c, [body]))
   }
@@ -171,7 +181,7 @@ public enum WinogradKernels {
       for p in 0..<a {
         for q in 0..<a {
           let value = combine(t.bt[q]) { .variable("s\(p)_\($0)") }
-          stmts.append(.store(buffer: 0, index: alg.add(ct, .const((p * a + q) * c * tiles)), value: value))
+          stmts.append(.store(buffer: 0, index: alg.add(ct, .const((p * a + q) * WinogradKernels.plane(c * tiles))), value: value))
         }
       }
       return stmts
@@ -199,7 +209,7 @@ public enum WinogradKernels {
       let ot = alg.add(alg.mul(.variable("o"), tiles), alg.add(alg.mul(blockRow, tw), tx))
       for p in 0..<a {
         for q in 0..<a {
-          stmts.append(.letFloat("m\(p)_\(q)", .load(buffer: 1, index: alg.add(ot, .const((p * a + q) * o * tiles)))))
+          stmts.append(.letFloat("m\(p)_\(q)", .load(buffer: 1, index: alg.add(ot, .const((p * a + q) * plane(o * tiles))))))
         }
       }
       for p in 0..<height {
@@ -218,7 +228,7 @@ public enum WinogradKernels {
     let (lastHeight, lastWidth) = ragged ? (ho - (th - 1) * m, wo - (tw - 1) * m) : (m, m)
     let body = tileNest(&alg, rows: th, columns: tw, lastHeight: lastHeight, lastWidth: lastWidth, m: m, tile)
     return Kernel(name: "\(t.name)_output",
-                  buffers: [KernelBuffer("y", .output, count: y.elementCount), KernelBuffer("M", .input, count: a * a * o * tiles)],
+                  buffers: [KernelBuffer("y", .output, count: y.elementCount), KernelBuffer("M", .input, count: a * a * plane(o * tiles))],
                   scalars: ["n", "row0"], parallel: Loop("o", o, body))
   }
 

@@ -108,7 +108,8 @@ final class WinogradStep: ProgramStep {
               WinogradKernels.outputTransform(y: yShape, tr, rows: blockRows)]
     kernels = try ks.map { ($0, try compile($0)) }
     let workers = fused ? FusedBlocks.workers(xShape[0] * rows / blockRows) : 1
-    scratchFloats = tr.a * tr.a * (o * c + workers * (c * t + o * t))
+    (planeV, planeM) = (WinogradKernels.plane(c * t), WinogradKernels.plane(o * t))
+    scratchFloats = tr.a * tr.a * (o * c + workers * (planeV + planeM))
     let gemmFlops = 2.0 * Double(tr.a * tr.a) * Double(o * c * t * xShape[0] * (rows / blockRows))
     let shape = GEMMShape(m: o, n: t, k: c)
     route = router.route(shape)
@@ -131,6 +132,8 @@ final class WinogradStep: ProgramStep {
 
   /// The weight is static: its transform is kept and redone only after a rebinding.
   var weightInvariant = false
+  /// Floats between the planes of the transformed tiles and of the products (`WinogradKernels.plane`).
+  let planeV: Int, planeM: Int
   private var ownU: Arena?
   private var transformedGeneration = -1
 
@@ -150,7 +153,7 @@ final class WinogradStep: ProgramStep {
     if fused, let input = kernels[1].1, let output = kernels[2].1, let own = route.own {
       return try runFused(ctx, u: u, input: input, output: output, own: own)
     }
-    let v = ctx.scratch + xi * o * c, m = v + xi * c * t
+    let v = ctx.scratch + xi * o * c, m = v + xi * planeV
     for n in 0..<xShape[0] {
       for row0 in stride(from: 0, to: tileRows, by: blockRows) {
         let scalars = [Int64(n), Int64(row0)]
@@ -173,14 +176,14 @@ final class WinogradStep: ProgramStep {
       let partition = Partition(extent: xi, work: xi, grain: 1, align: 1, maxChunks: Parallel.threads)
       Parallel.forEachChunk(of: partition) { r in
         for k in r {
-          own.sgemmOnThisThread(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * c * t, ldb: t,
-                                c: m + k * o * t, ldc: t)
+          own.sgemmOnThisThread(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * planeV, ldb: t,
+                                c: m + k * planeM, ldc: t)
         }
       }
       return
     }
     for k in 0..<xi {
-      route.sgemm(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * c * t, ldb: t, c: m + k * o * t, ldc: t)
+      route.sgemm(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * planeV, ldb: t, c: m + k * planeM, ldc: t)
     }
   }
 
@@ -191,16 +194,16 @@ final class WinogradStep: ProgramStep {
     try input.resolveIfPending()
     try output.resolveIfPending()
     let blocks = tileRows / blockRows
-    let perWorker = xi * (c + o) * t, scratch = ctx.scratch + (weightInvariant ? 0 : xi * o * c)
+    let perWorker = xi * (planeV + planeM), scratch = ctx.scratch + (weightInvariant ? 0 : xi * o * c)
     let (xp, yp) = (ctx.ptr(x), ctx.ptr(y))
     forEachFusedBlock(xShape[0] * blocks, ctx) { b, worker, clock in
-      let v = scratch + worker * perWorker, m = v + xi * c * t
+      let v = scratch + worker * perWorker, m = v + xi * planeV
       let scalars = [Int64(b / blocks), Int64(b % blocks * blockRows)]
       FusedBlocks.call(input, [v, xp], scalars, extent: kernels[1].0.parallel.extent)
       clock.time {
         for k in 0..<xi {
-          own.sgemmOnThisThread(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * c * t, ldb: t,
-                                c: m + k * o * t, ldc: t)
+          own.sgemmOnThisThread(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * planeV, ldb: t,
+                                c: m + k * planeM, ldc: t)
         }
       }
       FusedBlocks.call(output, [yp, m], scalars, extent: kernels[2].0.parallel.extent)
