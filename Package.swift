@@ -18,6 +18,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
     .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
   ],
   targets: [
     // LLVM-C (LLVM 19). include/ holds the umbrella header, the modulemap and symlinks to the
@@ -38,6 +39,7 @@ let package = Package(
         "GraphIR", "Codegen", "COpenBLAS", "CPNG",
         .product(name: "ZIPFoundation", package: "ZIPFoundation"),
         .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "Atomics", package: "swift-atomics"),
       ]),
     /// Model-independent pieces of ILO inversion: forward operators, loss builder, optimizer
     /// steps and projections, switching, image metrics.
@@ -88,7 +90,7 @@ let package = Package(
       name: "RuntimeTests",
       dependencies: [
         "Runtime", "GraphIR", "ReaderFuzz", .product(name: "Numerics", package: "swift-numerics"),
-        .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        .product(name: "ZIPFoundation", package: "ZIPFoundation"), .product(name: "Atomics", package: "swift-atomics"),
       ],
       resources: [.copy("Fixtures")]),
     .testTarget(

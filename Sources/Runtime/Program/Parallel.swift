@@ -33,11 +33,21 @@ public enum Parallel {
       for c in 0..<partition.count { body(partition[c]) }
       return
     }
-    DispatchQueue.concurrentPerform(iterations: workers) { k in
+    let share = { (k: Int) in
+      guard k < workers else { return }
       let first = partition.count * k / workers, last = partition.count * (k + 1) / workers
       for c in first..<last { body(partition[c]) }
     }
+    if let pool, pool.run(share) { return }
+    DispatchQueue.concurrentPerform(iterations: workers, execute: share)
   }
+
+  /// The spinning workers (`WorkerPool`), one fewer than `threads`; nil with one thread or
+  /// with `ILOC_POOL=0` (every call on `concurrentPerform`, for comparisons).
+  static let pool: WorkerPool? = {
+    guard threads > 1, ProcessInfo.processInfo.environment["ILOC_POOL"] != "0" else { return nil }
+    return WorkerPool(workers: threads - 1)
+  }()
 }
 
 /// A split of `0..<extent` into `count` contiguous chunks of `size` iterations (the last may
