@@ -6,7 +6,8 @@ import Foundation
 ///
 /// `DispatchQueue.concurrentPerform` wakes a sleeping pool thread for every call. On the
 /// virtual machines measured here (2 vCPUs) that costs 50-65 us a call: two shares of 82 us of
-/// work each took 135 us instead of 82, and a `stylegan2-64` step makes about 200 parallel calls.
+/// work each took 135 us instead of 82, and a `stylegan2-64` step makes about 120 parallel calls
+/// (`stylegan2-256`: 190).
 /// A worker that has just finished a job is usually still spinning when the next one comes (the
 /// steps of a program follow each other within microseconds), so it starts at once; one idle
 /// for `spinLimit` polls (a fraction of a millisecond) sleeps on a condition and is woken as
@@ -31,8 +32,10 @@ final class WorkerPool: @unchecked Sendable {
   init(workers: Int, processors: Int = ProcessInfo.processInfo.activeProcessorCount) {
     self.workers = workers
     spinLimit = workers < processors ? 200_000 : 0
-    for k in 1...Swift.max(workers, 1) where workers > 0 {
-      let t = Thread { [unowned self] in self.serve(k) }
+    // the threads keep the pool alive: it is never freed (the process's pool lives as long as
+    // the process; a test's pool stays asleep)
+    for k in stride(from: 1, through: workers, by: 1) {
+      let t = Thread { self.serve(k) }
       t.name = "iloc-worker-\(k)"
       t.start()
     }
