@@ -173,7 +173,33 @@ import Testing
     if Self.isas.count == 2 {
       let own = GEMMRouter.make(compiler: Self.compiler, environment: ["ILOC_GEMM": "own"])
       #expect(own.route(GEMMShape(m: 64, n: 16, k: 8)).label == "own avx2 6x16")
-      #expect(own.route(GEMMShape(m: 64, n: 64, k: 8)).label == "own avx512 6x64")
+      #expect(own.route(GEMMShape(m: 512, n: 64, k: 8)).label == "own avx512 6x64")
+      // rows that 6 divides badly (64, 128) go to 4-row tiles; 256 and 512 (under 1 %) do not
+      #expect(own.route(GEMMShape(m: 64, n: 64, k: 8)).label == "own avx512 4x64")
+      #expect(own.route(GEMMShape(m: 128, n: 1024, k: 128)).label == "own avx512 4x64")
+      #expect(own.route(GEMMShape(m: 256, n: 1024, k: 128)).label == "own avx512 6x64")
+    }
+    #expect(GEMMRouter.fourRows(128, main: 6, four: 4) && GEMMRouter.fourRows(3, main: 6, four: 4))
+    #expect(!GEMMRouter.fourRows(512, main: 6, four: 4) && !GEMMRouter.fourRows(96, main: 6, four: 4))
+    #expect(GEMMRouter.fourRows(50, main: 6, four: 4) && !GEMMRouter.fourRows(54, main: 6, four: 4))
+  }
+
+  /// The 4-row kernel with its 4-row tail (`GEMMRouter.fourRowKernel`) gives the bits of the
+  /// 6x64 kernel: every element is the same fma chain whatever tile computes it.
+  @Test func fourRowKernelGivesTheSameBits() throws {
+    guard Self.isas.count == 2 else { return }
+    let six = try Self.gemm(.avx512, small: false), four = try GEMMRouter.fourRowKernel(Self.compiler)
+    #expect(four.mr == 4 && four.tail?.mr == 4 && four.tail?.nr == 16)
+    for (m, n, k) in [(128, 130, 70), (13, 81, 300), (6, 64, 5), (64, 121, 40), (3, 17, 9)] {
+      var rng = SplitMix64(seed: UInt64(m * 31 + n + k))
+      let a = rng.normals(m * k).map { Float($0) }, b = rng.normals(k * n).map { Float($0) }
+      let c0 = rng.normals(m * n).map { Float($0) }
+      for (transA, transB) in [(false, false), (true, true)] {
+        var want = c0, got = c0
+        Self.run(six, transA, transB, m, n, k, alpha: 0.5, a, b, beta: 2, &want)
+        Self.run(four, transA, transB, m, n, k, alpha: 0.5, a, b, beta: 2, &got)
+        #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "\(m)x\(n)x\(k) T=\(transA)")
+      }
     }
   }
 }

@@ -53,10 +53,11 @@ enum GEMMChoice {
 struct GEMMChoiceFile: Sendable {
   let url: URL
 
-  init(directory: URL, compiler: KernelCompiler, own: OwnGEMM, narrow: OwnGEMM?) {
+  init(directory: URL, compiler: KernelCompiler, own: OwnGEMM, narrow: OwnGEMM?, fourRow: OwnGEMM? = nil) {
     var h = SHA256()
     for part in ["gemm-choices-v1", ILOCVersion.string, compiler.llvmVersion, compiler.cpu, compiler.features,
-                 own.kernel.symbol, "\(own.kc) \(own.nc)", narrow?.kernel.symbol ?? "-"] {
+                 own.kernel.symbol, "\(own.kc) \(own.nc)", narrow?.kernel.symbol ?? "-",
+                 fourRow?.kernel.symbol ?? "-"] {
       h.update(data: Data(part.utf8 + [0]))
     }
     let hex = h.finalize().prefix(8).map { String(format: "%02x", $0) }.joined()

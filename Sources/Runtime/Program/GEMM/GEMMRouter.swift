@@ -74,6 +74,9 @@ public final class GEMMRouter: @unchecked Sendable {
   /// A narrower kernel for products with fewer columns than `own` has (AVX2's 6x16 on an
   /// AVX-512 host: a 64-wide tile would compute mostly padding). Same fma chains, same bits.
   public let narrow: OwnGEMM?
+  /// The main kernel with 4 rows instead of 6 (AVX-512's 4x64 with a 4x16 tail), for products
+  /// whose rows 6 divides badly (`fourRows`). Same fma chains, same bits.
+  public let fourRow: OwnGEMM?
   private let file: GEMMChoiceFile?
   /// Whether new shapes are measured (false: they go to OpenBLAS; an ahead-of-time run).
   private let measures: Bool
@@ -81,12 +84,13 @@ public final class GEMMRouter: @unchecked Sendable {
   private var choices: [GEMMShape: Bool] = [:]
   private var used: [GEMMShape: Bool] = [:]
 
-  init(mode: GEMMMode, own: OwnGEMM?, narrow: OwnGEMM? = nil, file: GEMMChoiceFile?,
+  init(mode: GEMMMode, own: OwnGEMM?, narrow: OwnGEMM? = nil, fourRow: OwnGEMM? = nil, file: GEMMChoiceFile?,
        choices known: [GEMMShape: Bool] = [:],
        measures: Bool = true) {
     self.mode = mode
     self.own = own
     self.narrow = narrow
+    self.fourRow = fourRow
     self.file = file
     self.measures = measures
     choices = (file?.load() ?? [:]).merging(known) { _, k in k }
@@ -99,10 +103,23 @@ public final class GEMMRouter: @unchecked Sendable {
   }
 
   /// The own kernel for `shape`: the narrow one when the product has fewer columns than the
-  /// main kernel's tile is wide (a rule on the shape alone).
+  /// main kernel's tile is wide, the four-row one when it pads the rows less (a rule on the
+  /// shape alone).
   func ownKernel(for shape: GEMMShape, main: OwnGEMM) -> OwnGEMM {
     if let narrow, shape.n < main.nr { return narrow }
+    if let fourRow, Self.fourRows(shape.m, main: main.mr, four: fourRow.mr) { return fourRow }
     return main
+  }
+
+  /// Whether `m` rows go to tiles of `four` rows rather than `main`: when the main tiles would
+  /// pad them by more than 2 % and the others by less. 128 rows make 22 panels of 6 with 4 rows
+  /// of padding (the last panel packed and run into a scratch tile), 32 of 4 with none: the
+  /// 64- and 128-channel products of `ilo-step-256` (LPIPS-VGG at 256, the generator's last
+  /// layers) took 242.7 -> 228.4 ms a step inside their GEMM calls (one thread in cache,
+  /// `NN 128x128x128`: 87 -> 92 % of the FMA peak); 256 and 512 rows stay on 6 (under 1 %).
+  static func fourRows(_ m: Int, main: Int, four: Int) -> Bool {
+    let (padMain, padFour) = ((m + main - 1) / main * main - m, (m + four - 1) / four * four - m)
+    return padMain * 50 > m && padFour < padMain
   }
 
   /// Every shape routed so far in this process and whether it went to the own kernels (what an
@@ -185,10 +202,11 @@ public final class GEMMRouter: @unchecked Sendable {
       let narrow = isa == .avx512 && supported.contains(.avx2)
         ? OwnGEMM(kernel: try compiler.gemmMicrokernel(GEMMISA.avx2.defaultShape)) : nil
       let own = OwnGEMM(kernel: try compiler.gemmMicrokernel(isa.defaultShape), tail: narrow)
+      let fourRow = isa == .avx512 && narrow != nil ? try fourRowKernel(compiler) : nil
       let file = compiler.cacheDirectory.map {
-        GEMMChoiceFile(directory: $0, compiler: compiler, own: own, narrow: narrow)
+        GEMMChoiceFile(directory: $0, compiler: compiler, own: own, narrow: narrow, fourRow: fourRow)
       }
-      return GEMMRouter(mode: mode, own: own, narrow: narrow, file: file)
+      return GEMMRouter(mode: mode, own: own, narrow: narrow, fourRow: fourRow, file: file)
     } catch {
       KernelCompiler.printWarning("GEMM microkernel: \(error); using OpenBLAS")
       return GEMMRouter(mode: .openblas, own: nil, file: nil)
@@ -197,6 +215,12 @@ public final class GEMMRouter: @unchecked Sendable {
 }
 
 extension GEMMRouter {
+  /// AVX-512's 4x64 kernel with AVX2's 4x16 as its tail (a tail must have the main kernel's rows).
+  static func fourRowKernel(_ compiler: KernelCompiler) throws -> OwnGEMM {
+    let tail = OwnGEMM(kernel: try compiler.gemmMicrokernel(MicrokernelShape(isa: .avx2, rows: 4, vectors: 2)))
+    return OwnGEMM(kernel: try compiler.gemmMicrokernel(MicrokernelShape(isa: .avx512, rows: 4, vectors: 4)), tail: tail)
+  }
+
   /// Choices as text lines (`NT 64x4096x576 own`), sorted: how artifacts record them.
   public static func choiceLines(_ choices: [GEMMShape: Bool]) -> [String] {
     choices.map { GEMMChoiceFile.line($0.key, useOwn: $0.value) }.sorted()
