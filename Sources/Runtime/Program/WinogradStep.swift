@@ -175,16 +175,20 @@ final class WinogradStep: ProgramStep {
     if let own = route.own, Parallel.threads <= xi / 2 {
       let partition = Partition(extent: xi, work: xi, grain: 1, align: 1, maxChunks: Parallel.threads)
       Parallel.forEachChunk(of: partition) { r in
-        for k in r {
-          own.sgemmOnThisThread(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * planeV, ldb: t,
-                                c: m + k * planeM, ldc: t)
-        }
+        for k in r { product(k, own, u: u, v: v, m: m) }
       }
       return
     }
     for k in 0..<xi {
       route.sgemm(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * planeV, ldb: t, c: m + k * planeM, ldc: t)
     }
+  }
+
+  /// Product k, `M[k] = U[k] V[k]`, on the calling thread (planes `planeV` and `planeM` apart).
+  private func product(_ k: Int, _ own: OwnGEMM, u: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
+                       m: UnsafeMutablePointer<Float>) {
+    own.sgemmOnThisThread(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * planeV, ldb: t,
+                          c: m + k * planeM, ldc: t)
   }
 
   /// The blocks of tile rows shared out over the threads, each worker transforming, multiplying
@@ -201,10 +205,7 @@ final class WinogradStep: ProgramStep {
       let scalars = [Int64(b / blocks), Int64(b % blocks * blockRows)]
       FusedBlocks.call(input, [v, xp], scalars, extent: kernels[1].0.parallel.extent)
       clock.time {
-        for k in 0..<xi {
-          own.sgemmOnThisThread(m: o, n: t, k: c, a: u + k * o * c, lda: c, b: v + k * planeV, ldb: t,
-                                c: m + k * planeM, ldc: t)
-        }
+        for k in 0..<xi { product(k, own, u: u, v: v, m: m) }
       }
       FusedBlocks.call(output, [yp, m], scalars, extent: kernels[2].0.parallel.extent)
     }

@@ -19,7 +19,7 @@ public final class OwnGEMM: @unchecked Sendable {
   public var mr: Int { kernel.shape.rows }
   public var nr: Int { kernel.shape.columns }
   /// A narrower kernel (same rows, same kc) for the last columns of a product whose width the
-  /// main tile does not divide, when it needs fewer columns of padding (`tailColumns`).
+  /// main tile does not divide (`tailColumns`).
   public let tail: OwnGEMM?
   private let pool: PackBufferPool
 
@@ -88,19 +88,18 @@ public final class OwnGEMM: @unchecked Sendable {
     for jc in stride(from: 0, to: g.n, by: nc) {
       let ncb = Swift.min(nc, g.n - jc)
       let rest = tailColumns(ncb), main = ncb - rest
+      var parts: [ColumnPart] = []
+      if main > 0 { parts.append(ColumnPart(kernel: kernel, columns: jc, count: main, panels: packedB)) }
+      if let tail, rest > 0 {
+        parts.append(ColumnPart(kernel: tail.kernel, columns: jc + main, count: rest, panels: packedB + main * kc))
+      }
       for pc in stride(from: 0, to: g.k, by: kc) {
-        let kcb = Swift.min(kc, g.k - pc), beta = pc == 0 ? g.beta : 1
-        var parts: [ColumnPart] = []
-        if main > 0 {
-          GEMMPacking.packB(g, rows: pc, kc: kcb, columns: jc, nc: main, nr: nr, into: packedB)
-          parts.append(ColumnPart(kernel: kernel, columns: jc, count: main, panels: packedB))
+        let kcb = Swift.min(kc, g.k - pc)
+        for p in parts {
+          GEMMPacking.packB(g, rows: pc, kc: kcb, columns: p.columns, nc: p.count, nr: p.kernel.shape.columns,
+                            into: p.panels)
         }
-        if let tail, rest > 0 {
-          let panels = packedB + main * kcb
-          GEMMPacking.packB(g, rows: pc, kc: kcb, columns: jc + main, nc: rest, nr: tail.nr, into: panels)
-          parts.append(ColumnPart(kernel: tail.kernel, columns: jc + main, count: rest, panels: panels))
-        }
-        macroKernel(g, parts, depth: pc, kc: kcb, edgeA: edgeA, beta: beta)
+        macroKernel(g, parts, depth: pc, kc: kcb, edgeA: edgeA, beta: pc == 0 ? g.beta : 1)
       }
     }
   }
