@@ -178,10 +178,11 @@ public enum WinogradKernels {
         for j in 0..<a { stmts.append(.letFloat("s\(p)_\(j)", combine(t.bt[p]) { .variable("d\($0)_\(j)") })) }
       }
       let ct = alg.add(alg.mul(.variable("c"), tiles), alg.add(alg.mul(blockRow, tileColumns), tx))  // t = row·tw + tx
+      let stride = WinogradKernels.plane(c * tiles)
       for p in 0..<a {
         for q in 0..<a {
           let value = combine(t.bt[q]) { .variable("s\(p)_\($0)") }
-          stmts.append(.store(buffer: 0, index: alg.add(ct, .const((p * a + q) * WinogradKernels.plane(c * tiles))), value: value))
+          stmts.append(.store(buffer: 0, index: alg.add(ct, .const((p * a + q) * stride)), value: value))
         }
       }
       return stmts
@@ -199,7 +200,7 @@ public enum WinogradKernels {
     let (th, tw) = (rows ?? all.rows, all.columns)
     let ragged = !t.divides(ho: ho, wo: wo)
     precondition(!ragged || th == all.rows, "a ragged Winograd output is transformed whole")
-    let tiles = th * tw
+    let tiles = th * tw, stride = plane(o * tiles)
     var alg = IndexAlgebra()
     alg.ranges["o"] = 0...(o - 1)
     /// The statements of tile (blockRow, tx), storing its first `height x width` outputs.
@@ -209,7 +210,7 @@ public enum WinogradKernels {
       let ot = alg.add(alg.mul(.variable("o"), tiles), alg.add(alg.mul(blockRow, tw), tx))
       for p in 0..<a {
         for q in 0..<a {
-          stmts.append(.letFloat("m\(p)_\(q)", .load(buffer: 1, index: alg.add(ot, .const((p * a + q) * plane(o * tiles))))))
+          stmts.append(.letFloat("m\(p)_\(q)", .load(buffer: 1, index: alg.add(ot, .const((p * a + q) * stride)))))
         }
       }
       for p in 0..<height {
@@ -228,7 +229,8 @@ public enum WinogradKernels {
     let (lastHeight, lastWidth) = ragged ? (ho - (th - 1) * m, wo - (tw - 1) * m) : (m, m)
     let body = tileNest(&alg, rows: th, columns: tw, lastHeight: lastHeight, lastWidth: lastWidth, m: m, tile)
     return Kernel(name: "\(t.name)_output",
-                  buffers: [KernelBuffer("y", .output, count: y.elementCount), KernelBuffer("M", .input, count: a * a * plane(o * tiles))],
+                  buffers: [KernelBuffer("y", .output, count: y.elementCount),
+                            KernelBuffer("M", .input, count: a * a * stride)],
                   scalars: ["n", "row0"], parallel: Loop("o", o, body))
   }
 
