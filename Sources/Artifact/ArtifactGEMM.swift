@@ -15,6 +15,9 @@ public struct GEMMRecord: Codable, Sendable, Equatable {
   /// The narrow kernel for products with fewer columns than `shape` is wide, if any.
   public var narrowSymbol: String? = nil
   public var narrowShape: MicrokernelShape? = nil
+  /// The narrow kernel's own tail (AVX-512's 6x16 under 6x32), if any.
+  public var narrowTailSymbol: String? = nil
+  public var narrowTailShape: MicrokernelShape? = nil
 }
 
 extension GEMMRecord {
@@ -30,6 +33,10 @@ extension GEMMRecord {
       guard narrow.kc == own.kc else { throw ArtifactError("GEMM kernels with different kc") }
       objects.append(try compiler.gemmMicrokernelObject(narrow.kernel.shape))
       (record.narrowSymbol, record.narrowShape) = (objects[1].symbol, narrow.kernel.shape)
+      if let tail = narrow.tail {
+        objects.append(try compiler.gemmMicrokernelObject(tail.kernel.shape))
+        (record.narrowTailSymbol, record.narrowTailShape) = (objects[2].symbol, tail.kernel.shape)
+      }
     }
     return (record, objects.map { ($0.symbol, $0.data) })
   }
@@ -43,13 +50,15 @@ extension GEMMRecord {
       throw ArtifactError("manifest: unreadable GEMM choices")
     }
     let kernel = GEMMMicrokernel(loaded: shape, symbol: symbol, address: address, owner: kernels)
-    var narrow: OwnGEMM?
-    if let s = narrowSymbol, let shape = narrowShape {
-      guard let address = kernels.address(of: s) else {
-        throw ArtifactError("\(kernels.path.lastPathComponent) has no GEMM microkernel \(s)")
+    func loaded(_ symbol: String?, _ shape: MicrokernelShape?, tail: OwnGEMM? = nil) throws -> OwnGEMM? {
+      guard let symbol, let shape else { return nil }
+      guard let address = kernels.address(of: symbol) else {
+        throw ArtifactError("\(kernels.path.lastPathComponent) has no GEMM microkernel \(symbol)")
       }
-      narrow = OwnGEMM(kernel: GEMMMicrokernel(loaded: shape, symbol: s, address: address, owner: kernels), kc: kc)
+      let kernel = GEMMMicrokernel(loaded: shape, symbol: symbol, address: address, owner: kernels)
+      return OwnGEMM(kernel: kernel, kc: kc, tail: tail)
     }
+    let narrow = try loaded(narrowSymbol, narrowShape, tail: try loaded(narrowTailSymbol, narrowTailShape))
     let own = OwnGEMM(kernel: kernel, kc: kc, tail: narrow)
     GEMMRouter.register(.fixed(own: own, narrow: narrow, choices: choices), for: kernels)
   }

@@ -28,6 +28,13 @@ enum GEMMBench {
                    + "%.1f GFLOP/s on one core (%.0f%%)", isa.rawValue, one, all, Parallel.threads,
                    "\(isa.defaultShape)", micro, 100 * micro / one))
     }
+    guard let main = compiler.supportedGEMMISAs.first?.defaultShape else { return }
+    for shape in Set(GEMMBenchmark.tailChains(main, supported: compiler.supportedGEMMISAs).joined())
+      .sorted(by: { $0.description < $1.description }) {
+      let micro = GEMMBenchmark.microkernelRate(try compiler.gemmMicrokernel(shape))
+      print(String(format: "microkernel %@ in cache (a tail for %@): %.1f GFLOP/s on one core", "\(shape)", "\(main)",
+                   micro))
+    }
   }
 
   static func gemm(shapes text: String?, runs: Int) throws {

@@ -107,22 +107,27 @@ import Testing
     #expect(c1.map(\.bitPattern) == c2.map(\.bitPattern))
   }
 
-  /// The 64-wide AVX-512 kernel with the 16-wide AVX2 one for the last columns (`OwnGEMM.tail`):
-  /// which kernel runs a tile changes no bit (same fma chains), against the plain kernel on
-  /// widths that leave 1-48 and 49-63 columns past a multiple of 64 (both run on the tail, in the
-  /// same sweep of each row panel of A as the main tiles; 49-63 with a partial tail tile), in one call,
-  /// in small blocks (kc 16, 128-column blocks: the tail in every block's last columns) and split
-  /// at odd columns; and against the float64 product.
+  /// The 64-wide AVX-512 kernel with the 32- and 16-wide ones for the last columns
+  /// (`OwnGEMM.tail`, as `GEMMRouter` builds them): which kernel runs a tile changes no bit
+  /// (same fma chains), against the plain kernel on widths that leave 1-16 (6x16), 17-31 (6x32,
+  /// its edge tile in scratch), 32, 33-48 (6x32 and 6x16) and 49-63 columns past a multiple of
+  /// 64, in one call, in small blocks (kc 16, 128-column blocks: the tail in every block's
+  /// last columns) and split at odd columns; and against the float64 product.
   @Test func tailKernelGivesTheSameBits() throws {
-    guard Self.isas.count == 2 else { return }
-    let plain = try Self.gemm(.avx512, small: false), narrow = try Self.gemm(.avx2, small: false)
+    guard Self.isas.contains(.avx512) else { return }
+    let plain = try Self.gemm(.avx512, small: false)
     let smallPlain = try Self.gemm(.avx512, small: true)  // kc 16: other slices, other bits
+    let narrow = try GEMMRouter.narrowKernels(Self.compiler, rows: 6)
     let tailed = OwnGEMM(kernel: plain.kernel, tail: narrow)
-    let smallTailed = OwnGEMM(kernel: plain.kernel, kc: 16, ncPanels: 2, tail: OwnGEMM(kernel: narrow.kernel, kc: 16))
+    let smallNarrow = OwnGEMM(kernel: narrow.kernel, kc: 16, tail: OwnGEMM(kernel: narrow.tail!.kernel, kc: 16))
+    let smallTailed = OwnGEMM(kernel: plain.kernel, kc: 16, ncPanels: 2, tail: smallNarrow)
     #expect(tailed.tailColumns(1089) == 1 && tailed.tailColumns(121) == 57 && tailed.tailColumns(112) == 48
             && tailed.tailColumns(128) == 0)
-    #expect(smallTailed.tail != nil && plain.tail == nil)
-    for (m, n, k) in [(13, 81, 40), (7, 1089, 33), (20, 121, 70), (9, 112, 300), (6, 17, 5), (14, 63, 20)] {
+    #expect(narrow.nr == 32 && narrow.tail?.nr == 16 && narrow.tailColumns(57) == 0 && narrow.tailColumns(41) == 9
+            && narrow.tailColumns(16) == 16 && narrow.tailColumns(25) == 0 && narrow.tailColumns(32) == 0)
+    #expect(smallTailed.tail?.tail != nil && plain.tail == nil)
+    for (m, n, k) in [(13, 81, 40), (7, 1089, 33), (20, 121, 70), (9, 112, 300), (6, 17, 5), (14, 63, 20),
+                      (8, 73, 21), (12, 89, 50), (6, 96, 17), (5, 16, 9), (11, 41, 30)] {
       var rng = SplitMix64(seed: UInt64(m * 7 + n + k))
       let a = rng.normals(m * k).map { Float($0) }, b = rng.normals(k * n).map { Float($0) }
       let c0 = rng.normals(m * n).map { Float($0) }
@@ -169,10 +174,10 @@ import Testing
     }
     let blas = GEMMRouter.make(compiler: Self.compiler, environment: ["ILOC_GEMM": "openblas"])
     #expect(blas.route(GEMMShape(m: 4, n: 4, k: 4)).label == "openblas")
-    // On AVX-512, products narrower than the 64-wide tile go to AVX2's 6x16 kernel.
-    if Self.isas.count == 2 {
+    // On AVX-512, products narrower than the 64-wide tile go to the 32-wide kernel (and its 16-wide tail).
+    if Self.isas.contains(.avx512) {
       let own = GEMMRouter.make(compiler: Self.compiler, environment: ["ILOC_GEMM": "own"])
-      #expect(own.route(GEMMShape(m: 64, n: 16, k: 8)).label == "own avx2 6x16")
+      #expect(own.route(GEMMShape(m: 64, n: 16, k: 8)).label == "own avx512 6x32")
       #expect(own.route(GEMMShape(m: 512, n: 64, k: 8)).label == "own avx512 6x64")
       // rows that 6 divides badly (64, 128) go to 4-row tiles; 256 and 512 (under 1 %) do not
       #expect(own.route(GEMMShape(m: 64, n: 64, k: 8)).label == "own avx512 4x64")
@@ -184,13 +189,13 @@ import Testing
     #expect(GEMMRouter.fourRows(50, main: 6, four: 4) && !GEMMRouter.fourRows(54, main: 6, four: 4))
   }
 
-  /// The 4-row kernel with its 4-row tail (`GEMMRouter.fourRowKernel`) gives the bits of the
+  /// The 4-row kernel with its 4-row tails (`GEMMRouter.fourRowKernel`) gives the bits of the
   /// 6x64 kernel: every element is the same fma chain whatever tile computes it.
   @Test func fourRowKernelGivesTheSameBits() throws {
-    guard Self.isas.count == 2 else { return }
+    guard Self.isas.contains(.avx512) else { return }
     let six = try Self.gemm(.avx512, small: false), four = try GEMMRouter.fourRowKernel(Self.compiler)
-    #expect(four.mr == 4 && four.tail?.mr == 4 && four.tail?.nr == 16)
-    for (m, n, k) in [(128, 130, 70), (13, 81, 300), (6, 64, 5), (64, 121, 40), (3, 17, 9)] {
+    #expect(four.mr == 4 && four.tail?.mr == 4 && four.tail?.nr == 32 && four.tail?.tail?.nr == 16)
+    for (m, n, k) in [(128, 130, 70), (13, 81, 300), (6, 64, 5), (64, 121, 40), (3, 17, 9), (64, 105, 20)] {
       var rng = SplitMix64(seed: UInt64(m * 31 + n + k))
       let a = rng.normals(m * k).map { Float($0) }, b = rng.normals(k * n).map { Float($0) }
       let c0 = rng.normals(m * n).map { Float($0) }

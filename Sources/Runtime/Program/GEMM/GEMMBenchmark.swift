@@ -20,10 +20,16 @@ public enum GEMMBenchmark {
     })
     var labels = routes.map(\.label)
     // the main kernel with the narrow one for the last columns, as programs run it (`OwnGEMM.tail`)
-    if let main = routes.first(where: { $0.own?.kernel.shape.isa == .avx512 })?.own,
-       let narrow = routes.first(where: { $0.own?.kernel.shape.isa == .avx2 })?.own {
-      routes.append(GEMMRoute(own: OwnGEMM(kernel: main.kernel, tail: narrow)))
-      labels.append(main.label + " + " + narrow.kernel.shape.description + " tail")
+    // the main kernel with narrower ones for the last columns, as programs run it (`OwnGEMM.tail`):
+    // AVX2's 6x16 (the tail before 2026-11-28) and AVX-512's 6x32 and 6x16 (the router's)
+    if let main = routes.first(where: { $0.own?.kernel.shape.isa == .avx512 })?.own {
+      for chain in tailChains(main.kernel.shape, supported: compiler.supportedGEMMISAs) {
+        let tail = try chain.reversed().reduce(nil as OwnGEMM?) { below, shape in
+          OwnGEMM(kernel: try compiler.gemmMicrokernel(shape), tail: below)
+        }
+        routes.append(GEMMRoute(own: OwnGEMM(kernel: main.kernel, tail: tail)))
+        labels.append(main.label + " + " + chain.map(\.description).joined(separator: " + ") + " tail")
+      }
     }
     return shapes.map { s in
       let a = filled(s.m * s.k), b = filled(s.k * s.n), c = UnsafeMutablePointer<Float>.allocate(capacity: s.m * s.n)
@@ -40,6 +46,14 @@ public enum GEMMBenchmark {
       let flops = 2 * Double(s.m) * Double(s.n) * Double(s.k)
       return Row(shape: s, results: zip(labels, best).map { ($0, flops / $1 / 1e9) })
     }
+  }
+
+  /// Chains of narrower kernels (same rows, widest first) a main AVX-512 kernel can run its last
+  /// columns on: AVX2's 6x16 alone, AVX-512's 6x32 then 6x16 (`GEMMRouter.narrowKernels`).
+  public static func tailChains(_ main: MicrokernelShape, supported: [GEMMISA]) -> [[MicrokernelShape]] {
+    let avx2 = MicrokernelShape(isa: .avx2, rows: main.rows, vectors: 2)
+    let own = [2, 1].filter { $0 < main.vectors }.map { MicrokernelShape(isa: main.isa, rows: main.rows, vectors: $0) }
+    return (supported.contains(.avx2) ? [[avx2]] : []) + [own]
   }
 
   /// Parses "64x4096x576" or "TN:64x4096x576" (transposes of A and B) lists, comma separated.

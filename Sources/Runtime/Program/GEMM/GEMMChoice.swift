@@ -55,8 +55,8 @@ struct GEMMChoiceFile: Sendable {
 
   init(directory: URL, compiler: KernelCompiler, own: OwnGEMM, narrow: OwnGEMM?, fourRow: OwnGEMM? = nil) {
     var h = SHA256()
-    for part in ["gemm-choices-v1", ILOCVersion.string, compiler.llvmVersion, compiler.cpu, compiler.features,
-                 own.kernel.symbol, "\(own.kc) \(own.nc)", narrow?.kernel.symbol ?? "-",
+    for part in ["gemm-choices-v2", ILOCVersion.string, compiler.llvmVersion, compiler.cpu, compiler.features,
+                 own.kernel.symbol, "\(own.kc) \(own.nc)", narrow?.kernel.symbol ?? "-", narrow?.tail?.kernel.symbol ?? "-",
                  fourRow?.kernel.symbol ?? "-"] {
       h.update(data: Data(part.utf8 + [0]))
     }

@@ -18,8 +18,8 @@ public final class OwnGEMM: @unchecked Sendable {
   public let kc: Int, nc: Int
   public var mr: Int { kernel.shape.rows }
   public var nr: Int { kernel.shape.columns }
-  /// A narrower kernel (same rows, same kc) for the last columns of a product whose width the
-  /// main tile does not divide (`tailColumns`).
+  /// A narrower kernel (same rows, same kc; it may have a tail of its own) for the last columns
+  /// of a product whose width the main tile does not divide (`tailColumns`).
   public let tail: OwnGEMM?
   private let pool: PackBufferPool
 
@@ -34,14 +34,35 @@ public final class OwnGEMM: @unchecked Sendable {
     pool = PackBufferPool(floats: kc * nc + 16 + kernel.shape.rows * kc + 64)
   }
 
-  /// Of a block of `n` columns, how many the tail kernel runs: all of those past a multiple of
-  /// the main tile's width (StyleGAN2's 2^k + 1-wide maps: a 1089-column product computed 1152
-  /// columns, 5.5 % of it padding; with the 6x16 tail 1104). A rest of 49-63 columns costs the
-  /// narrow kernel as many padded columns as one main tile, but its edge tile is narrow (the
-  /// scratch copy of a 57-column edge cost `512x121x512` 10 % of its time). Tiles compute the
-  /// same fma chains whichever kernel runs them, so the bits do not change.
+  /// Of a block of `n` columns, how many the tail kernel (and its own tails) run: the rest
+  /// past a multiple of this kernel's width. A tail with enough accumulators to keep the FMA
+  /// units busy (6x32 under 6x64: 12) is as fast per column, so it takes every rest and only
+  /// its own edge tile goes through the scratch copy (a 57-column edge copied whole cost
+  /// `512x121x512` 10 % of its time). One with fewer (6x16 under 6x32: 6 vector chains for
+  /// 4 cycles of latency on 2 ports; 64 % of the peak in cache on Sapphire Rapids) takes only
+  /// a rest that fits one of its tiles; a wider rest pads no more in this kernel's scratch
+  /// tile. Tiles compute the same fma chains whichever kernel runs them: the bits do not change.
   func tailColumns(_ n: Int) -> Int {
-    tail == nil ? 0 : n % nr
+    guard let tail else { return 0 }
+    let rest = n % nr, chains = tail.kernel.shape.rows * tail.kernel.shape.vectors
+    return chains >= Self.fullRateChains || rest <= tail.nr ? rest : 0
+  }
+
+  /// Independent accumulators a microkernel needs to run at the FMA throughput: latency 4 x 2
+  /// FMA ports on Zen 4/5 and on Intel's cores since Skylake-SP.
+  static let fullRateChains = 8
+
+  /// The kernels that run a block of `count` columns from `start`, this one first, and where
+  /// each one's packed panels start (each part's panels padded to its tile width).
+  fileprivate func columnParts(start: Int, count: Int, panels: UnsafeMutablePointer<Float>) -> [ColumnPart] {
+    let rest = tailColumns(count), mine = count - rest
+    var parts: [ColumnPart] = []
+    if mine > 0 { parts.append(ColumnPart(kernel: kernel, columns: start, count: mine, panels: panels)) }
+    if let tail, rest > 0 {
+      let used = (mine + nr - 1) / nr * nr * kc
+      parts += tail.columnParts(start: start + mine, count: rest, panels: panels + used)
+    }
+    return parts
   }
 
   /// "own avx512 6x64": the label profiles show.
@@ -81,18 +102,13 @@ public final class OwnGEMM: @unchecked Sendable {
   }
 
   /// One thread's share: the loops over nc-wide and kc-deep blocks around the macro-kernel.
-  /// The tail kernel's panels follow the main ones in the buffer (within kc x nc: see
-  /// `tailColumns`).
+  /// The tail kernels' panels follow the main ones in the buffer (within kc x nc: a block
+  /// narrower than nc pads to at most the next multiple of the main tile's width).
   private func blocked(_ g: GEMMOperands, buffer: UnsafeMutablePointer<Float>) {
     let packedB = buffer, edgeA = buffer + ((kc * nc + 15) & ~15)
     for jc in stride(from: 0, to: g.n, by: nc) {
       let ncb = Swift.min(nc, g.n - jc)
-      let rest = tailColumns(ncb), main = ncb - rest
-      var parts: [ColumnPart] = []
-      if main > 0 { parts.append(ColumnPart(kernel: kernel, columns: jc, count: main, panels: packedB)) }
-      if let tail, rest > 0 {
-        parts.append(ColumnPart(kernel: tail.kernel, columns: jc + main, count: rest, panels: packedB + main * kc))
-      }
+      let parts = columnParts(start: jc, count: ncb, panels: packedB)
       for pc in stride(from: 0, to: g.k, by: kc) {
         let kcb = Swift.min(kc, g.k - pc)
         for p in parts {
@@ -105,7 +121,7 @@ public final class OwnGEMM: @unchecked Sendable {
   }
 
   /// Columns of a block that one microkernel runs, from its packed B panels.
-  private struct ColumnPart {
+  fileprivate struct ColumnPart {
     let kernel: GEMMMicrokernel
     let columns: Int, count: Int
     let panels: UnsafeMutablePointer<Float>
