@@ -14,7 +14,8 @@ enum GEMMBench {
     let model = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.split(separator: "\n")
       .first { $0.hasPrefix("model name") }.map { String($0.split(separator: ":").last!).trimmingCharacters(in: .whitespaces) }
     return "host: \(model ?? "unknown CPU") (LLVM cpu \(compiler.cpu)), ISAs \(compiler.supportedGEMMISAs.map(\.rawValue)), "
-      + "\(Parallel.threads) threads"
+      + "\(Parallel.threads) threads; OpenBLAS core \(BLAS.coreName)"
+      + (BLAS.hasVectorKernels ? "" : " (not a vector kernel set: the own kernels take every product)")
   }
 
   static func fmaPeak() throws {

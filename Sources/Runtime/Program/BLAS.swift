@@ -8,7 +8,7 @@ import COpenBLAS
 /// threading is not used: with one thread and with several it splits K differently (measured
 /// with OpenBLAS 0.3.21: 100x300x700 differs in 19,000 of 30,000 entries between 1 and 2
 /// threads), so results would depend on the thread count. Here they cannot.
-enum BLAS {
+public enum BLAS {
   /// C (m x n, row stride ldc) = alpha * op(A) * op(B) + beta * C, where op(A) is m x k and
   /// op(B) is k x n; `transA`/`transB` read a stored k x m / n x k matrix transposed.
   static func sgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
@@ -47,4 +47,19 @@ enum BLAS {
     let wide = extent >= 512 ? extent / 256 : (extent >= 256 ? 2 : 1)
     return Swift.min(16, wide)
   }
+}
+
+extension BLAS {
+  /// The kernel set OpenBLAS chose for this CPU (`openblas_get_corename`: "Haswell",
+  /// "SkylakeX", "Zen", ...). `OPENBLAS_CORETYPE` overrides it.
+  public static let coreName: String = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+
+  /// Whether that kernel set uses AVX2 FMAs or wider. OpenBLAS picks its kernels by CPU name,
+  /// and a CPU its build does not know gets old SSE kernels: Debian's 0.3.21 on a virtualized
+  /// Sapphire Rapids ("Intel(R) Xeon(R) Processor") chose "Prescott", 13-17 GFLOP/s a core on
+  /// `NT 64x576x4096` against 44 for the own AVX-512 kernels (`iloc bench gemm`).
+  public static var hasVectorKernels: Bool { Self.vectorCores.contains(coreName.lowercased()) }
+
+  /// OpenBLAS 0.3.x core names whose sgemm kernels use AVX2 + FMA or AVX-512.
+  static let vectorCores: Set<String> = ["haswell", "zen", "skylakex", "cooperlake", "sapphirerapids", "excavator"]
 }

@@ -24,9 +24,11 @@ public struct GEMMShape: Hashable, Sendable, CustomStringConvertible {
 /// Which backend runs GEMMs (`ILOC_GEMM`): a rule on the shape, measured per shape, or forced.
 public enum GEMMMode: String, Sendable {
   /// The default: the own kernels, except products whose B operand is read transposed (the
-  /// weight-gradient form, where OpenBLAS measured faster: `docs/gemm.md`). A rule on the shape
-  /// alone, so every host with the same ISA routes (and rounds) alike, and building a program
-  /// measures nothing.
+  /// weight-gradient form, where OpenBLAS measured faster: `docs/gemm.md`) when OpenBLAS runs
+  /// vector kernels on this CPU (`BLAS.hasVectorKernels`; one it does not know gets SSE
+  /// kernels, and then the own kernels take those too). A rule on the shape and on OpenBLAS's
+  /// choice, so every host with the same ISA and OpenBLAS core routes (and rounds) alike, and
+  /// building a program measures nothing.
   case rule
   /// Time both on the real shape once when a program is built; keep the faster one.
   case auto
@@ -81,14 +83,17 @@ public final class GEMMRouter: @unchecked Sendable {
   private let file: GEMMChoiceFile?
   /// Whether new shapes are measured (false: they go to OpenBLAS; an ahead-of-time run).
   private let measures: Bool
+  /// Whether the rule may send products to OpenBLAS (`BLAS.hasVectorKernels` unless told).
+  let blasHasVectorKernels: Bool
   private let lock = NSLock()
   private var choices: [GEMMShape: Bool] = [:]
   private var used: [GEMMShape: Bool] = [:]
 
   init(mode: GEMMMode, own: OwnGEMM?, narrow: OwnGEMM? = nil, fourRow: OwnGEMM? = nil, file: GEMMChoiceFile?,
        choices known: [GEMMShape: Bool] = [:],
-       measures: Bool = true) {
+       measures: Bool = true, blasHasVectorKernels: Bool = BLAS.hasVectorKernels) {
     self.mode = mode
+    self.blasHasVectorKernels = blasHasVectorKernels
     self.own = own
     self.narrow = narrow
     self.fourRow = fourRow
@@ -143,7 +148,7 @@ public final class GEMMRouter: @unchecked Sendable {
     switch mode {
     case .openblas: return false
     case .own: return true
-    case .rule: return !shape.transB
+    case .rule: return !shape.transB || !blasHasVectorKernels
     case .auto:
       if let useOwn = choices[shape] { return useOwn }
       guard measures else { return false }
