@@ -30,6 +30,10 @@ enum GEMMBench {
                    "\(isa.defaultShape)", micro, 100 * micro / one))
     }
     guard let main = compiler.supportedGEMMISAs.first?.defaultShape else { return }
+    let router = GEMMRouter.forProvider(compiler)
+    print("programs run products narrower than \(main.columns) columns, and the last columns of wider ones, on "
+          + (router.narrow.map { "own \($0.kernel.shape)" + ($0.tail.map { " (tail \($0.kernel.shape))" } ?? "") }
+             ?? "the main kernel"))
     for shape in Set(GEMMBenchmark.tailChains(main, supported: compiler.supportedGEMMISAs).joined())
       .sorted(by: { $0.description < $1.description }) {
       let micro = GEMMBenchmark.microkernelRate(try compiler.gemmMicrokernel(shape))

@@ -117,8 +117,10 @@ import Testing
     guard Self.isas.contains(.avx512) else { return }
     let plain = try Self.gemm(.avx512, small: false)
     let smallPlain = try Self.gemm(.avx512, small: true)  // kc 16: other slices, other bits
-    let narrow = try GEMMRouter.narrowKernels(Self.compiler, rows: 6)
+    let narrow = try GEMMRouter.narrowKernels(Self.compiler, rows: 6, isa: .avx512)
     let tailed = OwnGEMM(kernel: plain.kernel, tail: narrow)
+    let avx2Tailed = Self.isas.count == 2
+      ? OwnGEMM(kernel: plain.kernel, tail: try GEMMRouter.narrowKernels(Self.compiler, rows: 6, isa: .avx2)) : tailed
     let smallNarrow = OwnGEMM(kernel: narrow.kernel, kc: 16, tail: OwnGEMM(kernel: narrow.tail!.kernel, kc: 16))
     let smallTailed = OwnGEMM(kernel: plain.kernel, kc: 16, ncPanels: 2, tail: smallNarrow)
     #expect(tailed.tailColumns(1089) == 1 && tailed.tailColumns(121) == 57 && tailed.tailColumns(112) == 48
@@ -132,7 +134,8 @@ import Testing
       let a = rng.normals(m * k).map { Float($0) }, b = rng.normals(k * n).map { Float($0) }
       let c0 = rng.normals(m * n).map { Float($0) }
       for (transA, transB) in [(false, false), (true, true)] {
-        var want = c0, wantSmall = c0, one = c0, small = c0, split = c0
+        var want = c0, wantSmall = c0, one = c0, small = c0, split = c0, avx2 = c0
+        Self.run(avx2Tailed, transA, transB, m, n, k, alpha: 0.5, a, b, beta: 2, &avx2)
         Self.run(plain, transA, transB, m, n, k, alpha: 0.5, a, b, beta: 2, &want)
         Self.run(smallPlain, transA, transB, m, n, k, alpha: 0.5, a, b, beta: 2, &wantSmall)
         Self.run(tailed, transA, transB, m, n, k, alpha: 0.5, a, b, beta: 2, &one)
@@ -141,6 +144,7 @@ import Testing
           Self.run(smallTailed, transA, transB, m, n, k, alpha: 0.5, a, b, beta: 2, &split, columns: r)
         }
         #expect(one.map(\.bitPattern) == want.map(\.bitPattern), "\(m)x\(n)x\(k) T=\(transA)")
+        #expect(avx2.map(\.bitPattern) == want.map(\.bitPattern), "\(m)x\(n)x\(k) T=\(transA) AVX2 tail")
         let smallBits = wantSmall.map(\.bitPattern)
         #expect(small.map(\.bitPattern) == smallBits && split.map(\.bitPattern) == smallBits,
                 "\(m)x\(n)x\(k) T=\(transA)")
@@ -181,10 +185,15 @@ import Testing
     #expect(BLAS.vectorCores.contains("haswell") && !BLAS.vectorCores.contains("prescott"))
     let blas = GEMMRouter.make(compiler: Self.compiler, environment: ["ILOC_GEMM": "openblas"])
     #expect(blas.route(GEMMShape(m: 4, n: 4, k: 4)).label == "openblas")
-    // On AVX-512, products narrower than the 64-wide tile go to the 32-wide kernel (and its 16-wide tail).
-    if Self.isas.contains(.avx512) {
+    // On AVX-512, products narrower than the 64-wide tile go to the 32-wide kernel (and its
+    // 16-wide tail), or to AVX2's 16-wide one (`ILOC_TAIL`, else measured)
+    if Self.isas.count == 2 {
+      for (tails, label) in [("avx512", "own avx512 6x32"), ("avx2", "own avx2 6x16")] {
+        let r = GEMMRouter.make(compiler: Self.compiler, environment: ["ILOC_GEMM": "own", "ILOC_TAIL": tails])
+        #expect(r.route(GEMMShape(m: 64, n: 16, k: 8)).label == label && r.fourRow?.tail?.kernel.shape.isa.rawValue == tails)
+      }
       let own = GEMMRouter.make(compiler: Self.compiler, environment: ["ILOC_GEMM": "own"])
-      #expect(own.route(GEMMShape(m: 64, n: 16, k: 8)).label == "own avx512 6x32")
+      #expect(["own avx512 6x32", "own avx2 6x16"].contains(own.route(GEMMShape(m: 64, n: 16, k: 8)).label))
       #expect(own.route(GEMMShape(m: 512, n: 64, k: 8)).label == "own avx512 6x64")
       // rows that 6 divides badly (64, 128) go to 4-row tiles; 256 and 512 (under 1 %) do not
       #expect(own.route(GEMMShape(m: 64, n: 64, k: 8)).label == "own avx512 4x64")
@@ -202,15 +211,18 @@ import Testing
     guard Self.isas.contains(.avx512) else { return }
     let six = try Self.gemm(.avx512, small: false), four = try GEMMRouter.fourRowKernel(Self.compiler)
     #expect(four.mr == 4 && four.tail?.mr == 4 && four.tail?.nr == 32 && four.tail?.tail?.nr == 16)
+    let fourAVX2 = Self.isas.count == 2 ? try GEMMRouter.fourRowKernel(Self.compiler, tails: .avx2) : four
     for (m, n, k) in [(128, 130, 70), (13, 81, 300), (6, 64, 5), (64, 121, 40), (3, 17, 9), (64, 105, 20)] {
       var rng = SplitMix64(seed: UInt64(m * 31 + n + k))
       let a = rng.normals(m * k).map { Float($0) }, b = rng.normals(k * n).map { Float($0) }
       let c0 = rng.normals(m * n).map { Float($0) }
       for (transA, transB) in [(false, false), (true, true)] {
-        var want = c0, got = c0
+        var want = c0, got = c0, gotAVX2 = c0
         Self.run(six, transA, transB, m, n, k, alpha: 0.5, a, b, beta: 2, &want)
         Self.run(four, transA, transB, m, n, k, alpha: 0.5, a, b, beta: 2, &got)
+        Self.run(fourAVX2, transA, transB, m, n, k, alpha: 0.5, a, b, beta: 2, &gotAVX2)
         #expect(got.map(\.bitPattern) == want.map(\.bitPattern), "\(m)x\(n)x\(k) T=\(transA)")
+        #expect(gotAVX2.map(\.bitPattern) == want.map(\.bitPattern), "\(m)x\(n)x\(k) T=\(transA)")
       }
     }
   }

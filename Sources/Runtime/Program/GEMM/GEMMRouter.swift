@@ -74,10 +74,10 @@ public final class GEMMRouter: @unchecked Sendable {
   public let mode: GEMMMode
   public let own: OwnGEMM?
   /// A narrower kernel for products with fewer columns than `own` has, and `own`'s tail (on an
-  /// AVX-512 host 6x32 with a 6x16 tail of its own: a 64-wide tile would compute mostly
-  /// padding). Same fma chains, same bits.
+  /// AVX-512 host AVX2's 6x16 or AVX-512's 6x32 with a 6x16 tail of its own: `narrowISA`; a
+  /// 64-wide tile would compute mostly padding). Same fma chains, same bits.
   public let narrow: OwnGEMM?
-  /// The main kernel with 4 rows instead of 6 (AVX-512's 4x64, 4x32 and 4x16), for products
+  /// The main kernel with 4 rows instead of 6 (AVX-512's 4x64 with 4-row tails), for products
   /// whose rows 6 divides badly (`fourRows`). Same fma chains, same bits.
   public let fourRow: OwnGEMM?
   private let file: GEMMChoiceFile?
@@ -205,9 +205,10 @@ public final class GEMMRouter: @unchecked Sendable {
     }
     guard mode != .openblas, let isa else { return GEMMRouter(mode: .openblas, own: nil, file: nil) }
     do {
-      let narrow = isa == .avx512 ? try narrowKernels(compiler, rows: isa.defaultShape.rows) : nil
+      let tails = isa == .avx512 ? narrowISA(compiler, environment: environment) : nil
+      let narrow = try tails.map { try narrowKernels(compiler, rows: isa.defaultShape.rows, isa: $0) }
       let own = OwnGEMM(kernel: try compiler.gemmMicrokernel(isa.defaultShape), tail: narrow)
-      let fourRow = isa == .avx512 ? try fourRowKernel(compiler) : nil
+      let fourRow = try tails.map { try fourRowKernel(compiler, tails: $0) }
       let file = compiler.cacheDirectory.map {
         GEMMChoiceFile(directory: $0, compiler: compiler, own: own, narrow: narrow, fourRow: fourRow)
       }
@@ -220,18 +221,37 @@ public final class GEMMRouter: @unchecked Sendable {
 }
 
 extension GEMMRouter {
-  /// AVX-512's `rows` x 32 kernel with a `rows` x 16 tail: the tail of the 64-wide kernel and
-  /// the kernel of narrower products. In cache on Sapphire Rapids, 6x32 runs at the FMA peak
-  /// (173 GFLOP/s a core), 6x16 at 110, AVX2's 6x16 (the tail before) at 88: half-width FMAs.
-  static func narrowKernels(_ compiler: KernelCompiler, rows: Int) throws -> OwnGEMM {
-    let shape = { MicrokernelShape(isa: .avx512, rows: rows, vectors: $0) }
+  /// The kernels of an AVX-512 host for products narrower than 64 columns and for the last
+  /// columns of wider ones (`OwnGEMM.tail`). `.avx512`: `rows` x 32 with a `rows` x 16 tail.
+  /// `.avx2`: AVX2's `rows` x 16.
+  static func narrowKernels(_ compiler: KernelCompiler, rows: Int, isa: GEMMISA) throws -> OwnGEMM {
+    let shape = { MicrokernelShape(isa: isa, rows: rows, vectors: $0) }
+    if isa == .avx2 { return OwnGEMM(kernel: try compiler.gemmMicrokernel(shape(2))) }
     let tail = OwnGEMM(kernel: try compiler.gemmMicrokernel(shape(1)))
     return OwnGEMM(kernel: try compiler.gemmMicrokernel(shape(2)), tail: tail)
   }
 
-  /// AVX-512's 4x64 kernel with 4x32 and 4x16 tails (a tail must have the main kernel's rows).
-  static func fourRowKernel(_ compiler: KernelCompiler) throws -> OwnGEMM {
-    let tail = try narrowKernels(compiler, rows: 4)
+  /// The ISA of the narrow kernels on an AVX-512 host (`ILOC_TAIL=avx2|avx512`, else measured
+  /// once per process: about 10 ms). A core that issues as many flops a cycle with AVX2 as
+  /// with AVX-512 (Zen 4 and 5: 116-118 GFLOP/s a core with either) runs AVX2's 6x16 at the
+  /// full rate (12 ymm chains), where AVX-512's 6x16 has only 6 chains for 4 cycles of latency
+  /// on 2 ports. Where AVX2 gets half the flops (Intel's cores: Sapphire Rapids 86 against
+  /// 171), AVX-512's 6x32 and 6x16 run the tails (in cache 171 and 110 GFLOP/s against 88).
+  /// Every kernel computes the same fma chains: the choice changes time, never bits.
+  static func narrowISA(_ compiler: KernelCompiler, environment: [String: String]) -> GEMMISA {
+    let supported = compiler.supportedGEMMISAs
+    guard supported.contains(.avx2) else { return .avx512 }
+    if let v = environment["ILOC_TAIL"], !v.isEmpty {
+      if let i = GEMMISA(rawValue: v) { return i }
+      KernelCompiler.printWarning("ILOC_TAIL=\(v) is not one of avx2, avx512; measuring")
+    }
+    let peak = { (isa: GEMMISA) in (try? FMAPeak.perCore(isa, compiler: compiler, seconds: 0.002, repeats: 2)) ?? 0 }
+    return peak(.avx2) >= 0.75 * peak(.avx512) ? .avx2 : .avx512
+  }
+
+  /// AVX-512's 4x64 kernel with 4-row tails of `tails` (a tail must have the main kernel's rows).
+  static func fourRowKernel(_ compiler: KernelCompiler, tails: GEMMISA = .avx512) throws -> OwnGEMM {
+    let tail = try narrowKernels(compiler, rows: 4, isa: tails)
     return OwnGEMM(kernel: try compiler.gemmMicrokernel(MicrokernelShape(isa: .avx512, rows: 4, vectors: 4)), tail: tail)
   }
 
