@@ -30,12 +30,12 @@ enum GEMMBench {
                    "\(isa.defaultShape)", micro, 100 * micro / one))
     }
     guard let main = compiler.supportedGEMMISAs.first?.defaultShape else { return }
-    let router = GEMMRouter.forProvider(compiler)
+    let narrow = GEMMRouter.forProvider(compiler).narrow.map(GEMMBenchmark.chain)
     print("programs run products narrower than \(main.columns) columns, and the last columns of wider ones, on "
-          + (router.narrow.map { "own \($0.kernel.shape)" + ($0.tail.map { " (tail \($0.kernel.shape))" } ?? "") }
-             ?? "the main kernel"))
-    for shape in Set(GEMMBenchmark.tailChains(main, supported: compiler.supportedGEMMISAs).joined())
-      .sorted(by: { $0.description < $1.description }) {
+          + (narrow.map { "own " + $0.map { "\($0.kernel.shape)" }.joined(separator: " + ") } ?? "the main kernel"))
+    guard main.isa == .avx512 else { return }  // narrower kernels are AVX-512 hosts' only
+    let tails = try GEMMBenchmark.tailChoices(rows: main.rows, compiler: compiler).flatMap(GEMMBenchmark.chain)
+    for shape in Set(tails.map(\.kernel.shape)).sorted(by: { $0.description < $1.description }) {
       let micro = GEMMBenchmark.microkernelRate(try compiler.gemmMicrokernel(shape))
       print(String(format: "microkernel %@ in cache (a tail for %@): %.1f GFLOP/s on one core", "\(shape)", "\(main)",
                    micro))

@@ -23,12 +23,9 @@ public enum GEMMBenchmark {
     // the main kernel with narrower ones for the last columns, as programs run it (`OwnGEMM.tail`):
     // AVX2's 6x16 (the tail before 2026-11-28) and AVX-512's 6x32 and 6x16 (the router's)
     if let main = routes.first(where: { $0.own?.kernel.shape.isa == .avx512 })?.own {
-      for chain in tailChains(main.kernel.shape, supported: compiler.supportedGEMMISAs) {
-        let tail = try chain.reversed().reduce(nil as OwnGEMM?) { below, shape in
-          OwnGEMM(kernel: try compiler.gemmMicrokernel(shape), tail: below)
-        }
+      for tail in try tailChoices(rows: main.mr, compiler: compiler) {
         routes.append(GEMMRoute(own: OwnGEMM(kernel: main.kernel, tail: tail)))
-        labels.append(main.label + " + " + chain.map(\.description).joined(separator: " + ") + " tail")
+        labels.append(main.label + " + " + chain(tail).map { "\($0.kernel.shape)" }.joined(separator: " + ") + " tail")
       }
     }
     return shapes.map { s in
@@ -48,13 +45,16 @@ public enum GEMMBenchmark {
     }
   }
 
-  /// Chains of narrower kernels (same rows, widest first) a main AVX-512 kernel can run its last
-  /// columns on: AVX2's 6x16 alone, AVX-512's 6x32 then 6x16 (`GEMMRouter.narrowKernels`).
-  public static func tailChains(_ main: MicrokernelShape, supported: [GEMMISA]) -> [[MicrokernelShape]] {
-    let avx2 = MicrokernelShape(isa: .avx2, rows: main.rows, vectors: 2)
-    let own = [2, 1].filter { $0 < main.vectors }.map { MicrokernelShape(isa: main.isa, rows: main.rows, vectors: $0) }
-    return (supported.contains(.avx2) ? [[avx2]] : []) + [own]
+  /// The narrow kernels an AVX-512 main kernel of `rows` rows can have for its last columns,
+  /// one per ISA the CPU has (`GEMMRouter.narrowKernels`; programs get the one `narrowISA` picks).
+  public static func tailChoices(rows: Int, compiler: KernelCompiler) throws -> [OwnGEMM] {
+    try [GEMMISA.avx2, .avx512].filter(compiler.supportedGEMMISAs.contains).map {
+      try GEMMRouter.narrowKernels(compiler, rows: rows, isa: $0)
+    }
   }
+
+  /// A kernel and its tails, widest first.
+  public static func chain(_ g: OwnGEMM) -> [OwnGEMM] { Array(sequence(first: g, next: \.tail)) }
 
   /// Parses "64x4096x576" or "TN:64x4096x576" (transposes of A and B) lists, comma separated.
   public static func parseShapes(_ text: String) -> [GEMMShape]? {
