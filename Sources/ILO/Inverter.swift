@@ -112,8 +112,8 @@ public struct InversionResult {
 /// best iterate has the lowest such error; without one, the lowest data loss and the last round.
 public final class Inverter {
   public let problem: InversionProblem
-  /// The settings as given, with the number of first-round starts for the task written in
-  /// (`resolvedRestarts`), so that report.json and saved states record what ran.
+  /// The settings as given, with the task's defaults (first-round starts, the last round's
+  /// ball) written in (`resolved(for:)`), so that report.json and saved states record what ran.
   public let settings: InversionSettings
   public let engine: Engine
   public weak var observer: InversionObserver?
@@ -127,7 +127,7 @@ public final class Inverter {
 
   public init(problem: InversionProblem, settings: InversionSettings, engine: Engine = .jit) throws {
     try settings.validate(maxRounds: problem.generator.maxRounds)
-    self.problem = problem; self.settings = settings.resolvedRestarts(for: problem.forward.task); self.engine = engine
+    self.problem = problem; self.settings = settings.resolved(for: problem.forward.task); self.engine = engine
   }
 
   var roundCount: Int { settings.method == .ilo ? settings.rounds.count : 1 }

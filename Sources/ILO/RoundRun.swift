@@ -46,7 +46,7 @@ struct RoundRun {
     centers = vars
     bestVars = vars
     spheres = try Self.spheres(stage, vars, settings)
-    balls = try Self.balls(stage, vars, settings, round: r, rounds: inv.roundCount)
+    balls = try Self.balls(stage, vars, settings, round: r, rounds: inv.roundCount, task: inv.problem.forward.task)
     let length = settings.method == .ilo ? settings.rounds[r] : settings.rounds[0]
     (detector, total) = try Self.detector(length)
     let own: LearningRateSchedule = settings.method == .pulse ? .pulseOneCycle : (settings.method == .csgm ? .constant : .iloRamp)
@@ -68,20 +68,21 @@ struct RoundRun {
     }
   }
 
-  /// The l1 balls around the round's start, where radii are set for the variable's kind.
-  static func balls(_ stage: StageProgram, _ vars: [[Float]], _ s: InversionSettings, round r: Int, rounds: Int) throws
-    -> [L1BallProjection?]
-  {
+  /// The l1 balls around the round's start, where radii are set for the variable's kind; the
+  /// last round's feature map gets the per-element radius (`lastRoundRadius(for:)`) where no
+  /// radii are given for states.
+  static func balls(
+    _ stage: StageProgram, _ vars: [[Float]], _ s: InversionSettings, round r: Int, rounds: Int, task: Task
+  ) throws -> [L1BallProjection?] {
     try stage.variables.enumerated().map { k, v in
-      let radii: [Float]?
+      let n = vars[k].count
+      let radius: Float?
       switch v.kind {
-      case .latent: radii = s.radiusLatent
-      case .noise: radii = s.radiusNoise
-      case .state: radii = s.radiusState
+      case .latent: radius = try s.radiusLatent.map { try RoundRadii($0, rounds: rounds, name: "radius")[r] }
+      case .noise: radius = try s.radiusNoise.map { try RoundRadii($0, rounds: rounds, name: "radius")[r] }
+      case .state: radius = try s.stateRadius(round: r, rounds: rounds, task: task, elements: n)
       }
-      guard let radii else { return nil }
-      let radius = try RoundRadii(radii, rounds: rounds, name: "radius")[r]
-      return try L1BallProjection(radius: radius, groupLength: vars[k].count)
+      return try radius.map { try L1BallProjection(radius: $0, groupLength: n) }
     }
   }
 

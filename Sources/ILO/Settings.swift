@@ -38,6 +38,10 @@ public struct InversionSettings: Codable, Sendable {
   public var radiusState: [Float]?
   public var radiusLatent: [Float]?
   public var radiusNoise: [Float]?
+  /// The l1 radius of the last round's feature map per element (the ball's radius is this
+  /// times the map's element count), used where `radiusState` is not given; nil: the task's
+  /// default (`defaultLastRoundRadius`), 0: no ball.
+  public var lastRoundRadius: Float?
   public var seed: UInt64 = 42
   /// `--compat reference`: reproduce the published code (GeoCross only in round 0, the RGB skip
   /// of discarded blocks dropped, BDS(1) = the reference's 4-tap filter).
@@ -89,12 +93,39 @@ public struct InversionSettings: Codable, Sendable {
 
   public func restartCount(for task: Task) -> Int { restarts ?? (method == .ilo ? Self.defaultRestarts(for: task) : 1) }
 
-  /// These settings with the number of starts for `task` written in (the `Inverter` keeps its
-  /// settings so, and `iloc compile` writes them so into an artifact's manifest).
-  public func resolvedRestarts(for task: Task) -> InversionSettings {
+  /// These settings with the task's defaults for the number of starts and the last round's
+  /// ball written in (the `Inverter` keeps its settings so, and `iloc compile` writes them so
+  /// into an artifact's manifest).
+  public func resolved(for task: Task) -> InversionSettings {
     var s = self
     s.restarts = restartCount(for: task)
+    s.lastRoundRadius = lastRoundRadius(for: task)
     return s
+  }
+
+  /// ILO's last round by default keeps its feature map inside an l1 ball of 0.0015 per element
+  /// around its start for denoising (ILO's own answer to overfitting, spec §2): the last round
+  /// optimizes the map closest to the pixels, which has the freedom to fit the noise, and the
+  /// held-out pixels cannot see a round fit noise on the pixels it fitted. Measured on the
+  /// project's faces (docs/quality.md, "The last round's l1 ball"): +0.13 dB (DCGAN) and
+  /// +0.08 dB (StyleGAN2), and the result is never below an earlier round. None for the other
+  /// tasks, whose observations carry no noise to fit.
+  public static func defaultLastRoundRadius(for task: Task) -> Float {
+    task == .denoise ? 0.0015 : 0
+  }
+
+  /// The last round's radius per element for `task` (0: no ball); the baselines have no rounds.
+  public func lastRoundRadius(for task: Task) -> Float {
+    lastRoundRadius ?? (method == .ilo ? Self.defaultLastRoundRadius(for: task) : 0)
+  }
+
+  /// The radius of the l1 ball around round `r`'s feature map of `elements` values (nil: none):
+  /// `radiusState` where given, else in the last round `lastRoundRadius(for:)` per element.
+  public func stateRadius(round r: Int, rounds: Int, task: Task, elements: Int) throws -> Float? {
+    if let radiusState { return try RoundRadii(radiusState, rounds: rounds, name: "--radius-state")[r] }
+    let perElement = lastRoundRadius(for: task)
+    guard r == rounds - 1 && r > 0 && perElement > 0 else { return nil }
+    return Swift.min(perElement * Float(elements), .greatestFiniteMagnitude)
   }
 
   /// Whether the result is the mean of the feature-map rounds for `task` (docs/quality.md:
@@ -179,6 +210,7 @@ public struct InversionSettings: Codable, Sendable {
       }
     }
     try finite(latentPrior, "--latent-prior")
+    if let r = lastRoundRadius { try finite(r, "--last-round-radius") }
     for w in lossWeights {
       try finite(w.mse, "--mse")
       try finite(w.lpips, "--lpips")

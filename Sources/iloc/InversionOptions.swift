@@ -31,6 +31,10 @@ struct InversionOptions: ParsableArguments {
   @Option(help: "l1-ball radius around each round's start for h (one or one per round).") var radiusState: String?
   @Option(help: "l1-ball radius for the latents.") var radiusLatent: String?
   @Option(help: "l1-ball radius for the noises.") var radiusNoise: String?
+  @Option(help: ArgumentHelp(
+    "l1-ball radius of the last round's feature map per element (the ball's radius is this times the map's size), "
+      + "where --radius-state is not given; 0: none. Default: 0.0015 for ilo on denoise, 0 otherwise."))
+  var lastRoundRadius: Float?
   @Flag(help: "Disable the sphere projection of latents and noises.") var noProject = false
   @Option(help: "Random seed of the initial latents and noises.") var seed: UInt64 = 42
   @Option(help: "'reference' reproduces the published code's behaviour (skip dropped, GeoCross only in round 0, BDS(1) filter).")
@@ -92,6 +96,7 @@ struct InversionOptions: ParsableArguments {
     s.radiusState = try radiusState.map { try parseList($0, "--radius-state") { Float($0) } }
     s.radiusLatent = try radiusLatent.map { try parseList($0, "--radius-latent") { Float($0) } }
     s.radiusNoise = try radiusNoise.map { try parseList($0, "--radius-noise") { Float($0) } }
+    s.lastRoundRadius = lastRoundRadius
     s.seed = seed
     if let c = compat { guard c == "reference" else { throw ValidationError("--compat takes 'reference'") }; s.compatReference = true }
     s.latentPrior = latentPrior

@@ -92,6 +92,65 @@ final class StepRecorder: InversionObserver {
     #expect(seeds.first == e.starts.map(\.seed) && Set(seeds.joined()).count == 6)
   }
 
+  /// Denoising's last round keeps its feature map in an l1 ball of 0.0015 per element by
+  /// default; the other tasks, the baselines and an explicit `radiusState` get no such ball.
+  @Test func lastRoundBallDependsOnTheTask() throws {
+    var s = InversionSettings()
+    #expect(try s.stateRadius(round: 4, rounds: 5, task: .denoise, elements: 1000) == 1.5)
+    #expect(try s.stateRadius(round: 3, rounds: 5, task: .denoise, elements: 1000) == nil)
+    for task in [Task.superres, .inpaint, .csGaussian, .csCirculant, .colorize] {
+      #expect(try s.stateRadius(round: 4, rounds: 5, task: task, elements: 1000) == nil)
+    }
+    #expect(try s.stateRadius(round: 0, rounds: 1, task: .denoise, elements: 1000) == nil)  // no map
+    s.lastRoundRadius = 0
+    #expect(try s.stateRadius(round: 4, rounds: 5, task: .denoise, elements: 1000) == nil)
+    s.lastRoundRadius = 0.01
+    #expect(try s.stateRadius(round: 2, rounds: 3, task: .inpaint, elements: 100) == 1)
+    s.radiusState = [7, 8, 9]
+    #expect(try s.stateRadius(round: 1, rounds: 3, task: .denoise, elements: 100) == 8)
+    var csgm = InversionSettings()
+    csgm.method = .csgm
+    #expect(csgm.lastRoundRadius(for: .denoise) == 0)
+    s.lastRoundRadius = -1
+    #expect(throws: InversionError.self) { try s.validateValues() }
+  }
+
+  /// The last round's ball acts on the last round only: earlier rounds give the same bits with
+  /// and without it, a tight ball holds the last round's image near its start, and a ball too
+  /// large to bind changes no bit.
+  @Test func lastRoundBallBindsOnlyTheLastRound() throws {
+    let g = try TestModels.styleGAN2()
+    let truth = try TestModels.sample(g, seed: 1)
+    var rng = SplitMix64(seed: 3)
+    let noisy = HostTensor<Float>(shape: truth.shape, values: truth.values.map { $0 + 0.3 * Float(rng.normal()) })
+    let p = InversionProblem(generator: g, forward: NoiseAddition.identity, observation: noisy)
+    var s = InversionSettings()
+    s.validation = nil
+    s.rounds = [.fixed(3), .fixed(3), .fixed(6)]
+    s.learningRates = [0.1, 0.05, 0.05]
+    s.ensemble = 1
+    s.restarts = 1
+    func run(_ radius: Float?) throws -> InversionResult {
+      var t = s
+      t.lastRoundRadius = radius
+      return try Self.run(p, t).0
+    }
+    let free = try run(0), still = try run(1e-9), small = try run(1e-4), loose = try run(1e6)
+    #expect(free.roundImages[0].values == small.roundImages[0].values)
+    #expect(free.roundImages[1].values == small.roundImages[1].values)
+    #expect(free.roundImages[2].values != small.roundImages[2].values)
+    #expect(loose.image.values == free.image.values)
+    // every run starts the last round from the same map (the rounds before agree bit for bit),
+    // and `still` hardly moves it: so the others' distance to it is their distance from the start
+    let h = { (r: InversionResult) in r.state.values["h"]!.values }
+    #expect(free.state.round == 2 && still.state.round == 2 && small.state.round == 2)
+    func l1(_ a: [Float], _ b: [Float]) -> Double { zip(a, b).map { Double(Swift.abs($0 - $1)) }.reduce(0, +) }
+    let n = Double(h(free).count)
+    #expect(l1(h(small), h(still)) <= (1e-4 + 1e-9) * n * 1.0001)
+    #expect(l1(h(small), h(still)) >= 0.5e-4 * n)  // the ball binds: the round wants to move further
+    #expect(l1(h(free), h(still)) > 3e-4 * n, "\(l1(h(free), h(still)) / n) per element")
+  }
+
   /// Inpainting's LPIPS compares the generated image with the observation filled in by it: zero
   /// at the truth (it compared the masked prediction, black in the holes, with the filled image).
   @Test func inpaintingLPIPSIsZeroAtTheTruth() throws {

@@ -59,7 +59,7 @@ struct CompileCommand: ParsableCommand {
     let generator = try loadGenerator(model, fitSamples: inversion.fitSamples, proxy: try inversion.givenLatentProxy(),
                                       classIndex: inversion.classIndex)
     settings = try inversion.settings(task: taskOptions.task, maxRounds: generator.maxRounds)
-      .resolvedRestarts(for: taskOptions.task)
+      .resolved(for: taskOptions.task)
     let imageSize = generator.imageSize
     if let s = size, s != imageSize {
       throw ValidationFailure("--size \(s), but \(model) makes \(imageSize)x\(imageSize) images")
