@@ -28,7 +28,8 @@ struct InversionOptions: ParsableArguments {
   @Option(help: "Weight of the LPIPS term (needs --lpips-backbone).") var lpips: Float = 0
   @Option(help: "Weight of GeoCross.") var geocross: Float = 0.01
   @Option(help: "Weight of the dead-zone L1 term.") var deadZone: Float = 0
-  @Option(help: "l1-ball radius around each round's start for h (one or one per round).") var radiusState: String?
+  @Option(help: "l1-ball radius around each round's start for h (one or one per round; replaces --last-round-radius).")
+  var radiusState: String?
   @Option(help: "l1-ball radius for the latents.") var radiusLatent: String?
   @Option(help: "l1-ball radius for the noises.") var radiusNoise: String?
   @Option(help: ArgumentHelp(

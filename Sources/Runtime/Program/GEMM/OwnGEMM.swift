@@ -16,8 +16,8 @@ import Foundation
 public final class OwnGEMM: @unchecked Sendable {
   public let kernel: GEMMMicrokernel
   public let kc: Int, nc: Int
-  public var mr: Int { kernel.shape.rows }
-  public var nr: Int { kernel.shape.columns }
+  /// The tile's rows and columns (stored: read per tile, they should not go through `kernel`).
+  public let mr: Int, nr: Int
   /// A narrower kernel (same rows, same kc; it may have a tail of its own) for the last columns
   /// of a product whose width the main tile does not divide (`tailColumns`).
   public let tail: OwnGEMM?
@@ -27,6 +27,7 @@ public final class OwnGEMM: @unchecked Sendable {
   /// 512 KB by default) to fit L2.
   public init(kernel: GEMMMicrokernel, kc: Int = 256, ncPanels: Int? = nil, tail: OwnGEMM? = nil) {
     self.kernel = kernel
+    (mr, nr) = (kernel.shape.rows, kernel.shape.columns)
     self.kc = kc
     self.nc = kernel.shape.columns * (ncPanels ?? Swift.max(1, 512 / kernel.shape.columns))
     let usable = tail.map { $0.mr == kernel.shape.rows && $0.kc == kc && $0.nr < kernel.shape.columns } ?? false
@@ -57,7 +58,9 @@ public final class OwnGEMM: @unchecked Sendable {
   fileprivate func columnParts(start: Int, count: Int, panels: UnsafeMutablePointer<Float>) -> [ColumnPart] {
     let rest = tailColumns(count), mine = count - rest
     var parts: [ColumnPart] = []
-    if mine > 0 { parts.append(ColumnPart(kernel: kernel, columns: start, count: mine, panels: panels)) }
+    if mine > 0 {
+      parts.append(ColumnPart(entry: kernel.entry, nr: nr, columns: start, count: mine, panels: panels))
+    }
     if let tail, rest > 0 {
       let used = (mine + nr - 1) / nr * nr * kc
       parts += tail.columnParts(start: start + mine, count: rest, panels: panels + used)
@@ -112,7 +115,7 @@ public final class OwnGEMM: @unchecked Sendable {
       for pc in stride(from: 0, to: g.k, by: kc) {
         let kcb = Swift.min(kc, g.k - pc)
         for p in parts {
-          GEMMPacking.packB(g, rows: pc, kc: kcb, columns: p.columns, nc: p.count, nr: p.kernel.shape.columns,
+          GEMMPacking.packB(g, rows: pc, kc: kcb, columns: p.columns, nc: p.count, nr: p.nr,
                             into: p.panels)
         }
         macroKernel(g, parts, depth: pc, kc: kcb, edgeA: edgeA, beta: pc == 0 ? g.beta : 1)
@@ -120,9 +123,13 @@ public final class OwnGEMM: @unchecked Sendable {
     }
   }
 
-  /// Columns of a block that one microkernel runs, from its packed B panels.
+  /// Columns of a block that one microkernel runs, from its packed B panels. It holds the
+  /// kernel's entry point and width, not the kernel object: the threads would otherwise retain
+  /// and release that one shared object for every row panel (an atomic on one cache line that
+  /// both cores write, about 2 % of a `stylegan2-256` step in `perf`). The `OwnGEMM` that makes the
+  /// parts keeps the kernels alive.
   fileprivate struct ColumnPart {
-    let kernel: GEMMMicrokernel
+    let entry: GEMMMicrokernelEntry, nr: Int
     let columns: Int, count: Int
     let panels: UnsafeMutablePointer<Float>
   }
@@ -159,7 +166,7 @@ public final class OwnGEMM: @unchecked Sendable {
   /// One row panel's tiles over one part's columns.
   private func tiles(_ g: GEMMOperands, _ part: ColumnPart, _ p: RowPanel, tile: UnsafeMutablePointer<Float>,
                      beta: Float) {
-    let nr = part.kernel.shape.columns, entry = part.kernel.entry
+    let nr = part.nr, entry = part.entry
     let (kc, ra, ca) = (Int64(p.kc), Int64(p.rsa), Int64(p.csa))
     for jr in stride(from: 0, to: part.count, by: nr) {
       let cols = Swift.min(nr, part.count - jr)
