@@ -192,3 +192,14 @@ public struct ArtifactManifest: Codable {
     return FileRecord(bytes: size, sha256: try FileDigest.sha256Hex(fileAt: url))
   }
 }
+
+extension ArtifactManifest {
+  /// The settings an artifact runs with: as compiled. A manifest written before the last
+  /// round's l1 ball (`InversionSettings.lastRoundRadius`) records none, and its artifact runs
+  /// without one, as it did when it was made, instead of taking today's default.
+  public var runSettings: InversionSettings {
+    var s = settings
+    if s.lastRoundRadius == nil { s.lastRoundRadius = 0 }
+    return s
+  }
+}

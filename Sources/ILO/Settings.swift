@@ -34,7 +34,8 @@ public struct InversionSettings: Codable, Sendable {
   public var lossWeights: [LossWeightsRecord] = [LossWeightsRecord()]
   /// Sphere projection of latent rows and noises after each step.
   public var sphereProjection = true
-  /// l1-ball radii around each round's start (nil: no projection), 1 value or one per round.
+  /// l1-ball radii around each round's start, 1 value or one per round (nil: none, but for the
+  /// state of the last round, `lastRoundRadius`).
   public var radiusState: [Float]?
   public var radiusLatent: [Float]?
   public var radiusNoise: [Float]?
@@ -99,7 +100,7 @@ public struct InversionSettings: Codable, Sendable {
   public func resolved(for task: Task) -> InversionSettings {
     var s = self
     s.restarts = restartCount(for: task)
-    s.lastRoundRadius = lastRoundRadius(for: task)
+    s.lastRoundRadius = radiusState == nil ? lastRoundRadius(for: task) : 0  // given radii replace it
     return s
   }
 
@@ -210,7 +211,12 @@ public struct InversionSettings: Codable, Sendable {
       }
     }
     try finite(latentPrior, "--latent-prior")
-    if let r = lastRoundRadius { try finite(r, "--last-round-radius") }
+    if let r = lastRoundRadius {
+      try finite(r, "--last-round-radius")
+      if r > 0 && radiusState != nil {
+        throw InversionError("--radius-state and --last-round-radius both set the last round's ball: give one")
+      }
+    }
     for w in lossWeights {
       try finite(w.mse, "--mse")
       try finite(w.lpips, "--lpips")

@@ -32,7 +32,7 @@ struct InversionOptions: ParsableArguments {
   var radiusState: String?
   @Option(help: "l1-ball radius for the latents.") var radiusLatent: String?
   @Option(help: "l1-ball radius for the noises.") var radiusNoise: String?
-  @Option(help: ArgumentHelp(
+  @Option(parsing: .unconditional, help: ArgumentHelp(
     "l1-ball radius of the last round's feature map per element (the ball's radius is this times the map's size), "
       + "where --radius-state is not given; 0: none. Default: 0.0015 for ilo on denoise, 0 otherwise."))
   var lastRoundRadius: Float?
@@ -112,8 +112,8 @@ struct InversionOptions: ParsableArguments {
 
   /// The settings for `task` on a generator with `maxRounds` blocks: the task's default
   /// validation split unless --validation is given, and without --steps as many default rounds
-  /// as the generator has. (First-round starts stay nil here, the task's default: `iloc batch`
-  /// calls this once for rows of every task; the `Inverter` resolves them.)
+  /// as the generator has. (First-round starts and the last round's ball stay nil here, the task's
+  /// defaults: `iloc batch` calls this once for rows of every task; the `Inverter` resolves them.)
   func settings(task: Task, maxRounds: Int) throws -> InversionSettings {
     var s = try settings()
     if validation == nil {

@@ -1,3 +1,4 @@
+import Artifact
 import Foundation
 import Runtime
 import Testing
@@ -36,6 +37,22 @@ struct AOTTests {
     #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("result.png").path), sourceLocation: sourceLocation)
   }
 
+  /// An artifact runs with the last round's ball its manifest records, and a manifest written
+  /// before the ball existed (no `lastRoundRadius`) runs without one, as it was compiled.
+  static func manifestsRunAsCompiled(_ art: URL) throws {
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: art.appendingPathComponent("manifest.json")))
+    func decoded(_ radius: Double?) throws -> ArtifactManifest {
+      var m = json as! [String: Any], s = m["settings"] as! [String: Any]
+      s["lastRoundRadius"] = radius
+      m["settings"] = s
+      return try ArtifactManifest.decode(JSONSerialization.data(withJSONObject: m), dir: art)
+    }
+    #expect((json as? [String: Any])?["settings"].flatMap { ($0 as? [String: Any])?["lastRoundRadius"] as? Double } == 0)
+    #expect(try decoded(0.0015).runSettings.lastRoundRadius == 0.0015)
+    #expect(try decoded(nil).settings.lastRoundRadius == nil)
+    #expect(try decoded(nil).runSettings.lastRoundRadius == 0)
+  }
+
   static func editManifest(_ dir: URL, _ edit: (inout [String: Any]) -> Void) throws {
     let url = dir.appendingPathComponent("manifest.json")
     var m = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
@@ -69,6 +86,7 @@ struct AOTTests {
     let other = try Self.run(["run", art.path, "--seed", "8", "-o", d.appendingPathComponent("seed8").path] + runArgs)
     #expect(other.status == 0)
     #expect(try Data(contentsOf: d.appendingPathComponent("seed8/result.png")) != a)
+    try Self.manifestsRunAsCompiled(art)
 
     // Refusals, one line each.
     try expectRefused(art, runArgs, contains: "kernels.so is corrupted") { dir in

@@ -62,6 +62,14 @@ struct CLIValueTests {
     try SafeTensorsFile(tensors: t).write(to: model)
     try expectError(["invert", "--model", model.path, "--task", "inpaint", "--mask", "random:0.5", "--observed", image.path,
                      "--lr", "-1", "-o", dir.appendingPathComponent("out").path], "--lr must be positive and finite, got -1")
+    for (value, shown) in [("-1", "-1.0"), ("nan", "nan"), ("inf", "inf")] {
+      try expectError(["invert", "--model", model.path, "--task", "denoise", "--sigma", "0.1", "--observed", image.path,
+                       "--last-round-radius", value, "-o", dir.appendingPathComponent("out").path],
+                      "--last-round-radius must be finite and non-negative, got \(shown)")
+    }
+    try expectError(["invert", "--model", model.path, "--task", "denoise", "--sigma", "0.1", "--observed", image.path,
+                     "--last-round-radius", "0.01", "--radius-state", "10", "-o", dir.appendingPathComponent("out").path],
+                    "--radius-state and --last-round-radius both set the last round's ball")
   }
 
   @Test func inpaintSaysWhichMaskItUses() throws {

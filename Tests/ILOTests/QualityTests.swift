@@ -111,8 +111,27 @@ final class StepRecorder: InversionObserver {
     var csgm = InversionSettings()
     csgm.method = .csgm
     #expect(csgm.lastRoundRadius(for: .denoise) == 0)
-    s.lastRoundRadius = -1
+    for bad in [-1, Float.nan, .infinity] {
+      s.lastRoundRadius = bad
+      #expect(throws: InversionError.self) { try s.validateValues() }
+    }
+    s.lastRoundRadius = 0.001  // both flags set the last round's ball
     #expect(throws: InversionError.self) { try s.validateValues() }
+  }
+
+  /// The `Inverter` writes the task's ball into its settings (what report.json, states and
+  /// artifact manifests record); given radii replace it, and record none.
+  @Test func inverterResolvesTheLastRoundBall() throws {
+    let g = try TestModels.styleGAN2()
+    let truth = try TestModels.sample(g, seed: 1)
+    let denoise = InversionProblem(generator: g, forward: NoiseAddition.identity, observation: truth)
+    let inpaint = try InversionMechanicsTests.problem(g)
+    var s = InversionSettings()
+    s.rounds = [.fixed(1), .fixed(1)]
+    #expect(try Inverter(problem: denoise, settings: s).settings.lastRoundRadius == 0.0015)
+    #expect(try Inverter(problem: inpaint, settings: s).settings.lastRoundRadius == 0)
+    s.radiusState = [50]
+    #expect(try Inverter(problem: denoise, settings: s).settings.lastRoundRadius == 0)
   }
 
   /// The last round's ball acts on the last round only: earlier rounds give the same bits with
@@ -285,6 +304,9 @@ struct QualityReportTests {
     #expect(r2.status == 0, "stderr: \(r2.stderr)")
     let j2 = try JSONSerialization.jsonObject(with: Data(contentsOf: den.appendingPathComponent("report.json"))) as! [String: Any]
     #expect((j2["settings"] as? [String: Any])?["restarts"] as? Int == 3 && (j2["restarts"] as? [Any])?.count == 3)
+    // and the last round's ball: denoising's default, none for inpainting
+    #expect((j2["settings"] as? [String: Any])?["lastRoundRadius"] as? Double == 0.0015)
+    #expect((json["settings"] as? [String: Any])?["lastRoundRadius"] as? Double == 0)
     let bad = try CLITests.run(["invert", "--model", CLITests.s32, "--task", "inpaint", "--mask", "random:0.5",
                                 "--observed", img.path, "--validation", "1.5", "-o", d.appendingPathComponent("bad").path])
     #expect(bad.status != 0, "\(bad.stderr)")

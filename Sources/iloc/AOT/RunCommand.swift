@@ -53,7 +53,7 @@ struct RunCommand: ParsableCommand {
     guard taskOptions.task.rawValue == manifest.task else {
       throw ValidationFailure("artifact \(dir.lastPathComponent) was compiled for task \(manifest.task), not \(taskOptions.task.rawValue)")
     }
-    var settings = manifest.settings
+    var settings = manifest.runSettings
     if let s = seed { settings.seed = s }
     try settings.validateValues()
     // checked and locked before any work

@@ -46,7 +46,7 @@ final class BatchSetup {
     let key = try trustedKey.map { try Signing.TrustedKey(contentsOf: URL(fileURLWithPath: $0)) }
     let loaded = try Artifact.load(dir, trustedKey: key)
     generator = loaded.generator
-    settings = loaded.manifest.settings
+    settings = loaded.manifest.runSettings
     engine = .jit; engineName = "aot"; model = loaded.manifest.model; terms = loaded.manifest.lossTerms
     artifactTask = loaded.manifest.task
     perceptual = nil; lpipsNet = nil
