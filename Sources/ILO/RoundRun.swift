@@ -74,12 +74,15 @@ struct RoundRun {
   static func balls(
     _ stage: StageProgram, _ vars: [[Float]], _ s: InversionSettings, round r: Int, rounds: Int, task: Task
   ) throws -> [L1BallProjection?] {
-    try stage.variables.enumerated().map { k, v in
+    func given(_ radii: [Float]?) throws -> Float? {
+      try radii.map { try RoundRadii($0, rounds: rounds, name: "radius")[r] }
+    }
+    return try stage.variables.enumerated().map { k, v in
       let n = vars[k].count
       let radius: Float?
       switch v.kind {
-      case .latent: radius = try s.radiusLatent.map { try RoundRadii($0, rounds: rounds, name: "radius")[r] }
-      case .noise: radius = try s.radiusNoise.map { try RoundRadii($0, rounds: rounds, name: "radius")[r] }
+      case .latent: radius = try given(s.radiusLatent)
+      case .noise: radius = try given(s.radiusNoise)
       case .state: radius = try s.stateRadius(round: r, rounds: rounds, task: task, elements: n)
       }
       return try radius.map { try L1BallProjection(radius: $0, groupLength: n) }

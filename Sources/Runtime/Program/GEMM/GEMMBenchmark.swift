@@ -19,7 +19,6 @@ public enum GEMMBenchmark {
       GEMMRoute(own: OwnGEMM(kernel: try compiler.gemmMicrokernel($0.defaultShape)))
     })
     var labels = routes.map(\.label)
-    // the main kernel with the narrow one for the last columns, as programs run it (`OwnGEMM.tail`)
     // the main kernel with narrower ones for the last columns, as programs run it (`OwnGEMM.tail`):
     // AVX2's 6x16 (the tail before 2026-11-28) and AVX-512's 6x32 and 6x16 (the router's)
     if let main = routes.first(where: { $0.own?.kernel.shape.isa == .avx512 })?.own {

@@ -27,12 +27,13 @@ public final class OwnGEMM: @unchecked Sendable {
   /// 512 KB by default) to fit L2.
   public init(kernel: GEMMMicrokernel, kc: Int = 256, ncPanels: Int? = nil, tail: OwnGEMM? = nil) {
     self.kernel = kernel
-    (mr, nr) = (kernel.shape.rows, kernel.shape.columns)
+    let (mr, nr) = (kernel.shape.rows, kernel.shape.columns)
+    (self.mr, self.nr) = (mr, nr)
     self.kc = kc
-    self.nc = kernel.shape.columns * (ncPanels ?? Swift.max(1, 512 / kernel.shape.columns))
-    let usable = tail.map { $0.mr == kernel.shape.rows && $0.kc == kc && $0.nr < kernel.shape.columns } ?? false
+    self.nc = nr * (ncPanels ?? Swift.max(1, 512 / nr))
+    let usable = tail.map { $0.mr == mr && $0.kc == kc && $0.nr < nr } ?? false
     self.tail = usable ? tail : nil
-    pool = PackBufferPool(floats: kc * nc + 16 + kernel.shape.rows * kc + 64)
+    pool = PackBufferPool(floats: kc * nc + 16 + mr * kc + 64)
   }
 
   /// Of a block of `n` columns, how many the tail kernel (and its own tails) run: the rest
