@@ -200,6 +200,7 @@ extension ArtifactManifest {
   public var runSettings: InversionSettings {
     var s = settings
     if s.lastRoundRadius == nil { s.lastRoundRadius = 0 }
+    if s.meanFirstRound == nil { s.meanFirstRound = 2 }  // manifests from before the setting
     return s
   }
 }

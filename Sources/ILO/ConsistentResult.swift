@@ -4,7 +4,7 @@ import Runtime
 
 /// The last stage of a run: the data-consistency step on every round's image
 /// (`DataConsistency`, noise-free linear tasks), then the answer: one round, or the mean of
-/// the feature-map rounds.
+/// the rounds (from `meanFirstRound` on).
 ///
 /// Why a mean (super-resolution's default): after the step the rounds agree on everything the
 /// observation determines and differ only in what the generator invents in the null space
@@ -27,9 +27,10 @@ extension Inverter {
     if let step, let split = try StageProgram.holdout(problem, settings) {
       chosen = [try chooseRound(raw, step, split, &result)]
     }
-    if settings.meanOfRoundsApplies(to: task), raw.count >= 3 {
-      chosen = Array(1..<raw.count)
-      result.selection = "the mean of rounds 2-\(raw.count) (super-resolution's default; --mean-of-rounds off for one round)"
+    if let rounds = settings.meanRounds(for: task, count: raw.count) {
+      chosen = Array(rounds)
+      result.selection = "the mean of rounds \(rounds.lowerBound + 1)-\(raw.count) (super-resolution's default; "
+        + "--mean-of-rounds off for one round)"
     }
     let images = try step.map { s in try raw.map { try s.project($0) } } ?? raw
     result.roundImages = images

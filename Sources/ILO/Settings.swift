@@ -60,9 +60,11 @@ public struct InversionSettings: Codable, Sendable {
   /// The data-consistency step on the result (`DataConsistency`); nil: the task's default
   /// (on for every noise-free linear task, off for denoising).
   public var dataConsistency: Bool?
-  /// The result is the mean of the images of the feature-map rounds (2...R, at least two of
-  /// them) instead of one selected round; nil: the task's default (super-resolution only).
+  /// The result is the mean of the images of rounds `meanFirstRound`...R (at least two of them)
+  /// instead of one selected round; nil: the task's default (super-resolution only).
   public var meanOfRounds: Bool?
+  /// The first round (1-based) of that mean; nil: the default (`defaultMeanFirstRound`).
+  public var meanFirstRound: Int?
   /// How many independent runs (from different seeds) are averaged into the result; nil: the
   /// task's default (`defaultEnsembleSize`).
   public var ensemble: Int?
@@ -101,6 +103,7 @@ public struct InversionSettings: Codable, Sendable {
     var s = self
     s.restarts = restartCount(for: task)
     s.lastRoundRadius = radiusState == nil ? lastRoundRadius(for: task) : 0  // given radii replace it
+    s.meanFirstRound = meanFirstRound ?? Self.defaultMeanFirstRound
     return s
   }
 
@@ -129,12 +132,28 @@ public struct InversionSettings: Codable, Sendable {
     return Swift.min(perElement * Float(elements), .greatestFiniteMagnitude)
   }
 
-  /// Whether the result is the mean of the feature-map rounds for `task` (docs/quality.md:
-  /// +0.3 dB over the best single round in 4x super-resolution, where the rounds differ only
-  /// in invented detail; inpainting's and compressed sensing's later rounds are much better
-  /// than the earlier ones, so there one round is kept).
+  /// Whether the result is a mean of rounds for `task` (docs/quality.md: +0.3 dB over the best
+  /// single round in 4x super-resolution, where the rounds differ only in invented detail;
+  /// inpainting's and compressed sensing's later rounds are much better than the earlier ones,
+  /// so there one round is kept).
   public func meanOfRoundsApplies(to task: Task) -> Bool {
     method == .ilo && (meanOfRounds ?? (task == .superres))
+  }
+
+  /// The mean of rounds starts at the first round by default: the first round's image (the
+  /// latents' alone, made consistent) invents the least detail, and with it in the mean the
+  /// result scored higher on every measure on the project's faces (docs/quality.md, "The mean
+  /// of every round": super-resolution, +0.07 dB with the DCGAN, +0.14 dB with the StyleGAN2,
+  /// whose result is then never 0.1 dB below a round). Artifacts compiled before the setting
+  /// existed keep rounds 2 and later (`ArtifactManifest.runSettings`).
+  public static let defaultMeanFirstRound = 1
+
+  /// The rounds (0-based) whose images are averaged into the result for `task` out of `count`
+  /// rounds, nil when one round is kept (the mean needs at least two rounds).
+  public func meanRounds(for task: Task, count: Int) -> Range<Int>? {
+    let first = (meanFirstRound ?? Self.defaultMeanFirstRound) - 1
+    guard meanOfRoundsApplies(to: task), count >= 3, first >= 0, first < count - 1 else { return nil }
+    return first..<count
   }
 
   /// Whether the result gets the data-consistency step for `task`.
@@ -194,6 +213,9 @@ public struct InversionSettings: Codable, Sendable {
     for lr in learningRates where !(lr.isFinite && lr > 0) { throw InversionError("--lr must be positive and finite, got \(lr)") }
     for case .fixed(let s) in rounds where s < 1 { throw InversionError("a round needs at least 1 step, got \(s)") }
     guard (restarts ?? 1) >= 1 else { throw InversionError("--restarts must be at least 1") }
+    if let k = meanFirstRound, n >= 3, k > n - 1 {
+      throw InversionError("--mean-from-round must leave at least two rounds to average (1...\(n - 1)), got \(k)")
+    }
     if let e = ensemble, !(1...64).contains(e) { throw InversionError("--ensemble must be in 1...64, got \(e)") }
     if let v = validation, !(v.fraction.isFinite && v.fraction > 0 && v.fraction < 1) {
       throw InversionError("--validation must be in (0, 1) or 0 for none, got \(v.fraction)")
@@ -211,6 +233,7 @@ public struct InversionSettings: Codable, Sendable {
       }
     }
     try finite(latentPrior, "--latent-prior")
+    if let k = meanFirstRound, k < 1 { throw InversionError("--mean-from-round must be at least 1, got \(k)") }
     if let r = lastRoundRadius {
       try finite(r, "--last-round-radius")
       if r > 0 && radiusState != nil {

@@ -55,9 +55,11 @@ struct InversionOptions: ParsableArguments {
       + "answer for the rest; off returns the generator's image. Default: on for ilo on every task but denoise, off for the baselines."))
   var consistency: OnOff?
   @Option(help: ArgumentHelp(
-    "on: the result is the mean of the images of the feature-map rounds (2 and later) instead of one round; "
+    "on: the result is the mean of the images of the rounds (from --mean-from-round on) instead of one round; "
       + "off: one round. Default: on for superres only."))
   var meanOfRounds: OnOff?
+  @Option(help: ArgumentHelp("The first round (1-based) of the mean of rounds. Default: 1 (every round)."))
+  var meanFromRound: Int?
   @Option(help: ArgumentHelp(
     "Independent runs from different seeds whose results are averaged (the mean of plausible answers has the "
       + "least expected squared error). Default: 2 for ilo, 1 for the baselines."))
@@ -106,6 +108,7 @@ struct InversionOptions: ParsableArguments {
     if let v = validation { s.validation = v == 0 ? nil : ValidationSettings(fraction: v, seed: validationSeed) }
     s.dataConsistency = consistency.map { $0 == .on }
     s.meanOfRounds = meanOfRounds.map { $0 == .on }
+    s.meanFirstRound = meanFromRound
     s.ensemble = ensemble
     return s
   }

@@ -51,6 +51,13 @@ struct AOTTests {
     #expect(try decoded(0.0015).runSettings.lastRoundRadius == 0.0015)
     #expect(try decoded(nil).settings.lastRoundRadius == nil)
     #expect(try decoded(nil).runSettings.lastRoundRadius == 0)
+    // compiled before the mean's first round was a setting: rounds 2 and later, as then
+    var old = json as! [String: Any], settings = old["settings"] as! [String: Any]
+    #expect(settings["meanFirstRound"] as? Int == 1)
+    settings["meanFirstRound"] = nil
+    old["settings"] = settings
+    let before = try ArtifactManifest.decode(JSONSerialization.data(withJSONObject: old), dir: art)
+    #expect(before.runSettings.meanFirstRound == 2)
   }
 
   static func editManifest(_ dir: URL, _ edit: (inout [String: Any]) -> Void) throws {

@@ -70,6 +70,11 @@ struct CLIValueTests {
     try expectError(["invert", "--model", model.path, "--task", "denoise", "--sigma", "0.1", "--observed", image.path,
                      "--last-round-radius", "0.01", "--radius-state", "10", "-o", dir.appendingPathComponent("out").path],
                     "--radius-state and --last-round-radius both set the last round's ball")
+    let meanOfRounds = ["invert", "--model", model.path, "--task", "inpaint", "--mask", "random:0.5", "--observed", image.path,
+                    "--mean-of-rounds", "on", "--steps", "1,1,1", "-o", dir.appendingPathComponent("out").path]
+    try expectError(meanOfRounds + ["--mean-from-round", "0"], "--mean-from-round must be at least 1, got 0")
+    try expectError(meanOfRounds + ["--mean-from-round", "3"],
+                    "--mean-from-round must leave at least two rounds to average (1...2), got 3")
   }
 
   @Test func inpaintSaysWhichMaskItUses() throws {

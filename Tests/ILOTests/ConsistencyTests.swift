@@ -168,15 +168,39 @@ import Testing
     #expect(off.isEmpty, "\(off.count) observed values differ")
   }
 
-  @Test func theMeanOfRoundsAveragesRoundsTwoOn() throws {
+  @Test func theMeanOfRoundsAveragesEveryRoundOrFromTheGivenOne() throws {
     var s = Self.settings()
     s.meanOfRounds = true
     let p = try InversionMechanicsTests.problem(try TestModels.styleGAN2())
+    let (all, _) = try QualityTests.run(p, s)
+    #expect(all.combinedRounds == [0, 1, 2])
+    #expect(all.selection.hasPrefix("the mean of rounds 1-3"))
+    for i in all.image.values.indices {
+      let mean = all.roundImages.reduce(Float(0)) { $0 + $1.values[i] } / 3
+      #expect(Swift.abs(all.image.values[i] - mean) < 1e-6)
+    }
+    s.meanFirstRound = 2
     let (r, _) = try QualityTests.run(p, s)
     #expect(r.combinedRounds == [1, 2])
+    #expect(r.roundImages.map(\.values) == all.roundImages.map(\.values))  // the same rounds, averaged otherwise
     for i in r.image.values.indices {
       #expect(Swift.abs(r.image.values[i] - (r.roundImages[1].values[i] + r.roundImages[2].values[i]) / 2) < 1e-6)
     }
+  }
+
+  @Test func theMeansFirstRoundIsResolvedAndChecked() throws {
+    var s = Self.settings()
+    #expect(s.resolved(for: .superres).meanFirstRound == 1)
+    #expect(s.meanRounds(for: .superres, count: 3) == 0..<3)
+    #expect(s.meanRounds(for: .inpaint, count: 3) == nil)  // one round elsewhere unless asked
+    #expect(s.meanRounds(for: .superres, count: 2) == nil)  // a mean needs two feature-map rounds
+    s.meanFirstRound = 3
+    #expect(throws: InversionError.self) { try s.validate(maxRounds: 5) }  // 3 rounds: 1...2
+    s.meanFirstRound = 0
+    #expect(throws: InversionError.self) { try s.validateValues() }
+    s.meanFirstRound = 2
+    try s.validate(maxRounds: 5)
+    #expect(s.resolved(for: .superres).meanFirstRound == 2)
   }
 
   @Test func anEnsembleAveragesIndependentRuns() throws {
