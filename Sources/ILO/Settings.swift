@@ -142,10 +142,11 @@ public struct InversionSettings: Codable, Sendable {
 
   /// The mean of rounds starts at the first round by default: the first round's image (the
   /// latents' alone, made consistent) invents the least detail, and with it in the mean the
-  /// result scored higher on every measure on the project's faces (docs/quality.md, "The mean
-  /// of every round": super-resolution, +0.07 dB with the DCGAN, +0.14 dB with the StyleGAN2,
-  /// whose result is then never 0.1 dB below a round). Artifacts compiled before the setting
-  /// existed keep rounds 2 and later (`ArtifactManifest.runSettings`).
+  /// result scored as well or better on every measure on the project's faces (docs/quality.md,
+  /// "The mean of every round": super-resolution, +0.07 dB with the DCGAN, +0.14 dB with the
+  /// StyleGAN2, whose result was then within 0.01 dB of its best round on each of 17 faces).
+  /// Artifacts compiled before the setting existed keep rounds 2 and later
+  /// (`ArtifactManifest.runSettings`).
   public static let defaultMeanFirstRound = 1
 
   /// The rounds (0-based) whose images are averaged into the result for `task` out of `count`
