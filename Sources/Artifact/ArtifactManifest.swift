@@ -195,12 +195,13 @@ public struct ArtifactManifest: Codable {
 
 extension ArtifactManifest {
   /// The settings an artifact runs with: as compiled. A manifest written before the last
-  /// round's l1 ball (`InversionSettings.lastRoundRadius`) records none, and its artifact runs
-  /// without one, as it did when it was made, instead of taking today's default.
+  /// round's l1 ball (`InversionSettings.lastRoundRadius`) or the mean's first round
+  /// (`meanFirstRound`) records neither, and its artifact runs as it did when it was made (no
+  /// ball, rounds 2 and later), instead of taking today's defaults.
   public var runSettings: InversionSettings {
     var s = settings
     if s.lastRoundRadius == nil { s.lastRoundRadius = 0 }
-    if s.meanFirstRound == nil { s.meanFirstRound = 2 }  // manifests from before the setting
+    if s.meanFirstRound == nil { s.meanFirstRound = InversionSettings.legacyMeanFirstRound }
     return s
   }
 }

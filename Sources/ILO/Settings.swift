@@ -148,6 +148,9 @@ public struct InversionSettings: Codable, Sendable {
   /// Artifacts compiled before the setting existed keep rounds 2 and later
   /// (`ArtifactManifest.runSettings`).
   public static let defaultMeanFirstRound = 1
+  /// The mean's first round in settings recorded before `meanFirstRound` existed (artifact
+  /// manifests, saved states): rounds 2 and later, as they ran then.
+  public static let legacyMeanFirstRound = 2
 
   /// The rounds (0-based) whose images are averaged into the result for `task` out of `count`
   /// rounds, nil when one round is kept (the mean needs at least two rounds).

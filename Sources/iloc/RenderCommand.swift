@@ -38,7 +38,7 @@ struct RenderCommand: ParsableCommand {
     let s = m.settings, task = m.operatorRecord.task
     var steps: [String] = []
     if s.ensembleSize(for: task) > 1 { steps.append("the mean of \(s.ensembleSize(for: task)) runs (this state is the first)") }
-    if s.meanOfRoundsApplies(to: task) { steps.append("the mean of rounds \(s.meanFirstRound ?? 2) and later") }
+    if s.meanOfRoundsApplies(to: task) { steps.append("the mean of rounds \(s.meanFirstRound ?? InversionSettings.legacyMeanFirstRound) and later") }
     if s.consistencyApplies(to: task) { steps.append("made consistent with the observation") }
     guard !steps.isEmpty else { return nil }
     return "note: this is the generator's image; the run's result.png is " + steps.joined(separator: ", ")

@@ -38,26 +38,24 @@ struct AOTTests {
   }
 
   /// An artifact runs with the last round's ball its manifest records, and a manifest written
-  /// before the ball existed (no `lastRoundRadius`) runs without one, as it was compiled.
+  /// before the ball existed (no `lastRoundRadius`) runs without one, as it was compiled; one
+  /// written before the mean's first round was a setting averages rounds 2 and later.
   static func manifestsRunAsCompiled(_ art: URL) throws {
     let json = try JSONSerialization.jsonObject(with: Data(contentsOf: art.appendingPathComponent("manifest.json")))
-    func decoded(_ radius: Double?) throws -> ArtifactManifest {
-      var m = json as! [String: Any], s = m["settings"] as! [String: Any]
-      s["lastRoundRadius"] = radius
+    let settings = (json as! [String: Any])["settings"] as! [String: Any]
+    func decoded(_ key: String, _ value: Any?) throws -> ArtifactManifest {
+      var m = json as! [String: Any], s = settings
+      s[key] = value
       m["settings"] = s
       return try ArtifactManifest.decode(JSONSerialization.data(withJSONObject: m), dir: art)
     }
-    #expect((json as? [String: Any])?["settings"].flatMap { ($0 as? [String: Any])?["lastRoundRadius"] as? Double } == 0)
-    #expect(try decoded(0.0015).runSettings.lastRoundRadius == 0.0015)
-    #expect(try decoded(nil).settings.lastRoundRadius == nil)
-    #expect(try decoded(nil).runSettings.lastRoundRadius == 0)
+    #expect(settings["lastRoundRadius"] as? Double == 0)
+    #expect(try decoded("lastRoundRadius", 0.0015).runSettings.lastRoundRadius == 0.0015)
+    #expect(try decoded("lastRoundRadius", nil).settings.lastRoundRadius == nil)
+    #expect(try decoded("lastRoundRadius", nil).runSettings.lastRoundRadius == 0)
     // compiled before the mean's first round was a setting: rounds 2 and later, as then
-    var old = json as! [String: Any], settings = old["settings"] as! [String: Any]
     #expect(settings["meanFirstRound"] as? Int == 1)
-    settings["meanFirstRound"] = nil
-    old["settings"] = settings
-    let before = try ArtifactManifest.decode(JSONSerialization.data(withJSONObject: old), dir: art)
-    #expect(before.runSettings.meanFirstRound == 2)
+    #expect(try decoded("meanFirstRound", nil).runSettings.meanFirstRound == 2)
   }
 
   static func editManifest(_ dir: URL, _ edit: (inout [String: Any]) -> Void) throws {
